@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny HookedTransformer and TransformerBridge models (no downloads)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tvlens._compat import hooked_transformer_class  # noqa: E402
+from tvlens.testing import tiny_bridge, tiny_hooked_transformer  # noqa: E402
+
+MODEL_KINDS = ["hooked", "bridge"]
+
+
+def build_tiny(kind: str, **kwargs: Any) -> Any:
+    """A tiny model of the given class; skips ``hooked`` where TransformerLens lacks it."""
+    if kind == "hooked":
+        if hooked_transformer_class() is None:
+            pytest.skip("HookedTransformer was removed in transformer-lens 4")
+        return tiny_hooked_transformer(**kwargs)
+    return tiny_bridge(**kwargs)
+
+
+@pytest.fixture(scope="session", params=MODEL_KINDS)
+def tiny_model(request: pytest.FixtureRequest) -> Any:
+    """A tiny model of each class (session-scoped; tests must not leave hooks on it)."""
+    return build_tiny(request.param)
+
+
+@pytest.fixture()
+def fresh_tiny_model(request: pytest.FixtureRequest) -> Any:
+    """A new tiny model for tests that add hooks of their own."""
+    return build_tiny(request.param)
+
+
+def count_fwd_hooks(model: Any) -> int:
+    """Forward hooks attached to all hook points of ``model``."""
+    return sum(len(hp._forward_hooks) for hp in model.hook_dict.values())

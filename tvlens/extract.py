@@ -1,0 +1,122 @@
+"""Task-vector extraction: θ(S) from runs on ``S + x' ->`` with dummy queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._compat import RESID_POST_TEMPLATE, model_name
+from tvlens._example import ICLExample
+from tvlens.hooks import check_layer
+from tvlens.prompts import DEFAULT_FORMAT, PaddingSide, PromptFormat, dummy_prompts
+from tvlens.protocol import HookedModel
+from tvlens.runner import resid_for_texts
+from tvlens.vectors import TaskVector
+
+
+def _check_examples(examples: Sequence[ICLExample]) -> None:
+    if len(examples) == 0:
+        raise ValueError("empty batch: pass at least one ICLExample")
+
+
+def extract_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 16,
+    prepend_bos: bool | None = None,
+    padding_side: PaddingSide = "right",
+) -> Float[Tensor, "n_examples n_layers d_model"]:
+    """θ(S) of every example at every layer (or at ``layers``), as one tensor.
+
+    θ(S) at layer L is the mean over the example's dummy queries x' of
+    ``blocks.L.hook_resid_post`` at the arrow of ``S + x' ->``. All layers come from one
+    batched pass per batch of prompts, which stops after the last layer asked for.
+    """
+    _check_examples(examples)
+    texts = dummy_prompts(examples, fmt)
+    n_layers = int(model.cfg.n_layers)
+    wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    resid = resid_for_texts(
+        model,
+        texts,
+        wanted,
+        fmt=fmt,
+        batch_size=batch_size,
+        prepend_bos=prepend_bos,
+        padding_side=padding_side,
+    )
+    out, start = [], 0
+    for ex in examples:
+        k = len(ex.dummy_queries)
+        out.append(resid[start : start + k].mean(0))
+        start += k
+    return torch.stack(out)
+
+
+def extract_task_vectors(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    batch_size: int = 16,
+    prepend_bos: bool | None = None,
+    padding_side: PaddingSide = "right",
+    seed: int | None = None,
+) -> list[TaskVector]:
+    """One :class:`TaskVector` (all layers) per example; average with ``TaskVector.mean``.
+
+    Args:
+        model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
+        examples: examples with demonstrations and dummy queries.
+        fmt: the prompt format.
+        batch_size: prompts per forward pass.
+        prepend_bos: lead prompts with the sink token (``None``: model default).
+        padding_side: padding side; results do not depend on it.
+        seed: recorded in the vectors' provenance.
+
+    Example:
+        >>> examples = get_task("to_upper").sample(20, n_demos=5, seed=0)  # doctest: +SKIP
+        >>> theta = TaskVector.mean(extract_task_vectors(model, examples))  # doctest: +SKIP
+        >>> theta.at(9).vector.shape  # doctest: +SKIP
+        torch.Size([640])
+    """
+    thetas = extract_thetas(
+        model,
+        examples,
+        fmt=fmt,
+        batch_size=batch_size,
+        prepend_bos=prepend_bos,
+        padding_side=padding_side,
+    )
+    name = model_name(model)
+    return [
+        TaskVector(
+            vector=theta,
+            model_name=name,
+            d_model=int(model.cfg.d_model),
+            n_layers=int(model.cfg.n_layers),
+            hook_template=RESID_POST_TEMPLATE,
+            prompt_format=fmt,
+            task=ex.task,
+            n_demos=ex.n_demos,
+            n_dummy=len(ex.dummy_queries),
+            n_examples=1,
+            seed=seed,
+        )
+        for theta, ex in zip(thetas, examples, strict=True)
+    ]
+
+
+def task_vector(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    **kwargs: object,
+) -> TaskVector:
+    """The task-level θ: the mean of :func:`extract_task_vectors` over many S."""
+    return TaskVector.mean(extract_task_vectors(model, examples, **kwargs))  # type: ignore[arg-type]
