@@ -10,8 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tvlens._compat import hooked_transformer_class  # noqa: E402
-from tvlens.testing import tiny_bridge, tiny_hooked_transformer  # noqa: E402
+from tvlens._compat import hooked_transformer_class
+from tvlens.testing import tiny_bridge, tiny_hooked_transformer
 
 MODEL_KINDS = ["hooked", "bridge"]
 

@@ -20,7 +20,12 @@ def letter_examples(n: int, n_demos: int = 3, n_dummy: int = 2, seed: int = 0) -
         query = picks[n_demos]
         dummies = tuple(picks[n_demos + 1 :])
         out.append(
-            ICLExample(demos=demos, query=query, answer=query.upper(), dummy_queries=dummies,
-                       task="to_upper")
+            ICLExample(
+                demos=demos,
+                query=query,
+                answer=query.upper(),
+                dummy_queries=dummies,
+                task="to_upper",
+            )
         )
     return out

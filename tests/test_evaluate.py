@@ -16,8 +16,8 @@ from tvlens import (
     regular,
 )
 from tvlens.hooks import resid_hook_name
-from tvlens.prompts import dummy_prompts, tokenize_prompts
 from tvlens.prompts import DEFAULT_FORMAT as FMT
+from tvlens.prompts import dummy_prompts, tokenize_prompts
 
 EXAMPLES = letter_examples(6, n_demos=3, n_dummy=2)
 
@@ -67,8 +67,13 @@ def test_sweep_equals_plain_hypothesis_per_layer(tiny_model, side) -> None:
 def test_best_layer_ties_go_to_earliest() -> None:
     from tvlens.evaluate import LayerSweepResult
 
-    r = LayerSweepResult("t", (0, 1, 2), (0.5, 0.9, 0.9), torch.zeros(1, 3, dtype=torch.bool),
-                         torch.zeros(1, 3, dtype=torch.long))
+    r = LayerSweepResult(
+        "t",
+        (0, 1, 2),
+        (0.5, 0.9, 0.9),
+        torch.zeros(1, 3, dtype=torch.bool),
+        torch.zeros(1, 3, dtype=torch.long),
+    )
     assert r.best_layer == 1 and r.best_accuracy == 0.9
     assert list(r.to_dataframe().columns) == ["task", "layer", "accuracy"]
 

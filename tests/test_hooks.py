@@ -20,8 +20,9 @@ def test_extraction_equals_run_with_cache(tiny_model, side) -> None:
     batch = tokenize_prompts(tiny_model, TEXTS, fmt=DEFAULT_FORMAT, padding_side=side)
     n_layers = tiny_model.cfg.n_layers
     rec = resid_extractor_hooks(batch.positions, range(n_layers))
-    tiny_model.run_with_hooks(batch.tokens, attention_mask=batch.attention_mask,
-                              fwd_hooks=rec.hooks)
+    tiny_model.run_with_hooks(
+        batch.tokens, attention_mask=batch.attention_mask, fwd_hooks=rec.hooks
+    )
     _, cache = tiny_model.run_with_cache(batch.tokens, attention_mask=batch.attention_mask)
     rows = torch.arange(len(TEXTS))
     for layer in range(n_layers):
@@ -33,8 +34,9 @@ def test_extraction_equals_run_with_cache(tiny_model, side) -> None:
 def test_early_stopping_extraction_matches_full(tiny_model) -> None:
     batch = tokenize_prompts(tiny_model, TEXTS)
     full = resid_extractor_hooks(batch.positions, [0, 1, 2])
-    tiny_model.run_with_hooks(batch.tokens, attention_mask=batch.attention_mask,
-                              fwd_hooks=full.hooks)
+    tiny_model.run_with_hooks(
+        batch.tokens, attention_mask=batch.attention_mask, fwd_hooks=full.hooks
+    )
     early = arrow_resid(tiny_model, batch, [0, 1])
     torch.testing.assert_close(early, full.stacked()[:, :2])
     assert count_fwd_hooks(tiny_model) == 0
@@ -46,7 +48,8 @@ def test_replace_patch_with_own_theta_leaves_logits_unchanged(tiny_model, layer)
     theta = arrow_resid(tiny_model, batch, [layer])[:, 0]
     plain = tiny_model(batch.tokens, attention_mask=batch.attention_mask)
     patched = tiny_model.run_with_hooks(
-        batch.tokens, attention_mask=batch.attention_mask,
+        batch.tokens,
+        attention_mask=batch.attention_mask,
         fwd_hooks=task_vector_hooks(theta, layer, batch.positions),
     )
     torch.testing.assert_close(patched, plain)
@@ -55,7 +58,9 @@ def test_replace_patch_with_own_theta_leaves_logits_unchanged(tiny_model, layer)
 def test_patch_at_last_layer_gives_unembedded_theta(tiny_model) -> None:
     last = tiny_model.cfg.n_layers - 1
     batch = tokenize_prompts(tiny_model, TEXTS)
-    theta = torch.randn(len(TEXTS), tiny_model.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    theta = torch.randn(
+        len(TEXTS), tiny_model.cfg.d_model, generator=torch.Generator().manual_seed(0)
+    )
     logits = arrow_logits(tiny_model, batch, task_vector_hooks(theta, last, batch.positions))
     with torch.no_grad():
         expected = unembed(tiny_model, final_norm(tiny_model, theta[:, None]))[:, 0]
@@ -68,7 +73,8 @@ def test_add_mode_adds(tiny_model) -> None:
     delta = torch.ones(tiny_model.cfg.d_model)
     rec = resid_extractor_hooks(batch.positions, [1])
     tiny_model.run_with_hooks(
-        batch.tokens, attention_mask=batch.attention_mask,
+        batch.tokens,
+        attention_mask=batch.attention_mask,
         fwd_hooks=[*task_vector_hooks(delta, 1, batch.positions, mode="add"), *rec.hooks],
     )
     torch.testing.assert_close(rec.stacked()[:, 0], base + delta)
@@ -89,7 +95,8 @@ def test_logits_at_hooks_equal_full_logits(tiny_model) -> None:
     batch = tokenize_prompts(tiny_model, TEXTS, padding_side="right")
     full = tiny_model(batch.tokens, attention_mask=batch.attention_mask)
     narrow = tiny_model.run_with_hooks(
-        batch.tokens, attention_mask=batch.attention_mask,
+        batch.tokens,
+        attention_mask=batch.attention_mask,
         fwd_hooks=logits_at_hooks(batch.positions),
     )
     assert narrow.shape == (len(TEXTS), 1, full.shape[-1])
@@ -106,10 +113,14 @@ def test_raising_hook_leaves_no_tvlens_hook_and_keeps_users(fresh_tiny_model) ->
     batch = tokenize_prompts(model, TEXTS)
     wrong = torch.zeros(model.cfg.d_model + 1)  # raises inside the hook, mid-forward
     with pytest.raises(ValueError, match="another model"):
-        model.run_with_hooks(batch.tokens, attention_mask=batch.attention_mask,
-                             fwd_hooks=task_vector_hooks(wrong, 1, batch.positions))
-    with pytest.raises(ValueError, match="another model"), model.hooks(
-        fwd_hooks=task_vector_hooks(wrong, 2, batch.positions)
+        model.run_with_hooks(
+            batch.tokens,
+            attention_mask=batch.attention_mask,
+            fwd_hooks=task_vector_hooks(wrong, 1, batch.positions),
+        )
+    with (
+        pytest.raises(ValueError, match="another model"),
+        model.hooks(fwd_hooks=task_vector_hooks(wrong, 2, batch.positions)),
     ):
         model(batch.tokens, attention_mask=batch.attention_mask)
     arrow_resid(model, batch, [1])  # stops the forward early by raising
@@ -123,7 +134,9 @@ def test_bad_patch_inputs(tiny_model) -> None:
     pos = torch.tensor([1, 2])
     d = tiny_model.cfg.d_model
     with pytest.raises(ValueError, match="out of range"):
-        task_vector_hooks(torch.zeros(d), tiny_model.cfg.n_layers, pos, n_layers=tiny_model.cfg.n_layers)
+        task_vector_hooks(
+            torch.zeros(d), tiny_model.cfg.n_layers, pos, n_layers=tiny_model.cfg.n_layers
+        )
     with pytest.raises(ValueError, match="out of range"):
         task_vector_hooks(torch.zeros(d), -1, pos, n_layers=tiny_model.cfg.n_layers)
     with pytest.raises(ValueError, match="one per row"):

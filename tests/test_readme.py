@@ -1,0 +1,24 @@
+"""The README's tiny-model code blocks run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_tiny_model_blocks_run(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    blocks = python_blocks()
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks[:2]:  # the tiny-model walkthrough and the hooks example
+        exec(compile(block, str(README), "exec"), namespace)
+    assert (tmp_path / "to_upper_theta.safetensors").exists()
+    assert (tmp_path / "to_upper_theta.json").exists()
+    assert namespace["logits"].shape[0] == 2
