@@ -32,6 +32,7 @@ from tvlens.prompts import (
     tokenize_prompts,
 )
 from tvlens.protocol import HookedModel
+from tvlens.tasks import PAPER_TASKS, Task, get_task, list_tasks
 from tvlens.vectors import TaskVector
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_FORMAT",
     "PAPER_FORMAT",
+    "PAPER_TASKS",
     "EvaluationResult",
     "HookedModel",
     "ICLExample",
@@ -47,14 +49,17 @@ __all__ = [
     "Prediction",
     "PromptBatch",
     "PromptFormat",
+    "Task",
     "TaskVector",
     "__version__",
     "baseline",
     "evaluate",
     "extract_task_vectors",
     "extract_thetas",
+    "get_task",
     "hypothesis",
     "layer_sweep",
+    "list_tasks",
     "logits_at_hooks",
     "regular",
     "resid_extractor_hooks",

@@ -1,0 +1,348 @@
+"""The :class:`Task` value: ``(input, output)`` pairs and deterministic ICL sampling."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tvlens._example import ICLExample
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+
+if TYPE_CHECKING:
+    from tvlens.tasks.filtering import FilteredTask
+
+Pair = tuple[str, str]
+
+
+def normalize_pairs(raw: Iterable[Any], where: str) -> tuple[Pair, ...]:
+    """Check and de-duplicate ``(input, output)`` pairs, keeping first-seen order.
+
+    Identical duplicate pairs are merged silently; an input mapped to two different
+    outputs is an error.
+
+    Args:
+        raw: the pairs (each a 2-sequence of strings).
+        where: what the pairs come from, used to start every error message
+            (e.g. ``"task 'foo'"`` or ``"task file data.csv"``).
+
+    Raises:
+        ValueError: on no pairs, a pair that is not two strings, an empty or
+            whitespace-padded string, a string with a line break, or conflicting
+            duplicates.
+    """
+    seen: dict[str, str] = {}
+    for i, pair in enumerate(raw):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"{where}: pair {i} is not an (input, output) pair: {pair!r}")
+        x, y = pair
+        for role, s in (("input", x), ("output", y)):
+            if not isinstance(s, str):
+                raise ValueError(
+                    f"{where}: pair {i} has a non-string {role} {s!r} ({type(s).__name__})"
+                )
+            if not s.strip():
+                raise ValueError(f"{where}: pair {i} has an empty {role}: {pair!r}")
+            if s != s.strip():
+                raise ValueError(
+                    f"{where}: pair {i} has leading/trailing whitespace in its {role} {s!r}; "
+                    "the prompt format adds the spaces, strip the strings"
+                )
+            if "\n" in s or "\r" in s:
+                raise ValueError(
+                    f"{where}: pair {i} has a line break in its {role} {s!r}; "
+                    "line breaks separate demonstrations in a prompt"
+                )
+        if x in seen and seen[x] != y:
+            raise ValueError(
+                f"{where}: conflicting duplicate input {x!r} -> {seen[x]!r} and {y!r}; "
+                "a task maps each input to one output"
+            )
+        seen.setdefault(x, y)
+    if not seen:
+        raise ValueError(f"{where}: no pairs")
+    return tuple(seen.items())
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: a function given by ``(input, output)`` pairs.
+
+    Attributes:
+        name: the task name (copied into every sampled :class:`~tvlens.ICLExample`).
+        category: ``"algorithmic"``, ``"translation"``, ``"linguistic"``,
+            ``"knowledge"`` or ``"custom"``.
+        pairs: the ``(input, output)`` pairs, unique inputs, in a stable order.
+        description: one line, e.g. ``"French word -> English word"``.
+        source: where the pairs come from.
+        input_space: the inputs dummy queries are drawn from (default: the inputs of
+            ``pairs``); they need no known output.
+
+    Build one with :meth:`from_pairs` or :meth:`from_file`, or get a registered one
+    with :func:`tvlens.tasks.get_task`.
+    """
+
+    name: str
+    category: str
+    pairs: tuple[Pair, ...]
+    description: str = ""
+    source: str = ""
+    input_space: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError(f"a task needs a non-empty string name, got {self.name!r}")
+        object.__setattr__(self, "pairs", normalize_pairs(self.pairs, f"task {self.name!r}"))
+        space = self.input_space or tuple(x for x, _ in self.pairs)
+        for s in space:
+            if not isinstance(s, str) or not s.strip():
+                raise ValueError(
+                    f"task {self.name!r}: input_space has an empty or non-string {s!r}"
+                )
+        object.__setattr__(self, "input_space", tuple(dict.fromkeys(space)))
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_pairs(
+        cls,
+        name: str,
+        pairs: Iterable[Sequence[str]] | Mapping[str, str],
+        category: str = "custom",
+        *,
+        description: str = "",
+        source: str = "",
+        input_space: Iterable[str] | None = None,
+    ) -> Task:
+        """A task from ``(input, output)`` pairs or an ``{input: output}`` mapping.
+
+        Identical duplicate pairs are merged; conflicting ones raise ``ValueError``.
+
+        Example:
+            >>> task = Task.from_pairs("shout", [("hi", "HI"), ("yo", "YO")])
+            >>> len(task), task.category
+            (2, 'custom')
+        """
+        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        norm = normalize_pairs(items, f"task {name!r}")
+        return cls(
+            name=name,
+            category=category,
+            pairs=norm,
+            description=description,
+            source=source,
+            input_space=tuple(input_space) if input_space is not None else (),
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, name: str | None = None, category: str | None = None
+    ) -> Task:
+        """Read a task file; see :func:`tvlens.tasks.io.read_task_file` for the formats."""
+        from tvlens.tasks.io import read_task_file
+
+        return read_task_file(path, name=name, category=category)
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write the task in the tvlens schema (``{"name", ..., "pairs": [[x, y], ...]}``)."""
+        path = Path(path)
+        data = {
+            "name": self.name,
+            "category": self.category,
+            "description": self.description,
+            "source": self.source,
+            "built_by": "tvlens.tasks.Task.to_json",
+            "version": 1,
+            "pairs": [list(p) for p in self.pairs],
+        }
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    # ------------------------------------------------------------------- accessors
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The inputs, in order."""
+        return tuple(x for x, _ in self.pairs)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The outputs, in order (may repeat)."""
+        return tuple(y for _, y in self.pairs)
+
+    def as_dict(self) -> dict[str, str]:
+        """``{input: output}``."""
+        return dict(self.pairs)
+
+    def _size_note(self) -> str:
+        """Extra context for size errors (overridden by filtered tasks)."""
+        return ""
+
+    # -------------------------------------------------------------------- sampling
+    def sample(
+        self,
+        n: int,
+        n_demos: int = 5,
+        n_dummy: int = 2,
+        seed: int = 0,
+        *,
+        exclude_queries: Iterable[str] = (),
+    ) -> list[ICLExample]:
+        """Sample ``n`` ICL examples, deterministically.
+
+        Queries are drawn without replacement from the task's pairs (minus
+        ``exclude_queries``) in a seeded shuffle; when ``n`` exceeds that pool, a new
+        shuffle of the pool follows, so queries repeat as evenly as possible. For each
+        query, ``n_demos`` demonstrations are drawn from the other pairs (never one with
+        the query's input) and ``n_dummy`` distinct dummy queries from ``input_space``
+        minus the query. Only ``random.Random(seed)`` over the stored pair order is
+        used, so the same seed gives the same examples on every machine and for every
+        ``PYTHONHASHSEED``.
+
+        For disjoint dev and test queries pass the dev queries as ``exclude_queries``
+        of the test sample, or use :meth:`dev_test`.
+
+        Args:
+            n: number of examples.
+            n_demos: demonstrations per example (0 gives zero-shot examples).
+            n_dummy: dummy queries per example (used to read the task vector).
+            seed: the random seed.
+            exclude_queries: inputs never used as queries (they can still be demos or
+                dummy queries).
+
+        Raises:
+            ValueError: naming the task and the counts, when there are too few pairs
+                for ``n_demos + 1``, no queries left after ``exclude_queries``, or too
+                few inputs for ``n_dummy`` dummy queries.
+
+        Example:
+            >>> task = Task.from_pairs("up", [(c, c.upper()) for c in "abcdefgh"])
+            >>> ex = task.sample(2, n_demos=3, n_dummy=1, seed=0)[0]
+            >>> ex.query not in [x for x, _ in ex.demos], ex.answer == ex.query.upper()
+            (True, True)
+        """
+        if n < 0 or n_demos < 0 or n_dummy < 0:
+            raise ValueError(
+                f"task {self.name!r}: n, n_demos and n_dummy must be >= 0, "
+                f"got n={n}, n_demos={n_demos}, n_dummy={n_dummy}"
+            )
+        if n == 0:
+            return []
+        if len(self.pairs) < n_demos + 1:
+            raise ValueError(
+                f"task {self.name!r} has {len(self.pairs)} pairs{self._size_note()}, too few "
+                f"for {n_demos} demonstrations plus a query (needs {n_demos + 1})"
+            )
+        if isinstance(exclude_queries, str):
+            raise ValueError(
+                f"task {self.name!r}: exclude_queries must be a collection of inputs, "
+                f"not the string {exclude_queries!r}"
+            )
+        excluded = set(exclude_queries)
+        pool = [i for i, (x, _) in enumerate(self.pairs) if x not in excluded]
+        if not pool:
+            raise ValueError(
+                f"task {self.name!r} has {len(self.pairs)} pairs{self._size_note()} and "
+                f"exclude_queries removes all of them; no query is left"
+            )
+        space = self.input_space
+        space_set = set(space)
+        rng = random.Random(seed)
+        order: list[int] = []
+        while len(order) < n:
+            perm = list(pool)
+            rng.shuffle(perm)
+            order.extend(perm)
+        out: list[ICLExample] = []
+        n_pairs = len(self.pairs)
+        for qi in order[:n]:
+            query, answer = self.pairs[qi]
+            others = [j for j in range(n_pairs) if j != qi]
+            demos = tuple(self.pairs[j] for j in rng.sample(others, n_demos))
+            n_space = len(space) - (1 if query in space_set else 0)
+            if n_space < n_dummy:
+                raise ValueError(
+                    f"task {self.name!r} has {len(space)} inputs to draw dummy queries from "
+                    f"({n_space} besides the query {query!r}){self._size_note()}, too few for "
+                    f"n_dummy={n_dummy}"
+                )
+            dummies: tuple[str, ...] = ()
+            if n_dummy:
+                cand = [s for s in space if s != query]
+                dummies = tuple(rng.sample(cand, n_dummy))
+            out.append(
+                ICLExample(
+                    demos=demos,
+                    query=query,
+                    answer=answer,
+                    dummy_queries=dummies,
+                    task=self.name,
+                )
+            )
+        return out
+
+    def split_queries(
+        self, n_dev: int = 50, n_test: int = 50, seed: int = 0
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Two disjoint sets of query inputs, for dev and test.
+
+        With at least ``n_dev + n_test`` pairs the sets have exactly ``n_dev`` and
+        ``n_test`` inputs; otherwise the inputs are divided in proportion
+        ``n_dev : n_test`` (at least one each), and :meth:`sample` repeats queries.
+
+        Raises:
+            ValueError: if the task has fewer than 2 pairs or a count is < 1.
+        """
+        if n_dev < 1 or n_test < 1:
+            raise ValueError(f"task {self.name!r}: n_dev and n_test must be >= 1")
+        n_pairs = len(self.pairs)
+        if n_pairs < 2:
+            raise ValueError(
+                f"task {self.name!r} has {n_pairs} pair{self._size_note()}; disjoint dev and "
+                "test queries need at least 2"
+            )
+        inputs = list(self.inputs)
+        random.Random(seed).shuffle(inputs)
+        if n_pairs >= n_dev + n_test:
+            k_dev, k_test = n_dev, n_test
+        else:
+            k_dev = min(n_pairs - 1, max(1, round(n_pairs * n_dev / (n_dev + n_test))))
+            k_test = n_pairs - k_dev
+        return tuple(inputs[:k_dev]), tuple(inputs[k_dev : k_dev + k_test])
+
+    def dev_test(
+        self,
+        n_dev: int = 50,
+        n_test: int = 50,
+        n_demos: int = 5,
+        n_dummy: int = 2,
+        seed: int = 0,
+    ) -> tuple[list[ICLExample], list[ICLExample]]:
+        """Dev and test examples whose queries are disjoint (the paper: 50 and 50).
+
+        The query inputs are split with :meth:`split_queries`; dev examples (seed
+        ``seed``) query only the dev inputs and test examples (seed ``seed + 1``) only
+        the test inputs. Demonstrations and dummy queries come from the whole task.
+
+        Example:
+            >>> task = Task.from_pairs("up", [(c, c.upper()) for c in "abcdefghij"])
+            >>> dev, test = task.dev_test(4, 4, n_demos=2, n_dummy=1)
+            >>> {e.query for e in dev} & {e.query for e in test}
+            set()
+        """
+        dev_q, test_q = self.split_queries(n_dev, n_test, seed)
+        inputs = set(self.inputs)
+        dev = self.sample(n_dev, n_demos, n_dummy, seed, exclude_queries=inputs - set(dev_q))
+        test = self.sample(n_test, n_demos, n_dummy, seed + 1, exclude_queries=inputs - set(test_q))
+        return dev, test
+
+    # ------------------------------------------------------------------- filtering
+    def single_token(self, tokenizer: Any, fmt: PromptFormat = DEFAULT_FORMAT) -> FilteredTask:
+        """This task keeping only single-token answers; see :func:`filter_single_token`."""
+        from tvlens.tasks.filtering import filter_single_token
+
+        return filter_single_token(self, tokenizer, fmt)
