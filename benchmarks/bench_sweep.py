@@ -1,0 +1,128 @@
+"""Benchmark: tvlens.layer_sweep vs the straightforward TransformerLens loop vs the floor.
+
+(a) loop: what a user writes by hand — per example, `run_with_cache` on each dummy prompt to
+    read θ, then per layer one `run_with_hooks` on `x ->` with θ patched (full logits);
+(b) `tvlens.layer_sweep` on the same examples;
+(c) floor: one batched forward over the Regular ICL prompts, logits at the arrow only.
+Checks that (a) and (b) give the same per-layer accuracies; prints times and peak RSS, and as
+its last line `speedup_vs_loop=<a/b> overhead_vs_floor=<b/c>`. A benchmark, not a test.
+
+    python benchmarks/bench_sweep.py --task country_capital --n 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import torch
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process in GB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def loop_sweep(model, examples, fmt) -> list[float]:
+    """(a): one forward per dummy prompt, one patched forward per example per layer."""
+    from tvlens.hooks import resid_hook_name
+    from tvlens.prompts import answer_token_ids
+
+    n_layers = model.cfg.n_layers
+    names = {resid_hook_name(layer) for layer in range(n_layers)}
+    correct = torch.zeros(len(examples), n_layers)
+    for i, ex in enumerate(examples):
+        thetas = []
+        for dummy in ex.dummy_queries:
+            tokens = model.to_tokens(fmt.icl(ex.demos, dummy))
+            _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
+            thetas.append(
+                torch.stack([cache[resid_hook_name(la)][0, -1] for la in range(n_layers)])
+            )
+        theta = torch.stack(thetas).mean(0)
+        tokens = model.to_tokens(fmt.zero_shot(ex.query))
+        answer = answer_token_ids(model.tokenizer, ex.answer, fmt)[0]
+        for layer in range(n_layers):
+
+            def patch(resid, hook, v=theta[layer]):
+                resid[:, -1] = v
+                return resid
+
+            with torch.inference_mode():
+                logits = model.run_with_hooks(tokens, fwd_hooks=[(resid_hook_name(layer), patch)])
+            correct[i, layer] = float(logits[0, -1].argmax().item() == answer)
+    return correct.mean(0).tolist()
+
+
+def floor(model, examples, fmt, batch_size: int) -> None:
+    """(c): the Regular ICL prompts, batched, logits at the arrow only."""
+    from tvlens.prompts import icl_prompts, tokenize_prompts
+    from tvlens.runner import arrow_logits, chunks
+
+    texts = icl_prompts(examples, fmt)
+    for sl in chunks(len(texts), batch_size):
+        arrow_logits(model, tokenize_prompts(model, texts[sl], fmt=fmt))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default="gemma-3-270m")
+    p.add_argument("--task", default="country_capital")
+    p.add_argument("--n", type=int, default=20, help="examples")
+    p.add_argument("--n-demos", type=int, default=5)
+    p.add_argument("--n-dummy", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--skip-loop", action="store_true", help="skip (a); print only (b) and (c)")
+    args = p.parse_args(argv)
+
+    from tvlens import layer_sweep
+    from tvlens.models import load_model
+    from tvlens.prompts import DEFAULT_FORMAT
+    from tvlens.tasks import filter_single_token, get_task
+
+    fmt = DEFAULT_FORMAT
+    torch.set_grad_enabled(False)
+    model = load_model(args.model)
+    task = filter_single_token(get_task(args.task), model.tokenizer, fmt)
+    examples = task.sample(args.n, n_demos=args.n_demos, n_dummy=args.n_dummy, seed=0)
+    print(
+        f"model={args.model} task={args.task} n={args.n} layers={model.cfg.n_layers} "
+        f"threads={torch.get_num_threads()}"
+    )
+
+    floor(model, examples[:2], fmt, args.batch_size)  # warm-up
+    t = time.perf_counter()
+    floor(model, examples, fmt, args.batch_size)
+    t_floor = time.perf_counter() - t
+    print(f"(c) floor: {t_floor:.2f} s")
+
+    t = time.perf_counter()
+    sweep = layer_sweep(model, examples, fmt=fmt, batch_size=args.batch_size)
+    t_sweep = time.perf_counter() - t
+    print(
+        f"(b) tvlens.layer_sweep: {t_sweep:.2f} s, best layer {sweep.best_layer} "
+        f"({sweep.best_accuracy:.2f})"
+    )
+
+    if args.skip_loop:
+        t_loop = float("nan")
+    else:
+        t = time.perf_counter()
+        acc_loop = loop_sweep(model, examples, fmt)
+        t_loop = time.perf_counter() - t
+        print(f"(a) hand-written loop: {t_loop:.2f} s")
+        same = all(abs(x - y) < 1e-9 for x, y in zip(acc_loop, sweep.accuracy, strict=True))
+        print(f"per-layer accuracies equal: {same}")
+        print("loop  :", " ".join(f"{a:.2f}" for a in acc_loop))
+        print("tvlens:", " ".join(f"{a:.2f}" for a in sweep.accuracy))
+        if not same:
+            print("ERROR: the loop and tvlens.layer_sweep disagree", file=sys.stderr)
+    print(f"peak RSS: {peak_rss_gb():.2f} GB")
+    print(f"speedup_vs_loop={t_loop / t_sweep:.2f} overhead_vs_floor={t_sweep / t_floor:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""``python -m tvlens`` runs the command line."""
+
+from tvlens.cli import main
+
+raise SystemExit(main())
