@@ -49,6 +49,14 @@ def test_run_writes_three_files_valid_schema(model, tmp_path) -> None:
     assert "<script src=" not in html
 
 
+def test_small_task_splits_dev_and_test_queries(model, tmp_path) -> None:
+    cfg = ProtocolConfig(tasks=["to_upper"], **{**CFG, "n_dev": 20, "n_test": 20})
+    res = run_protocol(model, cfg, tmp_path, progress=False)
+    t = res["tasks"]["to_upper"]  # 26 pairs < 20 + 20: queries split in proportion
+    assert t["status"] == "ok" and len(t["test_examples"]) == 20
+    assert len({e["query"] for e in t["test_examples"]}) <= 13
+
+
 def test_resume_skips_finished_tasks(model, tmp_path, monkeypatch) -> None:
     run_protocol(model, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path, progress=False)
     first = json.loads((tmp_path / "results.json").read_text())["tasks"]["to_upper"]

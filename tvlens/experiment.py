@@ -107,13 +107,10 @@ def run_task(
     try:
         kept = filter_single_token(task, model.tokenizer, fmt)
         record.update(n_kept=kept.n_kept, n_dropped=kept.n_dropped)
-        dev = kept.sample(cfg.n_dev, n_demos=cfg.n_demos, n_dummy=cfg.n_dummy, seed=cfg.seed)
-        test = kept.sample(
-            cfg.n_test,
-            n_demos=cfg.n_demos,
-            n_dummy=cfg.n_dummy,
-            seed=cfg.seed + 1,
-            exclude_queries={ex.query for ex in dev},
+        # Dev and test queries are disjoint; a task with fewer than n_dev + n_test pairs
+        # (the 25 letters of next_letter) splits its queries in proportion and repeats them.
+        dev, test = kept.dev_test(
+            cfg.n_dev, cfg.n_test, n_demos=cfg.n_demos, n_dummy=cfg.n_dummy, seed=cfg.seed
         )
         base = kept.sample(cfg.n_baseline, n_demos=1, n_dummy=1, seed=cfg.seed + 2)
     except ValueError as err:
