@@ -16,6 +16,9 @@ from tvlens.protocol import HookedModel
 
 RESID_POST_TEMPLATE = "blocks.{layer}.hook_resid_post"
 FINAL_NORM_HOOK = "ln_final.hook_normalized"
+# The bridge also exposes the final norm's output; hooking it keeps HF's native norm forward
+# (editing hook_normalized makes the bridge rebuild the output and warn about it).
+FINAL_NORM_OUT_HOOK = "ln_final.hook_out"
 
 
 def transformer_lens_version() -> str:
@@ -82,6 +85,17 @@ def has_hook(model: HookedModel, name: str) -> bool:
     except Exception:  # any failure means "not a hook point"
         return False
     return False
+
+
+def final_norm_hook(model: HookedModel) -> str | None:
+    """The hook after the final norm where logits can be narrowed to some positions.
+
+    ``None`` for a model without a final norm (logits are then gathered after the pass).
+    """
+    for name in (FINAL_NORM_OUT_HOOK, FINAL_NORM_HOOK):
+        if has_hook(model, name):
+            return name
+    return None
 
 
 def final_norm(model: HookedModel, resid: Tensor) -> Tensor:

@@ -208,12 +208,19 @@ def task_vector_hooks(
     return [(resid_hook_name(t), make(t)) for t in distinct]
 
 
-def logits_at_hooks(positions: Int[Tensor, " batch"]) -> list[HookPair]:
+def logits_at_hooks(
+    positions: Int[Tensor, " batch"], hook_name: str = FINAL_NORM_HOOK
+) -> list[HookPair]:
     """Make the model compute logits only at one position per row.
 
     The hook narrows the output of the final norm to ``[batch, 1, d_model]``, so the
     unembedding (262k x 640 on Gemma 3) runs once per row instead of once per token. The
     forward pass then returns ``[batch, 1, d_vocab]``.
+
+    Args:
+        positions: ``[batch]`` position whose logits are wanted in each row.
+        hook_name: a hook on the final norm's output (``ln_final.hook_normalized`` on both
+            model classes; ``ln_final.hook_out`` on a bridge avoids a rebuild warning).
     """
 
     def hook(normalized: Tensor, hook: Any) -> Tensor:
@@ -221,7 +228,7 @@ def logits_at_hooks(positions: Int[Tensor, " batch"]) -> list[HookPair]:
         rows = _rows(normalized.shape[0], normalized.device)
         return normalized[rows, pos].unsqueeze(1)
 
-    return [(FINAL_NORM_HOOK, hook)]
+    return [(hook_name, hook)]
 
 
 def combine(*groups: Sequence[HookPair]) -> list[HookPair]:

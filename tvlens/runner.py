@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import FINAL_NORM_HOOK, has_hook
+from tvlens._compat import final_norm_hook
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.prompts import PaddingSide, PromptBatch, PromptFormat, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
@@ -58,6 +59,20 @@ def run_batched(
     return out[inverse]
 
 
+_NORM_HOOKS: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+
+
+def _norm_hook(model: HookedModel) -> str | None:
+    """:func:`final_norm_hook`, looked up once per model object (the bridge's is slow)."""
+    try:
+        return _NORM_HOOKS[model]
+    except (KeyError, TypeError):
+        name = final_norm_hook(model)
+    with contextlib.suppress(TypeError):  # not weak-referenceable: look up every time
+        _NORM_HOOKS[model] = name
+    return name
+
+
 @torch.inference_mode()
 def arrow_logits(
     model: HookedModel,
@@ -71,8 +86,9 @@ def arrow_logits(
     device = model_device(model)
     tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
     positions = batch.positions.to(device)
-    if has_hook(model, FINAL_NORM_HOOK):
-        hooks = [*fwd_hooks, *logits_at_hooks(positions)]
+    norm_hook = _norm_hook(model)
+    if norm_hook is not None:
+        hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
         logits = model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
         return logits[:, 0].float()
     logits = model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=list(fwd_hooks))
