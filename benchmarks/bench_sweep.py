@@ -56,6 +56,18 @@ def loop_sweep(model, examples, fmt) -> list[float]:
     return correct.mean(0).tolist()
 
 
+def unembed_only(model, rows: int, batch: int = 512) -> float:
+    """Seconds to unembed ``rows`` residual vectors: d_model x d_vocab each, unavoidable."""
+    from tvlens._compat import unembed
+
+    h = torch.randn(min(rows, batch), model.cfg.d_model)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, rows, batch):
+            unembed(model, h[: min(batch, rows - start)])
+    return time.perf_counter() - t
+
+
 def floor(model, examples, fmt, batch_size: int) -> None:
     """(c): the Regular ICL prompts, batched, logits at the arrow only."""
     from tvlens.prompts import icl_prompts, tokenize_prompts
@@ -77,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-loop", action="store_true", help="skip (a); print only (b) and (c)")
     args = p.parse_args(argv)
 
-    from tvlens import layer_sweep
+    from tvlens import extract_thetas, layer_sweep
     from tvlens.models import load_model
     from tvlens.prompts import DEFAULT_FORMAT
     from tvlens.tasks import filter_single_token, get_task
@@ -104,6 +116,24 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(b) tvlens.layer_sweep: {t_sweep:.2f} s, best layer {sweep.best_layer} "
         f"({sweep.best_accuracy:.2f})"
+    )
+    # Where (b) goes: θ extraction (n * n_dummy ICL prompts, no unembedding) and the patched
+    # zero-shot rows (n * n_layers), of which the unembedding alone is a floor of its own.
+    t = time.perf_counter()
+    thetas = extract_thetas(model, examples, fmt=fmt, batch_size=args.batch_size)
+    t_extract = time.perf_counter() - t
+    t = time.perf_counter()
+    layer_sweep(model, examples, fmt=fmt, thetas=thetas)
+    t_rows = time.perf_counter() - t
+    n_rows = len(examples) * model.cfg.n_layers
+    t_unembed = unembed_only(model, n_rows)
+    print(
+        f"    of which: extraction {t_extract:.2f} s, patched rows {t_rows:.2f} s "
+        f"(unembedding alone {t_unembed:.2f} s for {n_rows} rows)"
+    )
+    print(
+        "    lower bound of any schedule of this protocol, (extraction + unembedding) / floor: "
+        f"{(t_extract + t_unembed) / t_floor:.2f}"
     )
 
     if args.skip_loop:

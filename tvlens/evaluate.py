@@ -366,7 +366,7 @@ def layer_sweep(
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     batch_size: int = 16,
-    sweep_batch_size: int = 128,
+    sweep_batch_size: int = 512,
     prepend_bos: bool | None = None,
     padding_side: PaddingSide = "right",
 ) -> LayerSweepResult:
