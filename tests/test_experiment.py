@@ -39,6 +39,13 @@ def test_run_writes_three_files_valid_schema(model, tmp_path) -> None:
     t = data["tasks"]["to_upper"]
     assert t["status"] == "ok" and len(t["dev_accuracy_per_layer"]) == model.cfg.n_layers
     assert len(t["test_examples"]) == 4 and len(t["baseline_examples"]) == 4
+    assert set(t["phase_times_s"]) == {
+        "filter_and_sample",
+        "layer_sweep",
+        "regular",
+        "hypothesis",
+        "baseline",
+    }
     ex = t["test_examples"][0]
     # the exact input ids fed: Regular has the demos, Hypothesis only `x ->` plus the sink
     assert len(ex["regular"]["input_ids"]) > len(ex["hypothesis"]["input_ids"])

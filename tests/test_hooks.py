@@ -143,3 +143,17 @@ def test_bad_patch_inputs(tiny_model) -> None:
         task_vector_hooks(torch.zeros(3, d), 0, pos)
     with pytest.raises(ValueError, match="at least one layer"):
         resid_extractor_hooks(pos, [])
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_patching_batched_equals_one_at_a_time(tiny_model, side) -> None:
+    gen = torch.Generator().manual_seed(2)
+    theta = torch.randn(len(TEXTS), tiny_model.cfg.d_model, generator=gen)
+    batch = tokenize_prompts(tiny_model, TEXTS, padding_side=side)
+    batched = arrow_logits(tiny_model, batch, task_vector_hooks(theta, 1, batch.positions))
+    for i, text in enumerate(TEXTS):
+        one = tokenize_prompts(tiny_model, [text])
+        single = arrow_logits(
+            tiny_model, one, task_vector_hooks(theta[i : i + 1], 1, one.positions)
+        )
+        assert (batched[i] - single[0]).abs().max() < 1e-4

@@ -117,14 +117,19 @@ def run_task(
         warnings.warn(f"skipping task {task.name}: {err}", stacklevel=2)
         return {"status": "skipped", "reason": str(err), **record}
     opts: dict[str, Any] = {"fmt": fmt, "batch_size": cfg.batch_size}
-    phase("layer sweep")
-    sweep = layer_sweep(model, dev, **opts)
-    phase("regular")
-    reg = regular(model, test, **opts)
-    phase("hypothesis")
-    hyp = hypothesis(model, test, sweep.best_layer, **opts)
-    phase("baseline")
-    bas = baseline(model, base, **opts)
+    times = {"filter_and_sample": time.perf_counter() - t0}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        phase(name)
+        start = time.perf_counter()
+        out = fn()
+        times[name] = time.perf_counter() - start
+        return out
+
+    sweep = timed("layer_sweep", lambda: layer_sweep(model, dev, **opts))
+    reg = timed("regular", lambda: regular(model, test, **opts))
+    hyp = timed("hypothesis", lambda: hypothesis(model, test, sweep.best_layer, **opts))
+    bas = timed("baseline", lambda: baseline(model, base, **opts))
     return {
         "status": "ok",
         **record,
@@ -132,6 +137,7 @@ def run_task(
         "best_layer": sweep.best_layer,
         "accuracy": {"baseline": bas.accuracy, "hypothesis": hyp.accuracy, "regular": reg.accuracy},
         "wall_time_s": time.perf_counter() - t0,
+        "phase_times_s": times,
         "test_examples": _test_records(reg, hyp),
         "baseline_examples": [
             {
