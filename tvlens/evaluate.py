@@ -244,6 +244,28 @@ def _mode_result(
     return ModeResult(mode=mode, predictions=tuple(out))
 
 
+def _unpatched(
+    model: HookedModel,
+    mode: str,
+    examples: Sequence[ICLExample],
+    texts: Sequence[str],
+    fmt: PromptFormat,
+    batch_size: int,
+    prepend_bos: bool | None,
+    padding_side: PaddingSide,
+) -> ModeResult:
+    """Predictions of a mode without a patch (Regular or Baseline) on ``texts``."""
+    preds, inputs = _predict(
+        model,
+        texts,
+        fmt=fmt,
+        batch_size=batch_size,
+        prepend_bos=prepend_bos,
+        padding_side=padding_side,
+    )
+    return _mode_result(model, mode, examples, preds, inputs, answer_ids(model, examples, fmt))
+
+
 # ---- the three modes -------------------------------------------------------------------
 def regular(
     model: HookedModel,
@@ -255,15 +277,8 @@ def regular(
     padding_side: PaddingSide = "right",
 ) -> ModeResult:
     """Regular ICL: the next token of ``S + x ->``."""
-    preds, inputs = _predict(
-        model,
-        icl_prompts(examples, fmt),
-        fmt=fmt,
-        batch_size=batch_size,
-        prepend_bos=prepend_bos,
-        padding_side=padding_side,
-    )
-    return _mode_result(model, "regular", examples, preds, inputs, answer_ids(model, examples, fmt))
+    texts = icl_prompts(examples, fmt)
+    return _unpatched(model, "regular", examples, texts, fmt, batch_size, prepend_bos, padding_side)
 
 
 def baseline(
@@ -276,16 +291,9 @@ def baseline(
     padding_side: PaddingSide = "right",
 ) -> ModeResult:
     """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
-    preds, inputs = _predict(
-        model,
-        zero_shot_prompts(examples, fmt),
-        fmt=fmt,
-        batch_size=batch_size,
-        prepend_bos=prepend_bos,
-        padding_side=padding_side,
-    )
-    return _mode_result(
-        model, "baseline", examples, preds, inputs, answer_ids(model, examples, fmt)
+    texts = zero_shot_prompts(examples, fmt)
+    return _unpatched(
+        model, "baseline", examples, texts, fmt, batch_size, prepend_bos, padding_side
     )
 
 
