@@ -84,3 +84,20 @@ def test_tvlens_run_quick_end_to_end(tmp_path) -> None:
     assert data["meta"]["model"] == "gemma-3-270m"
     assert data["tasks"]["to_upper"]["accuracy"]["regular"] >= 0.75
     assert (out / "summary.md").exists() and (out / "report.html").exists()
+
+
+def test_packing_is_verified_and_exact_on_gemma(gemma) -> None:
+    from tvlens import extract_thetas, layer_sweep
+    from tvlens.packing import supports_packing
+    from tvlens.tasks import for_model, get_task
+
+    assert supports_packing(gemma)
+    task = for_model(get_task("country_capital"), gemma)
+    examples = task.sample(8, n_demos=5, n_dummy=2, seed=3)
+    batched = extract_thetas(gemma, examples, method="batched")
+    packed = extract_thetas(gemma, examples, method="packed")
+    rel = (packed - batched).norm(dim=-1) / batched.norm(dim=-1)
+    assert rel.max() < 1e-4
+    a = layer_sweep(gemma, examples, thetas=batched, method="batched")
+    b = layer_sweep(gemma, examples, thetas=batched, method="packed")
+    assert torch.equal(a.predicted_token_ids, b.predicted_token_ids)

@@ -18,6 +18,7 @@ from torch import Tensor
 from tvlens._example import ICLExample
 from tvlens.extract import extract_thetas
 from tvlens.hooks import PatchMode, check_layer, task_vector_hooks
+from tvlens.packing import Method, fits, pack, use_packing
 from tvlens.prompts import (
     DEFAULT_FORMAT,
     PaddingSide,
@@ -25,11 +26,13 @@ from tvlens.prompts import (
     PromptFormat,
     answer_token_ids,
     icl_prompts,
+    pad_token_id,
+    prompt_ids,
     tokenize_prompts,
     zero_shot_prompts,
 )
 from tvlens.protocol import HookedModel, HookPair
-from tvlens.runner import arrow_logits, chunks, length_sorted
+from tvlens.runner import arrow_logits, chunks, length_sorted, packed_forward
 from tvlens.vectors import TaskVector
 
 Mode = Literal["regular", "hypothesis", "baseline"]
@@ -377,12 +380,16 @@ def layer_sweep(
     sweep_batch_size: int = 512,
     prepend_bos: bool | None = None,
     padding_side: PaddingSide = "right",
+    method: Method = "auto",
 ) -> LayerSweepResult:
     """Hypothesis accuracy at every layer on a dev set; pick the best layer.
 
     θ(S) of every example comes from one extraction for all layers; then the zero-shot
     prompts, repeated once per layer, run as one batch in which each row is patched at
     its own layer, so the sweep costs a few forward passes, not ``n_examples * n_layers``.
+    Where the model supports it (``method="auto"``/``"packed"``), each example is one row:
+    ``x`` once, then one copy of the arrow per layer, each seeing only ``x`` and patched at
+    its own layer (:mod:`tvlens.packing`); ``"batched"`` repeats the whole prompt per layer.
 
     Example:
         >>> sweep = layer_sweep(model, dev_examples)  # doctest: +SKIP
@@ -411,6 +418,13 @@ def layer_sweep(
         )
     answers = answer_ids(model, examples, fmt)
     texts = zero_shot_prompts(examples, fmt)
+    preds_packed = None
+    if use_packing(model, method):
+        preds_packed = _packed_sweep(
+            model, texts, thetas, swept, fmt, prepend_bos, max(1, sweep_batch_size // 36)
+        )
+    if preds_packed is not None:
+        return _sweep_result(examples, swept, preds_packed, answers)
     # Rows are (example, layer-slot) pairs, ordered so each batch holds similar lengths.
     order = length_sorted([len(t) for t in texts])
     rows = [(i, j) for i in order for j in range(len(swept))]
@@ -430,6 +444,12 @@ def layer_sweep(
         hooks = task_vector_hooks(thetas[ex_idx, slot], layer_of[slot], batch.positions)
         logits = arrow_logits(model, batch, hooks)
         preds[ex_idx, slot] = logits.argmax(-1).cpu()
+    return _sweep_result(examples, swept, preds, answers)
+
+
+def _sweep_result(
+    examples: Sequence[ICLExample], swept: list[int], preds: Tensor, answers: Tensor
+) -> LayerSweepResult:
     correct = preds == answers[:, None]
     acc = tuple(float(a) for a in correct.float().mean(0).tolist())
     tasks = {ex.task for ex in examples}
@@ -440,6 +460,32 @@ def layer_sweep(
         correct=correct,
         predicted_token_ids=preds,
     )
+
+
+def _packed_sweep(
+    model: HookedModel,
+    texts: list[str],
+    thetas: Tensor,
+    swept: list[int],
+    fmt: PromptFormat,
+    prepend_bos: bool | None,
+    per_pass: int,
+) -> Tensor | None:
+    """Greedy tokens ``[n, len(swept)]`` from packed rows; ``None`` if rows do not fit."""
+    ids = prompt_ids(model, texts, fmt, prepend_bos)
+    pad = pad_token_id(model.tokenizer)
+    preds = torch.empty(len(texts), len(swept), dtype=torch.long)
+    for sl in chunks(len(texts), per_pass):
+        packed = pack([[row] * len(swept) for row in ids[sl]], pad)
+        if not fits(model, packed.tokens.shape[1]):
+            return None
+        hooks = [
+            pair
+            for j, layer in enumerate(swept)
+            for pair in task_vector_hooks(thetas[sl, j], layer, packed.readout[:, j])
+        ]
+        preds[sl] = packed_forward(model, packed, hooks).argmax(-1).cpu()
+    return preds
 
 
 def evaluate(

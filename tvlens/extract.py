@@ -11,9 +11,17 @@ from torch import Tensor
 from tvlens._compat import RESID_POST_TEMPLATE, model_name
 from tvlens._example import ICLExample
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PaddingSide, PromptFormat, dummy_prompts
+from tvlens.packing import Method, fits, pack, use_packing
+from tvlens.prompts import (
+    DEFAULT_FORMAT,
+    PaddingSide,
+    PromptFormat,
+    dummy_prompts,
+    pad_token_id,
+    prompt_ids,
+)
 from tvlens.protocol import HookedModel
-from tvlens.runner import resid_for_texts
+from tvlens.runner import chunks, packed_forward, resid_for_texts
 from tvlens.vectors import TaskVector
 
 
@@ -31,17 +39,27 @@ def extract_thetas(
     batch_size: int = 16,
     prepend_bos: bool | None = None,
     padding_side: PaddingSide = "right",
+    method: Method = "auto",
 ) -> Float[Tensor, "n_examples n_layers d_model"]:
     """θ(S) of every example at every layer (or at ``layers``), as one tensor.
 
     θ(S) at layer L is the mean over the example's dummy queries x' of
     ``blocks.L.hook_resid_post`` at the arrow of ``S + x' ->``. All layers come from one
     batched pass per batch of prompts, which stops after the last layer asked for.
+
+    ``method="packed"`` (the default ``"auto"`` where the model supports it) runs the
+    demonstrations S of an example once and its dummy queries as segments after it
+    (:mod:`tvlens.packing`): same values, less compute. ``"batched"`` runs every
+    ``S + x' ->`` prompt separately.
     """
     _check_examples(examples)
     texts = dummy_prompts(examples, fmt)
     n_layers = int(model.cfg.n_layers)
     wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    if use_packing(model, method) and len({len(ex.dummy_queries) for ex in examples}) == 1:
+        packed = _packed_thetas(model, examples, fmt, wanted, batch_size, prepend_bos)
+        if packed is not None:
+            return packed
     resid = resid_for_texts(
         model,
         texts,
@@ -57,6 +75,30 @@ def extract_thetas(
         out.append(resid[start : start + k].mean(0))
         start += k
     return torch.stack(out)
+
+
+def _packed_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    fmt: PromptFormat,
+    layers: list[int],
+    batch_size: int,
+    prepend_bos: bool | None,
+) -> Tensor | None:
+    """θ per example from packed rows (S once, dummies as segments); ``None`` if too long."""
+    rows = [
+        prompt_ids(model, [fmt.icl(ex.demos, d) for d in ex.dummy_queries], fmt, prepend_bos)
+        for ex in examples
+    ]
+    pad = pad_token_id(model.tokenizer)
+    out = []
+    for sl in chunks(len(rows), batch_size):
+        packed = pack(rows[sl], pad)
+        if not fits(model, packed.tokens.shape[1]):
+            return None
+        resid = packed_forward(model, packed, resid_layers=layers)  # [b, k, layers, d]
+        out.append(resid.mean(1).cpu())
+    return torch.cat(out)
 
 
 def extract_task_vectors(

@@ -54,6 +54,13 @@ def _rows(batch_size: int, device: torch.device) -> Tensor:
     return torch.arange(batch_size, device=device)
 
 
+def _gather(acts: Tensor, positions: Tensor) -> Tensor:
+    """``acts[b, positions[b]]``: ``[batch, d]`` for ``[batch]``, ``[batch, k, d]`` for
+    ``[batch, k]`` positions."""
+    rows = _rows(acts.shape[0], acts.device)
+    return acts[rows, positions] if positions.dim() == 1 else acts[rows[:, None], positions]
+
+
 class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Raised by an extractor hook to end a forward pass once all layers are read."""
 
@@ -70,7 +77,7 @@ class ResidRecorder:
         activations: filled during the pass, ``layer -> [batch, d_model]``.
     """
 
-    positions: Int[Tensor, " batch"]
+    positions: Int[Tensor, " batch"] | Int[Tensor, "batch k"]
     layers: tuple[int, ...]
     stop_after: bool = False
     activations: dict[int, Tensor] = field(default_factory=dict)
@@ -89,23 +96,27 @@ class ResidRecorder:
                     f"{len(pos)} positions for a batch of {resid.shape[0]} rows; "
                     "pass one position per row"
                 )
-            self.activations[layer] = resid[_rows(resid.shape[0], resid.device), pos].detach()
+            self.activations[layer] = _gather(resid, pos).detach()
             if is_last and self.stop_after:
                 raise StopForward
             return resid
 
         return hook
 
-    def stacked(self) -> Float[Tensor, "batch n_layers d_model"]:
-        """The recorded activations as one tensor, layers in ``self.layers`` order."""
+    def stacked(self) -> Float[Tensor, "batch *k n_layers d_model"]:
+        """The recorded activations as one tensor, layers in ``self.layers`` order.
+
+        ``[batch, n_layers, d_model]`` for one position per row, ``[batch, k, n_layers,
+        d_model]`` for ``[batch, k]`` positions.
+        """
         missing = [layer for layer in self.layers if layer not in self.activations]
         if missing:
             raise RuntimeError(f"layers {missing} were not recorded; run a forward pass first")
-        return torch.stack([self.activations[layer] for layer in self.layers], dim=1)
+        return torch.stack([self.activations[layer] for layer in self.layers], dim=-2)
 
 
 def resid_extractor_hooks(
-    positions: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"] | Int[Tensor, "batch k"],
     layers: Iterable[int],
     *,
     stop_after: bool = False,
@@ -209,13 +220,14 @@ def task_vector_hooks(
 
 
 def logits_at_hooks(
-    positions: Int[Tensor, " batch"], hook_name: str = FINAL_NORM_HOOK
+    positions: Int[Tensor, " batch"] | Int[Tensor, "batch k"], hook_name: str = FINAL_NORM_HOOK
 ) -> list[HookPair]:
     """Make the model compute logits only at one position per row.
 
     The hook narrows the output of the final norm to ``[batch, 1, d_model]``, so the
     unembedding (262k x 640 on Gemma 3) runs once per row instead of once per token. The
-    forward pass then returns ``[batch, 1, d_vocab]``.
+    forward pass then returns ``[batch, 1, d_vocab]`` (``[batch, k, d_vocab]`` for
+    ``[batch, k]`` positions).
 
     Args:
         positions: ``[batch]`` position whose logits are wanted in each row.
@@ -224,9 +236,8 @@ def logits_at_hooks(
     """
 
     def hook(normalized: Tensor, hook: Any) -> Tensor:
-        pos = positions.to(normalized.device)
-        rows = _rows(normalized.shape[0], normalized.device)
-        return normalized[rows, pos].unsqueeze(1)
+        picked = _gather(normalized, positions.to(normalized.device))
+        return picked.unsqueeze(1) if positions.dim() == 1 else picked
 
     return [(hook_name, hook)]
 

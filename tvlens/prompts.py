@@ -261,6 +261,17 @@ def tokenize_prompts(
     return PromptBatch(tokens=tokens, attention_mask=mask, positions=positions, texts=tuple(texts))
 
 
+def prompt_ids(
+    model: HookedModel,
+    texts: Sequence[str],
+    fmt: PromptFormat | None = None,
+    prepend_bos: bool | None = None,
+) -> list[list[int]]:
+    """The token ids of each prompt, unpadded, checked as :func:`tokenize_prompts` does."""
+    batch = tokenize_prompts(model, texts, fmt=fmt, prepend_bos=prepend_bos)
+    return [batch.row_ids(i) for i in range(len(batch))]
+
+
 def _check_arrows(
     tokenizer: Any,
     tokens: Tensor,

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from tvlens._compat import final_norm_hook
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
+from tvlens.packing import PackedBatch, attention_rule_hooks
 from tvlens.prompts import PaddingSide, PromptBatch, PromptFormat, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
 
@@ -139,3 +140,34 @@ def resid_for_texts(
         return arrow_resid(model, batch, layers).cpu()
 
     return run_batched(texts, one, batch_size)
+
+
+@torch.inference_mode()
+def packed_forward(
+    model: HookedModel,
+    packed: PackedBatch,
+    fwd_hooks: Sequence[HookPair] = (),
+    *,
+    resid_layers: Sequence[int] | None = None,
+) -> Tensor:
+    """One pass over packed rows: logits at every segment end, or the residual stream there.
+
+    Returns ``[batch, n_segments, d_vocab]`` logits, or with ``resid_layers``
+    ``[batch, n_segments, len(resid_layers), d_model]`` residuals (the pass then stops
+    after the last of those layers).
+    """
+    device = model_device(model)
+    readout = packed.readout.to(device)
+    rules = attention_rule_hooks(packed.allow.to(device), int(model.cfg.n_layers))
+    kwargs = {"position_ids": packed.position_ids.to(device)}
+    tokens = packed.tokens.to(device)
+    if resid_layers is not None:
+        recorder = resid_extractor_hooks(readout, resid_layers, stop_after=True)
+        with contextlib.suppress(StopForward):
+            model.run_with_hooks(tokens, fwd_hooks=[*rules, *recorder.hooks], **kwargs)
+        return recorder.stacked().float()
+    norm_hook = _norm_hook(model)
+    if norm_hook is None:
+        raise ValueError("packing needs a final-norm hook to read logits at segment ends")
+    hooks = [*rules, *fwd_hooks, *logits_at_hooks(readout, norm_hook)]
+    return model.run_with_hooks(tokens, fwd_hooks=hooks, **kwargs).float()
