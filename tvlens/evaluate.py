@@ -377,7 +377,7 @@ def layer_sweep(
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     batch_size: int = 16,
-    sweep_batch_size: int = 512,
+    sweep_batch_size: int = 1024,
     prepend_bos: bool | None = None,
     padding_side: PaddingSide = "right",
     method: Method = "auto",
@@ -420,9 +420,10 @@ def layer_sweep(
     texts = zero_shot_prompts(examples, fmt)
     preds_packed = None
     if use_packing(model, method):
-        preds_packed = _packed_sweep(
-            model, texts, thetas, swept, fmt, prepend_bos, max(1, sweep_batch_size // 36)
-        )
+        # A packed pass yields one logit vector per (example, layer): keep it near half
+        # ``sweep_batch_size`` rows (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
+        per_pass = max(1, sweep_batch_size // (2 * len(swept)))
+        preds_packed = _packed_sweep(model, texts, thetas, swept, fmt, prepend_bos, per_pass)
     if preds_packed is not None:
         return _sweep_result(examples, swept, preds_packed, answers)
     # Rows are (example, layer-slot) pairs, ordered so each batch holds similar lengths.
