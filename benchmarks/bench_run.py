@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model={results['meta']['model']} tasks={len(results['tasks'])} load={load_s:.1f} s")
     for phase, seconds in sorted(breakdown(results).items(), key=lambda kv: -kv[1]):
         print(f"  {phase:18s} {seconds:7.1f} s  {seconds / total:6.1%}")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
+    if not args.results:
+        print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     print(f"protocol_s={total:.1f}")
     return 0
 
