@@ -9,7 +9,6 @@ of the self-contained HTML needs neither.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,32 +16,13 @@ from pathlib import Path
 
 def snapshot(html: Path, png: Path, width: int = 1200, height: int = 900) -> None:
     """Screenshot ``html`` into ``png`` at the given window size."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("chromium not found: apt-get install chromium")
+    from tvlens.report import chromium_command
+
     png.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                f"--window-size={width},{height}",
-                "--virtual-time-budget=10000",
-                f"--screenshot={png.resolve()}",
-                html.resolve().as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        size = (f"--window-size={width},{height}", "--hide-scrollbars")
+        cmd = chromium_command(html, profile, *size, f"--screenshot={png.resolve()}")
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     print(f"wrote {png}")
 
 

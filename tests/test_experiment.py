@@ -15,6 +15,7 @@ import tvlens.experiment as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
 from tvlens.experiment import ProtocolConfig, run_protocol
+from tvlens.report import chromium_command
 
 CFG = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
 
@@ -144,26 +145,8 @@ def test_report_renders_in_headless_chromium(model, tmp_path) -> None:
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     run_protocol(model, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path, progress=False)
-    dom = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            (tmp_path / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    cmd = chromium_command(tmp_path / "report.html", tmp_path / "profile", "--dump-dom")
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     # plotly draws each figure as an SVG inside a .plot-container
     assert dom.count('class="main-svg"') >= 2
     assert "plot-container" in dom

@@ -79,3 +79,30 @@ def write_report_html(results: Mapping[str, Any], path: str | Path) -> Path:
     accs = {n: t["accuracy"] for n, t in ok.items()}
     figures = [layer_sweep_figure(sweeps), modes_figure(accs)]
     return Path(write_html(figures, path, title=f"tvlens run: {results['meta']['model']}"))
+
+
+def chromium_command(
+    page: str | Path, profile: str | Path, *extra: str, chromium: str | None = None
+) -> list[str]:
+    """The headless Debian-chromium command that renders a local report offline.
+
+    Args:
+        page: the HTML file.
+        profile: a fresh, empty user-data folder.
+        extra: more flags, e.g. ``"--dump-dom"`` or ``"--screenshot=out.png"``.
+        chromium: the executable (default: ``chromium`` or ``chromium-browser`` on PATH).
+
+    Raises:
+        FileNotFoundError: if no chromium is installed.
+    """
+    import shutil
+
+    exe = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise FileNotFoundError("chromium not found: install Debian's chromium package")
+    return [
+        exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=10000", *extra,
+        Path(page).resolve().as_uri(),
+    ]  # fmt: skip
