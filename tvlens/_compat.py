@@ -6,7 +6,10 @@ never checks a TransformerLens version.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -133,3 +136,65 @@ def _final_softcap(model: HookedModel) -> float | None:
     hf = getattr(model, "original_model", None)
     hf_cap = getattr(getattr(hf, "config", None), "final_logit_softcapping", None)
     return float(hf_cap) if hf_cap else None
+
+
+def require_hooked_transformer() -> Any:
+    """The ``HookedTransformer`` class; a ValueError on TL 4+ (removed there)."""
+    cls = hooked_transformer_class()
+    if cls is None:
+        raise ValueError(
+            "kind='hooked' needs HookedTransformer, which was removed in transformer-lens "
+            f"4.0 (installed: {transformer_lens_version()}); install transformer-lens 3.x "
+            "(pip install 'transformer-lens<4') or use kind='bridge'."
+        )
+    return cls
+
+
+def hooked_known_names() -> set[str]:
+    """(TL 3 only) Official model names HookedTransformer can load by name."""
+    from transformer_lens import loading_from_pretrained as loading
+
+    return set(loading.OFFICIAL_MODEL_NAMES)
+
+
+def hooked_from_local_dir(
+    model_dir: Path,
+    hf_model: Any,
+    tokenizer: Any,
+    *,
+    device: str,
+    dtype: torch.dtype,
+) -> Any:
+    """(TL 3 only) A HookedTransformer for a model TL does not know by name.
+
+    ``HookedTransformer.from_pretrained`` only accepts names TransformerLens knows, but its
+    config loader also accepts a local Hugging Face folder. This follows ``from_pretrained``
+    with every weight-processing flag off, so logits match Hugging Face. TL guesses the
+    architecture from substrings of the path ("llama", "gemma"), so the config is read from
+    a copy in a neutrally named temporary folder.
+    """
+    hooked_cls = require_hooked_transformer()
+    from transformer_lens import loading_from_pretrained as loading
+
+    with tempfile.TemporaryDirectory(prefix="tvlens-cfg-") as tmp:
+        shutil.copy(model_dir / "config.json", Path(tmp) / "config.json")
+        cfg = loading.get_pretrained_model_config(
+            tmp,
+            hf_cfg=hf_model.config.to_dict(),
+            fold_ln=False,
+            device=device,
+            default_prepend_bos=True,
+            dtype=dtype,
+        )
+        state_dict = loading.get_pretrained_state_dict(tmp, cfg, hf_model, dtype=dtype)
+    model = hooked_cls(cfg, tokenizer, move_to_device=False)
+    model.load_and_process_state_dict(
+        state_dict,
+        fold_ln=False,
+        center_writing_weights=False,
+        center_unembed=False,
+        fold_value_biases=False,
+        refactor_factored_attn_matrices=False,
+    )
+    model.move_model_modules_to_device()
+    return model

@@ -38,6 +38,13 @@ from typing import Any
 
 import torch
 
+from tvlens._compat import (
+    bridge_class,
+    hooked_from_local_dir,
+    hooked_known_names,
+    require_hooked_transformer,
+)
+
 __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDED_MODELS",
@@ -109,86 +116,6 @@ def list_models() -> list[str]:
         'gemma-3-270m'
     """
     return [DEFAULT_MODEL, *sorted(n for n in EMBEDDED_MODELS if n != DEFAULT_MODEL)]
-
-
-# --------------------------------------------------------------------------------------
-# TransformerLens version differences (to move into tvlens/_compat.py).
-# --------------------------------------------------------------------------------------
-
-
-def _tl_version() -> str:
-    """[compat] The installed transformer-lens version string."""
-    return metadata.version("transformer-lens")
-
-
-def _transformer_bridge() -> Any:
-    """[compat] The ``TransformerBridge`` class (TL 3.x and 4.x)."""
-    from transformer_lens.model_bridge import TransformerBridge
-
-    return TransformerBridge
-
-
-def _hooked_transformer() -> Any:
-    """[compat] The ``HookedTransformer`` class; a ValueError on TL 4+ (removed there)."""
-    try:
-        from transformer_lens import HookedTransformer
-    except ImportError as err:
-        raise ValueError(
-            "kind='hooked' needs HookedTransformer, which was removed in transformer-lens "
-            f"4.0 (installed: {_tl_version()}); install transformer-lens 3.x "
-            "(pip install 'transformer-lens<4') or use kind='bridge'."
-        ) from err
-    return HookedTransformer
-
-
-def _hooked_from_local_dir(
-    model_dir: Path,
-    hf_model: Any,
-    tokenizer: Any,
-    *,
-    device: str,
-    dtype: torch.dtype,
-) -> Any:
-    """[compat, TL 3 only] A HookedTransformer for a model TL does not know by name.
-
-    ``HookedTransformer.from_pretrained`` only accepts names TransformerLens knows, but its
-    config loader also accepts a local Hugging Face folder. This follows ``from_pretrained``
-    with every weight-processing flag off, so logits match Hugging Face. TL guesses the
-    architecture from substrings of the path ("llama", "gemma"), so the config is read from
-    a copy in a neutrally named temporary folder.
-    """
-    hooked_cls = _hooked_transformer()
-    from transformer_lens import loading_from_pretrained as loading
-
-    with tempfile.TemporaryDirectory(prefix="tvlens-cfg-") as tmp:
-        shutil.copy(model_dir / "config.json", Path(tmp) / "config.json")
-        cfg = loading.get_pretrained_model_config(
-            tmp,
-            hf_cfg=hf_model.config.to_dict(),
-            fold_ln=False,
-            device=device,
-            default_prepend_bos=True,
-            dtype=dtype,
-        )
-        state_dict = loading.get_pretrained_state_dict(tmp, cfg, hf_model, dtype=dtype)
-    model = hooked_cls(cfg, tokenizer, move_to_device=False)
-    model.load_and_process_state_dict(
-        state_dict,
-        fold_ln=False,
-        center_writing_weights=False,
-        center_unembed=False,
-        fold_value_biases=False,
-        refactor_factored_attn_matrices=False,
-    )
-    model.move_model_modules_to_device()
-    return model
-
-
-def _hooked_known_names() -> set[str]:
-    """[compat, TL 3 only] Official model names HookedTransformer can load by name."""
-    from transformer_lens import loading_from_pretrained as loading
-
-    return set(loading.OFFICIAL_MODEL_NAMES)
 
 
 # --------------------------------------------------------------------------------------
@@ -436,15 +363,15 @@ def _apply_sink(model: Any, spec: ModelSpec) -> None:
 
 def _load_embedded(spec: ModelSpec, kind: str, device: str, dtype: torch.dtype) -> Any:
     if kind == "hooked":
-        _hooked_transformer()  # fail before the slow part on TL 4
+        require_hooked_transformer()  # fail before the slow part on TL 4
     hf_model, tokenizer, folder = _load_cached(spec)
     hf_model.to(device=device, dtype=dtype)
     if kind == "bridge":
-        model = _transformer_bridge().boot_transformers(
+        model = bridge_class().boot_transformers(
             spec.hf_name, hf_model=hf_model, tokenizer=tokenizer, device=device, dtype=dtype
         )
-    elif spec.hf_name in _hooked_known_names():
-        model = _hooked_transformer().from_pretrained_no_processing(
+    elif spec.hf_name in hooked_known_names():
+        model = require_hooked_transformer().from_pretrained_no_processing(
             spec.hf_name,
             hf_model=hf_model,
             tokenizer=tokenizer,
@@ -454,7 +381,7 @@ def _load_embedded(spec: ModelSpec, kind: str, device: str, dtype: torch.dtype) 
         )
         del hf_model
     else:
-        model = _hooked_from_local_dir(folder, hf_model, tokenizer, device=device, dtype=dtype)
+        model = hooked_from_local_dir(folder, hf_model, tokenizer, device=device, dtype=dtype)
         del hf_model
     model.eval()
     _apply_sink(model, spec)
@@ -465,8 +392,8 @@ def _load_other(name: str, kind: str, device: str, dtype: torch.dtype) -> Any:
     """Hand a non-embedded name to TransformerLens's own loader."""
     try:
         if kind == "bridge":
-            return _transformer_bridge().boot_transformers(name, device=device, dtype=dtype)
-        hooked = _hooked_transformer()  # a ValueError on TL 4, raised as is
+            return bridge_class().boot_transformers(name, device=device, dtype=dtype)
+        hooked = require_hooked_transformer()  # a ValueError on TL 4, raised as is
     except (OSError, ValueError, KeyError) as err:
         if kind == "hooked":
             raise
