@@ -6,16 +6,21 @@ never checks a TransformerLens version.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+import weakref
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor
 
 from tvlens.protocol import HookedModel
+
+T = TypeVar("T")
 
 RESID_POST_TEMPLATE = "blocks.{layer}.hook_resid_post"
 FINAL_NORM_HOOK = "ln_final.hook_normalized"
@@ -88,6 +93,25 @@ def has_hook(model: HookedModel, name: str) -> bool:
     except Exception:  # any failure means "not a hook point"
         return False
     return False
+
+
+_PER_MODEL: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def per_model(model: HookedModel, key: str, compute: Callable[[HookedModel], T]) -> T:
+    """``compute(model)``, remembered per model object under ``key``.
+
+    For facts that do not change while a model lives but cost something to find out (the
+    bridge's hook table is rebuilt on every lookup). A model that cannot be weakly
+    referenced is simply asked every time.
+    """
+    try:
+        return cast(T, _PER_MODEL[model][key])
+    except (KeyError, TypeError):
+        value = compute(model)
+    with contextlib.suppress(TypeError):
+        _PER_MODEL.setdefault(model, {})[key] = value
+    return value
 
 
 def final_norm_hook(model: HookedModel) -> str | None:

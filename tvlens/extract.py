@@ -57,7 +57,8 @@ def extract_thetas(
     n_layers = int(model.cfg.n_layers)
     wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
     if use_packing(model, method) and len({len(ex.dummy_queries) for ex in examples}) == 1:
-        packed = _packed_thetas(model, examples, fmt, wanted, batch_size, prepend_bos)
+        k = len(examples[0].dummy_queries)
+        packed = _packed_thetas(model, texts, k, fmt, wanted, batch_size, prepend_bos)
         if packed is not None:
             return packed
     resid = resid_for_texts(
@@ -79,17 +80,19 @@ def extract_thetas(
 
 def _packed_thetas(
     model: HookedModel,
-    examples: Sequence[ICLExample],
+    texts: list[str],
+    n_dummy: int,
     fmt: PromptFormat,
     layers: list[int],
     batch_size: int,
     prepend_bos: bool | None,
 ) -> Tensor | None:
-    """θ per example from packed rows (S once, dummies as segments); ``None`` if too long."""
-    rows = [
-        prompt_ids(model, [fmt.icl(ex.demos, d) for d in ex.dummy_queries], fmt, prepend_bos)
-        for ex in examples
-    ]
+    """θ per example from packed rows (S once, dummies as segments); ``None`` if too long.
+
+    ``texts`` are the dummy prompts, ``n_dummy`` consecutive ones per example.
+    """
+    ids = prompt_ids(model, texts, fmt, prepend_bos)
+    rows = [ids[i : i + n_dummy] for i in range(0, len(ids), n_dummy)]
     pad = pad_token_id(model.tokenizer)
     out = []
     # A packed row holds all of an example's prompts: twice the rows per pass still holds

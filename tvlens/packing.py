@@ -14,8 +14,6 @@ pack; :func:`supports_packing` says so and callers fall back to plain batches el
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,13 +22,11 @@ import torch
 from jaxtyping import Bool, Int
 from torch import Tensor
 
+from tvlens._compat import per_model
 from tvlens.protocol import HookedModel, HookPair
 
 SCORES_HOOK = "blocks.{layer}.attn.hook_attn_scores"
 Method = Literal["auto", "packed", "batched"]
-
-
-_VERIFIED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def supports_packing(model: HookedModel) -> bool:
@@ -40,14 +36,7 @@ def supports_packing(model: HookedModel) -> bool:
     probe compares a packed row with the same prompts run apart (residual stream after the
     last layer, relative difference < 1e-4). The answer is cached per model object.
     """
-    try:
-        return _VERIFIED[model]
-    except (KeyError, TypeError):
-        pass
-    ok = _structurally_able(model) and _probe(model)
-    with contextlib.suppress(TypeError):
-        _VERIFIED[model] = ok
-    return ok
+    return per_model(model, "packing", lambda m: _structurally_able(m) and _probe(m))
 
 
 def _structurally_able(model: HookedModel) -> bool:
@@ -62,7 +51,7 @@ def _structurally_able(model: HookedModel) -> bool:
 
 
 def _probe(model: HookedModel) -> bool:
-    from tvlens.prompts import pad_token_id, prompt_ids
+    from tvlens.prompts import pad_token_id, prompt_ids, tokenize_prompts
     from tvlens.runner import arrow_resid, packed_forward
 
     texts = ["a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->"]
@@ -71,8 +60,6 @@ def _probe(model: HookedModel) -> bool:
         ids = prompt_ids(model, texts)
         packed = pack([ids], pad_token_id(model.tokenizer))
         together = packed_forward(model, packed, resid_layers=[last])[0, :, 0]
-        from tvlens.prompts import tokenize_prompts
-
         apart = arrow_resid(model, tokenize_prompts(model, texts), [last])[:, 0]
     except Exception:  # any failure: do not pack on this model
         return False

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import final_norm_hook
+from tvlens._compat import final_norm_hook, per_model
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.packing import PackedBatch, attention_rule_hooks
 from tvlens.prompts import PaddingSide, PromptBatch, PromptFormat, tokenize_prompts
@@ -60,18 +59,9 @@ def run_batched(
     return out[inverse]
 
 
-_NORM_HOOKS: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
-
-
 def _norm_hook(model: HookedModel) -> str | None:
     """:func:`final_norm_hook`, looked up once per model object (the bridge's is slow)."""
-    try:
-        return _NORM_HOOKS[model]
-    except (KeyError, TypeError):
-        name = final_norm_hook(model)
-    with contextlib.suppress(TypeError):  # not weak-referenceable: look up every time
-        _NORM_HOOKS[model] = name
-    return name
+    return per_model(model, "final_norm_hook", final_norm_hook)
 
 
 @torch.inference_mode()
