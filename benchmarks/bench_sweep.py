@@ -26,34 +26,15 @@ def peak_rss_gb() -> float:
 
 
 def loop_sweep(model, examples, fmt) -> list[float]:
-    """(a): one forward per dummy prompt, one patched forward per example per layer."""
-    from tvlens.hooks import resid_hook_name
-    from tvlens.prompts import answer_token_ids
+    """(a): the hand-written loop, `tvlens.testing.reference_sweep` (also the tests' oracle)."""
+    from tvlens.prompts import single_answer_token
+    from tvlens.testing import reference_sweep
 
-    n_layers = model.cfg.n_layers
-    names = {resid_hook_name(layer) for layer in range(n_layers)}
-    correct = torch.zeros(len(examples), n_layers)
-    for i, ex in enumerate(examples):
-        thetas = []
-        for dummy in ex.dummy_queries:
-            tokens = model.to_tokens(fmt.icl(ex.demos, dummy))
-            _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
-            thetas.append(
-                torch.stack([cache[resid_hook_name(la)][0, -1] for la in range(n_layers)])
-            )
-        theta = torch.stack(thetas).mean(0)
-        tokens = model.to_tokens(fmt.zero_shot(ex.query))
-        answer = answer_token_ids(model.tokenizer, ex.answer, fmt)[0]
-        for layer in range(n_layers):
-
-            def patch(resid, hook, v=theta[layer]):
-                resid[:, -1] = v
-                return resid
-
-            with torch.inference_mode():
-                logits = model.run_with_hooks(tokens, fwd_hooks=[(resid_hook_name(layer), patch)])
-            correct[i, layer] = float(logits[0, -1].argmax().item() == answer)
-    return correct.mean(0).tolist()
+    preds = reference_sweep(model, examples, fmt)
+    answers = torch.tensor(
+        [single_answer_token(model.tokenizer, ex.answer, fmt) for ex in examples]
+    )
+    return (preds == answers[:, None]).float().mean(0).tolist()
 
 
 def unembed_only(model, rows: int, batch: int = 512) -> float:
@@ -70,12 +51,13 @@ def unembed_only(model, rows: int, batch: int = 512) -> float:
 
 def floor(model, examples, fmt, batch_size: int) -> None:
     """(c): the Regular ICL prompts, batched, logits at the arrow only."""
-    from tvlens.prompts import icl_prompts, tokenize_prompts
-    from tvlens.runner import arrow_logits, chunks
+    from tvlens.prompts import icl_prompts
+    from tvlens.runner import RunConfig, Runner, chunks
 
+    runner = Runner(model, RunConfig(batch_size=batch_size))
     texts = icl_prompts(examples, fmt)
     for sl in chunks(len(texts), batch_size):
-        arrow_logits(model, tokenize_prompts(model, texts[sl], fmt=fmt))
+        runner.logits(runner.tokenize(texts[sl], fmt))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-loop", action="store_true", help="skip (a); print only (b) and (c)")
     args = p.parse_args(argv)
 
-    from tvlens import extract_thetas, layer_sweep
+    from tvlens import RunConfig, extract_thetas, layer_sweep
     from tvlens.models import load_model
     from tvlens.prompts import DEFAULT_FORMAT
     from tvlens.tasks import filter_single_token, get_task
@@ -111,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(c) floor: {t_floor:.2f} s")
 
     t = time.perf_counter()
-    sweep = layer_sweep(model, examples, fmt=fmt, batch_size=args.batch_size)
+    run = RunConfig(batch_size=args.batch_size)
+    sweep = layer_sweep(model, examples, fmt=fmt, run=run)
     t_sweep = time.perf_counter() - t
     print(
         f"(b) tvlens.layer_sweep: {t_sweep:.2f} s, best layer {sweep.best_layer} "
@@ -120,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     # Where (b) goes: θ extraction (n * n_dummy ICL prompts, no unembedding) and the patched
     # zero-shot rows (n * n_layers), of which the unembedding alone is a floor of its own.
     t = time.perf_counter()
-    thetas = extract_thetas(model, examples, fmt=fmt, batch_size=args.batch_size)
+    thetas = extract_thetas(model, examples, fmt=fmt, run=run)
     t_extract = time.perf_counter() - t
     t = time.perf_counter()
-    layer_sweep(model, examples, fmt=fmt, thetas=thetas)
+    layer_sweep(model, examples, fmt=fmt, thetas=thetas, run=run)
     t_rows = time.perf_counter() - t
     n_rows = len(examples) * model.cfg.n_layers
     t_unembed = unembed_only(model, n_rows)

@@ -1,4 +1,4 @@
-"""Extraction, the three modes and the layer sweep: batched == unbatched, bad input."""
+"""Extraction, the three modes and the layer sweep: batched == one at a time, bad input."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from tvlens import (
 from tvlens.hooks import resid_hook_name
 from tvlens.prompts import DEFAULT_FORMAT as FMT
 from tvlens.prompts import dummy_prompts, tokenize_prompts
+from tvlens.results import LayerSweepResult
+from tvlens.runner import RunConfig
 
 EXAMPLES = letter_examples(6, n_demos=3, n_dummy=2)
 
@@ -34,30 +36,30 @@ def test_theta_is_mean_over_dummies_of_cached_resid(tiny_model) -> None:
         torch.testing.assert_close(thetas[1, layer], acts[2:].mean(0), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
-def test_extraction_batched_equals_one_at_a_time(tiny_model, side) -> None:
-    batched = extract_thetas(tiny_model, EXAMPLES, batch_size=4, padding_side=side)
-    single = torch.cat([extract_thetas(tiny_model, [ex], batch_size=1) for ex in EXAMPLES])
+ONE = RunConfig(batch_size=1)
+
+
+def test_extraction_batched_equals_one_at_a_time(tiny_model) -> None:
+    batched = extract_thetas(tiny_model, EXAMPLES, run=RunConfig(batch_size=4))
+    single = torch.cat([extract_thetas(tiny_model, [ex], run=ONE) for ex in EXAMPLES])
     assert (batched - single).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
-def test_three_modes_batched_equal_one_at_a_time(tiny_model, side) -> None:
+def test_three_modes_batched_equal_one_at_a_time(tiny_model) -> None:
     for fn, extra in ((regular, {}), (baseline, {}), (hypothesis, {"layer": 1})):
-        batched = fn(tiny_model, EXAMPLES, batch_size=5, padding_side=side, **extra)
-        single = [fn(tiny_model, [ex], batch_size=1, **extra).predictions[0] for ex in EXAMPLES]
+        batched = fn(tiny_model, EXAMPLES, run=RunConfig(batch_size=5), **extra)
+        single = [fn(tiny_model, [ex], run=ONE, **extra).predictions[0] for ex in EXAMPLES]
         assert [p.predicted_token_id for p in batched.predictions] == [
             p.predicted_token_id for p in single
         ]
         assert [p.input_ids for p in batched.predictions] == [p.input_ids for p in single]
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
-def test_sweep_equals_plain_hypothesis_per_layer(tiny_model, side) -> None:
-    sweep = layer_sweep(tiny_model, EXAMPLES, sweep_batch_size=7, padding_side=side)
+def test_sweep_equals_plain_hypothesis_per_layer(tiny_model) -> None:
+    sweep = layer_sweep(tiny_model, EXAMPLES, run=RunConfig(sweep_batch_size=7))
     assert sweep.layers == tuple(range(tiny_model.cfg.n_layers))
     for j, layer in enumerate(sweep.layers):
-        plain = hypothesis(tiny_model, EXAMPLES, layer, batch_size=1)
+        plain = hypothesis(tiny_model, EXAMPLES, layer, run=ONE)
         assert sweep.predicted_token_ids[:, j].tolist() == [
             p.predicted_token_id for p in plain.predictions
         ]
@@ -65,8 +67,6 @@ def test_sweep_equals_plain_hypothesis_per_layer(tiny_model, side) -> None:
 
 
 def test_best_layer_ties_go_to_earliest() -> None:
-    from tvlens.evaluate import LayerSweepResult
-
     r = LayerSweepResult(
         "t",
         (0, 1, 2),
@@ -124,3 +124,26 @@ def test_bad_inputs(tiny_model) -> None:
     long = [ICLExample(demos=(("a", "A"),) * 100, query="b", answer="B", dummy_queries=("c",))]
     with pytest.raises(ValueError, match="n_ctx"):
         regular(tiny_model, long)
+
+
+def test_old_keywords_still_work_with_a_deprecation_warning(tiny_model) -> None:
+    new = regular(tiny_model, EXAMPLES, run=RunConfig(batch_size=2))
+    with pytest.warns(DeprecationWarning, match="run=RunConfig"):
+        old = regular(tiny_model, EXAMPLES, batch_size=2, padding_side="left")
+    assert [p.predicted_token_id for p in old.predictions] == [
+        p.predicted_token_id for p in new.predictions
+    ]
+    with pytest.raises(TypeError, match="bach_size"):
+        regular(tiny_model, EXAMPLES, bach_size=2)
+
+
+def test_multi_token_answer_is_refused_not_scored_on_its_first_token(tiny_model) -> None:
+    # "Buenos Aires" and "Buenos Dias" share a first token: first-token scoring would lie.
+    long = ICLExample(demos=(("a", "A"),), query="b", answer="Buenos Aires", dummy_queries=("c",))
+    for fn, extra in ((regular, {}), (baseline, {}), (hypothesis, {"layer": 0})):
+        with pytest.raises(ValueError, match="tokens"):
+            fn(tiny_model, [long], **extra)
+    with pytest.raises(ValueError, match="tokens"):
+        layer_sweep(tiny_model, [long])
+    with pytest.raises(ValueError, match="tokens"):
+        evaluate(tiny_model, [long], layer=0)

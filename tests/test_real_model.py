@@ -44,15 +44,16 @@ def test_task_vector_beats_baseline_on_to_upper(gemma, to_upper) -> None:
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_batched_equals_unbatched_on_gemma(gemma, side) -> None:
     from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, tokenize_prompts
-    from tvlens.runner import arrow_logits
+    from tvlens.runner import Runner
     from tvlens.tasks import for_model, get_task
 
     task = for_model(get_task("country_capital"), gemma)
     examples = task.sample(3, n_demos=1, seed=0) + task.sample(3, n_demos=5, seed=1)
     texts = icl_prompts(examples, DEFAULT_FORMAT)
     batch = tokenize_prompts(gemma, texts, fmt=DEFAULT_FORMAT, padding_side=side)
-    batched = arrow_logits(gemma, batch)
-    single = torch.cat([arrow_logits(gemma, tokenize_prompts(gemma, [t])) for t in texts])
+    runner = Runner(gemma)
+    batched = runner.logits(batch)
+    single = torch.cat([runner.logits(tokenize_prompts(gemma, [t])) for t in texts])
     assert (batched - single).abs().max() < 1e-3  # logits are O(10-100) on Gemma
     assert torch.equal(batched.argmax(-1), single.argmax(-1))
 
@@ -87,17 +88,16 @@ def test_tvlens_run_quick_end_to_end(tmp_path) -> None:
 
 
 def test_packing_is_verified_and_exact_on_gemma(gemma) -> None:
-    from tvlens import extract_thetas, layer_sweep
-    from tvlens.packing import supports_packing
+    from tvlens import RunConfig, Runner, extract_thetas, layer_sweep
     from tvlens.tasks import for_model, get_task
 
-    assert supports_packing(gemma)
+    assert Runner(gemma).packing.exact
     task = for_model(get_task("country_capital"), gemma)
     examples = task.sample(8, n_demos=5, n_dummy=2, seed=3)
-    batched = extract_thetas(gemma, examples, method="batched")
-    packed = extract_thetas(gemma, examples, method="packed")
+    batched = extract_thetas(gemma, examples, run=RunConfig(method="batched"))
+    packed = extract_thetas(gemma, examples, run=RunConfig(method="packed"))
     rel = (packed - batched).norm(dim=-1) / batched.norm(dim=-1)
     assert rel.max() < 1e-4
-    a = layer_sweep(gemma, examples, thetas=batched, method="batched")
-    b = layer_sweep(gemma, examples, thetas=batched, method="packed")
+    a = layer_sweep(gemma, examples, thetas=batched, run=RunConfig(method="batched"))
+    b = layer_sweep(gemma, examples, thetas=batched, run=RunConfig(method="packed"))
     assert torch.equal(a.predicted_token_ids, b.predicted_token_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import inspect
 import json
 import os
 import string
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tvlens import ICLExample
-from tvlens.prompts import DEFAULT_FORMAT, PAPER_FORMAT, answer_token_ids
+from tvlens.prompts import DEFAULT_FORMAT, PAPER_FORMAT, answer_token_ids, icl_prompts
 from tvlens.tasks import (
     ALGORITHMIC_TASKS,
     CATEGORIES,
@@ -26,6 +27,7 @@ from tvlens.tasks import (
     for_model,
     get_task,
     list_tasks,
+    read_task_file,
     registry,
     task_category,
     task_table,
@@ -400,24 +402,27 @@ def test_custom_input_space_for_dummies() -> None:
 
 # -------------------------------------------------------------------------- filtering
 def test_filter_single_token_counts_on_tiny_tokenizer(tok: Any) -> None:
-    task = get_task("to_upper")
+    upper = get_task("to_upper")
+    multi = [("fr", "Paris"), ("ar", "Buenos Aires")]
+    task = Task.from_pairs("mixed", [*upper.pairs, *multi], "algorithmic")
     ft = filter_single_token(task, tok, DEFAULT_FORMAT)
     assert isinstance(ft, FilteredTask)
-    assert ft.n_kept + ft.n_dropped == ft.n_original == 26
-    assert 0 < ft.n_kept < 26  # the tiny vocab has " B" but not " A"
+    assert ft.n_kept + ft.n_dropped == ft.n_original == 28
+    assert 0 < ft.n_kept < 28
     assert ft.n_kept == len(ft)
     for _, y in ft.pairs:
         assert len(answer_token_ids(tok, y, DEFAULT_FORMAT)) == 1
     for _, y in ft.dropped:
         assert len(answer_token_ids(tok, y, DEFAULT_FORMAT)) > 1
-    assert ("a", "A") in ft.dropped
+    assert set(multi) <= set(ft.dropped)
+    assert ("b", "B") in ft.pairs
     assert ft.tokenizer_name == tok.name_or_path
     assert ft.format_name == "arrow"
     assert ft.input_space == task.input_space
-    assert f"kept {ft.n_kept} of 26 pairs ({ft.n_dropped} dropped" in ft.summary()
+    assert f"kept {ft.n_kept} of 28 pairs ({ft.n_dropped} dropped" in ft.summary()
     assert ft == task.single_token(tok)
     # without a leading space every letter is one token
-    assert filter_single_token(task, tok, PAPER_FORMAT).n_dropped == 0
+    assert filter_single_token(upper, tok, PAPER_FORMAT).n_dropped == 0
 
 
 def test_filter_drops_multi_token_answer(tok: Any) -> None:
@@ -464,7 +469,9 @@ def test_from_pairs_mapping_and_sequence() -> None:
     b = Task.from_pairs("t", [("a", "b"), ("c", "d"), ("a", "b")])
     assert a == b
     assert a.category == "custom" and len(a) == 2
-    with pytest.raises(ValueError, match=r"task 't': conflicting duplicate input 'a'"):
+    with pytest.raises(
+        ValueError, match=r"task 't': 1 conflicting duplicate input maps.*'a' -> 'b'"
+    ):
         Task.from_pairs("t", [("a", "b"), ("a", "c")])
     with pytest.raises(ValueError, match="empty output"):
         Task.from_pairs("t", [("a", "")])
@@ -524,14 +531,36 @@ MALFORMED = [
     (
         "conflict.json",
         '[{"input": "a", "output": "b"}, {"input": "a", "output": "c"}]',
-        "conflicting duplicate input 'a'",
+        r"conflicting duplicate input maps to more than one output: 'a' -> 'b' \| 'c'",
     ),
     ("emptystr.json", '{"a": ""}', "empty output"),
     ("cols.csv", "a,b\nc,d,e\n", "line 2 has 3 columns, expected 2"),
     ("onecol.tsv", "a\tb\nc\n", "line 2 has 1 columns"),
     ("emptycell.csv", "a,\n", "line 1 has an empty cell"),
     ("header.csv", "input,output\n", "no rows besides the header"),
-    ("conflict.csv", "a,b\na,c\n", "conflicting duplicate input 'a'"),
+    ("conflict.csv", "a,b\na,c\n", r"conflicting duplicate input maps.*: 'a' -> 'b' \| 'c'"),
+    ("dupkey.json", '{"a": "b", "a": "c"}', r"conflicting duplicate input maps.*'a' -> 'b' \| 'c'"),
+    (
+        "dupitem.json",
+        '[{"input": "a", "input": "x", "output": "b"}]',
+        "item 0 has the key 'input' twice",
+    ),
+    ("duppairs.json", '{"pairs": [["a", "b"]], "pairs": [["c", "d"]]}', "key 'pairs' twice"),
+    (
+        "pairsdict.json",
+        '{"pairs": {"a": "b"}}',
+        '"pairs" must be a list of \\[input, output\\] pairs, got',
+    ),
+    ("pairsnum.json", '{"name": "x", "pairs": 3}', '"pairs" must be a list'),
+    # Python 3.10's csv module refuses NUL itself; 3.11+ reads it into the cell
+    ("nul.csv", "a,b\x00\nc,d\n", "control character '\\\\x00' in its output|not valid CSV"),
+    ("tab.json", '{"a\\tb": "c"}', "control character '\\\\t' in its input"),
+    ("nulljson.json", "null", "wrong shape.*got NoneType"),
+    ("nonstrin.json", '[{"input": 1, "output": "b"}]', "non-string input 1"),
+    ("nullout.json", '{"pairs": [["a", null]]}', "non-string output None"),
+    ("ws.json", '{"a ": "b"}', "leading/trailing whitespace in its input"),
+    ("quote.csv", '"a,b\nc,d\n', "line 2 has 1 columns"),
+    ("huge.csv", "a," + "x" * 200_000 + "\n", r"line 1: not valid CSV \(field larger than"),
     ("task.txt", "a,b\n", "unsupported file type '.txt'"),
     ("meta.json", '{"name": 3, "pairs": [["a", "b"]]}', "'name' must be a string"),
 ]
@@ -554,3 +583,151 @@ def test_missing_and_non_utf8_file(tmp_path: Path) -> None:
     path.write_bytes("été,summer\n".encode("latin-1"))
     with pytest.raises(ValueError, match="not UTF-8"):
         Task.from_file(path)
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    folder = tmp_path / "dir.json"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        Task.from_file(folder)
+
+
+# ------------------------------------------------------------------ conflict policy
+CONSOLES = [("SNES-CD", "Nintendo"), ("Wii", "Nintendo"), ("SNES-CD", "Sony"), ("PS1", "Sony")]
+CONSOLE_FILES = {
+    "c.csv": "input,output\n" + "".join(f"{x},{y}\n" for x, y in CONSOLES),
+    "c.json": json.dumps([{"input": x, "output": y} for x, y in CONSOLES]),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(CONSOLE_FILES))
+def test_on_conflict_error_lists_inputs_outputs_and_the_fix(tmp_path: Path, filename: str) -> None:
+    path = _write(tmp_path / filename, CONSOLE_FILES[filename])
+    for read in (Task.from_file, read_task_file, get_task):
+        with pytest.raises(ValueError) as info:
+            read(path)
+        msg = str(info.value)
+        assert msg.startswith(f"task file {str(path)!r}: 1 conflicting duplicate input")
+        assert "'SNES-CD' -> 'Nintendo' | 'Sony'" in msg
+        assert 'on_conflict="first"' in msg and 'on_conflict="drop"' in msg
+        assert "--on-conflict" in msg
+        assert "Wii" not in msg
+
+
+@pytest.mark.parametrize("filename", sorted(CONSOLE_FILES))
+def test_on_conflict_first_and_drop(tmp_path: Path, filename: str) -> None:
+    path = _write(tmp_path / filename, CONSOLE_FILES[filename])
+    first = Task.from_file(path, on_conflict="first")
+    assert first.pairs == (("SNES-CD", "Nintendo"), ("Wii", "Nintendo"), ("PS1", "Sony"))
+    assert first.n_conflicts_dropped == 1
+    drop = read_task_file(path, on_conflict="drop")
+    assert drop.pairs == (("Wii", "Nintendo"), ("PS1", "Sony"))
+    assert drop.n_conflicts_dropped == 2
+    assert "SNES-CD" not in drop.input_space
+    assert get_task(str(path), on_conflict="drop") == drop
+    assert get_task(path, on_conflict="first").n_conflicts_dropped == 1
+
+
+def test_on_conflict_counts_distinct_pairs_and_merges_exact_duplicates() -> None:
+    raw = [("a", "1"), ("a", "2"), ("a", "2"), ("a", "3"), ("b", "1"), ("b", "1"), ("c", "x")]
+    assert Task.from_pairs("t", raw[4:]).n_conflicts_dropped == 0
+    assert Task.from_pairs("t", raw[4:]).pairs == (("b", "1"), ("c", "x"))
+    first = Task.from_pairs("t", raw, on_conflict="first")
+    assert first.pairs == (("a", "1"), ("b", "1"), ("c", "x"))
+    assert first.n_conflicts_dropped == 2  # ("a", "2") and ("a", "3")
+    drop = Task.from_pairs("t", raw, on_conflict="drop")
+    assert drop.pairs == (("b", "1"), ("c", "x"))
+    assert drop.n_conflicts_dropped == 3
+    # provenance, not content: equal to the same pairs built without conflicts
+    assert drop == Task.from_pairs("t", [("b", "1"), ("c", "x")])
+    with pytest.raises(ValueError, match=r"no pairs left after on_conflict='drop' dropped all 2"):
+        Task.from_pairs("t", [("a", "1"), ("a", "2")], on_conflict="drop")
+
+
+def test_conflict_error_lists_at_most_five_and_counts_all() -> None:
+    raw = [(f"x{i}", y) for i in range(8) for y in ("p", "q")]
+    with pytest.raises(ValueError) as info:
+        Task.from_pairs("many", raw)
+    msg = str(info.value)
+    assert msg.startswith("task 'many': 8 conflicting duplicate inputs map to more than one")
+    assert all(f"'x{i}' -> 'p' | 'q'" in msg for i in range(5))
+    assert "'x5'" not in msg and "(and 3 more)" in msg
+
+
+def bare(fn: Any) -> Any:
+    """``fn`` without the test session's jaxtyping + beartype wrapper (what users call).
+
+    Under the wrapper a wrong type or ``Literal`` value fails with beartype's own
+    ``TypeError`` before tvlens's check can name the fix; for a classmethod pass the
+    class first.
+    """
+    return inspect.unwrap(fn)
+
+
+def test_on_conflict_bad_value() -> None:
+    for call in (
+        lambda: bare(Task.from_pairs)(Task, "t", [("a", "b")], on_conflict="last"),
+        lambda: bare(Task.from_file)(Task, "x.csv", on_conflict="last"),
+        lambda: bare(read_task_file)("x.csv", on_conflict="last"),
+        lambda: bare(get_task)("to_upper", on_conflict="keep"),
+    ):
+        with pytest.raises(ValueError, match="on_conflict must be one of 'error', 'first', 'drop'"):
+            call()
+    with pytest.raises(TypeError):  # beartype's, in this test session
+        get_task("to_upper", on_conflict="keep")  # type: ignore[arg-type]
+
+
+def test_registered_tasks_ignore_on_conflict() -> None:
+    assert get_task("to_upper", on_conflict="drop") == get_task("to_upper")
+    assert get_task("to_upper").n_conflicts_dropped == 0
+
+
+def test_n_conflicts_dropped_survives_filtering(tok: Any) -> None:
+    task = Task.from_pairs(
+        "t", [("a", "dog"), ("a", "B"), ("c", "B"), ("e", "Paris")], on_conflict="first"
+    )
+    assert task.n_conflicts_dropped == 1
+    for ft in (
+        task.single_token(tok),
+        filter_single_token(task, tok),
+        for_model(task, SimpleNamespace(tokenizer=tok)),
+    ):
+        assert ft.n_conflicts_dropped == 1
+        assert ft.n_dropped == 1  # "Paris" is several tokens
+        assert "1 conflicting pairs dropped when the task was read" in ft.summary()
+    assert "conflicting" not in get_task("to_upper").single_token(tok).summary()
+
+
+def test_task_field_types() -> None:
+    def task(*args: Any, **kwargs: Any) -> Task:
+        obj = object.__new__(Task)
+        bare(Task.__init__)(obj, *args, **kwargs)
+        return obj
+
+    with pytest.raises(TypeError, match="task 't': category must be a str, got None"):
+        task("t", None, (("a", "b"),))
+    with pytest.raises(TypeError, match="description must be a str, got 3"):
+        task("t", "custom", (("a", "b"),), description=3)
+    with pytest.raises(TypeError, match="input_space must be a collection of inputs"):
+        Task.from_pairs("t", [("a", "b")], input_space="ab")
+    with pytest.raises(TypeError, match="input_space must be a collection of inputs"):
+        task("t", "custom", (("a", "b"),), input_space="ab")
+    with pytest.raises(TypeError, match=r"pairs must be \(input, output\) pairs, not 'ab'"):
+        Task.from_pairs("t", "ab")
+    with pytest.raises(ValueError, match="n_conflicts_dropped must be an int >= 0"):
+        Task("t", "custom", (("a", "b"),), n_conflicts_dropped=-1)
+    with pytest.raises(TypeError, match="get_task takes a task name, a path or a Task, got None"):
+        bare(get_task)(None)
+    with pytest.raises(TypeError, match="task must be a tvlens Task, got dict"):
+        bare(filter_single_token)({"a": "b"}, tiny_tokenizer())
+
+
+def test_every_listed_task_fits_both_prompt_formats() -> None:
+    """No task's data holds an arrow or a demo separator (the prompt builders refuse it)."""
+    for name in list_tasks():
+        task = get_task(name)
+        for fmt in (DEFAULT_FORMAT, PAPER_FORMAT):
+            arrow = fmt.arrow.strip()
+            bad = [p for p in task.pairs if any(arrow in s or fmt.demo_sep in s for s in p)]
+            assert not bad, (name, fmt.name, bad[:3])
+            assert len(icl_prompts(task.sample(5, n_demos=2, n_dummy=1, seed=0), fmt)) == 5

@@ -6,17 +6,8 @@ compositions of TransformerLens hooks that work on ``HookedTransformer`` and
 """
 
 from tvlens._example import ICLExample
-from tvlens.evaluate import (
-    EvaluationResult,
-    LayerSweepResult,
-    ModeResult,
-    Prediction,
-    baseline,
-    evaluate,
-    hypothesis,
-    layer_sweep,
-    regular,
-)
+from tvlens._version import __version__
+from tvlens.config import RunConfig
 from tvlens.extract import extract_task_vectors, extract_thetas, task_vector
 from tvlens.hooks import (
     logits_at_hooks,
@@ -24,6 +15,8 @@ from tvlens.hooks import (
     resid_hook_name,
     task_vector_hooks,
 )
+from tvlens.modes import baseline, evaluate, hypothesis, regular
+from tvlens.patches import Patches
 from tvlens.prompts import (
     DEFAULT_FORMAT,
     PAPER_FORMAT,
@@ -32,10 +25,11 @@ from tvlens.prompts import (
     tokenize_prompts,
 )
 from tvlens.protocol import HookedModel
+from tvlens.results import EvaluationResult, LayerSweepResult, ModeResult, Prediction
+from tvlens.runner import Runner
+from tvlens.sweep import layer_sweep
 from tvlens.tasks import PAPER_TASKS, Task, get_task, list_tasks
 from tvlens.vectors import TaskVector
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -46,9 +40,12 @@ __all__ = [
     "ICLExample",
     "LayerSweepResult",
     "ModeResult",
+    "Patches",
     "Prediction",
     "PromptBatch",
     "PromptFormat",
+    "RunConfig",
+    "Runner",
     "Task",
     "TaskVector",
     "__version__",

@@ -6,21 +6,16 @@ never checks a TransformerLens version.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
-import weakref
-from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from tvlens.protocol import HookedModel
-
-T = TypeVar("T")
 
 RESID_POST_TEMPLATE = "blocks.{layer}.hook_resid_post"
 FINAL_NORM_HOOK = "ln_final.hook_normalized"
@@ -95,23 +90,56 @@ def has_hook(model: HookedModel, name: str) -> bool:
     return False
 
 
-_PER_MODEL: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+SCORES_HOOK = "blocks.{layer}.attn.hook_attn_scores"
 
 
-def per_model(model: HookedModel, key: str, compute: Callable[[HookedModel], T]) -> T:
-    """``compute(model)``, remembered per model object under ``key``.
+def n_ctx(model: HookedModel) -> int | None:
+    """The model's context length, or ``None`` where its config does not say."""
+    value = int(getattr(model.cfg, "n_ctx", 0) or 0)
+    return value or None
 
-    For facts that do not change while a model lives but cost something to find out (the
-    bridge's hook table is rebuilt on every lookup). A model that cannot be weakly
-    referenced is simply asked every time.
+
+def _hf_config(model: HookedModel) -> Any:
+    """The Hugging Face config of a bridge's wrapped model (``None`` elsewhere)."""
+    return getattr(getattr(model, "original_model", None), "config", None)
+
+
+def sliding_window(model: HookedModel) -> int | None:
+    """The sliding-window length of a bridge's HF model, if it has sliding layers.
+
+    Sliding-window layers mask by distance in the sequence, not by position id, so a
+    packed row must stay within the window to compute what separate prompts do.
     """
+    window = getattr(_hf_config(model), "sliding_window", None)
+    return int(window) if window else None
+
+
+def packing_blocker(model: HookedModel) -> str:
+    """Why ``model`` cannot run packed rows at all ("" when it structurally can).
+
+    Packing needs a forward that takes ``position_ids`` (a TransformerBridge over an HF
+    model) and an ``attn.hook_attn_scores`` hook point in every block.
+    """
+    accepts = getattr(model, "_accepts_derived_position_ids", None)
+    if accepts is None or getattr(model, "original_model", None) is None:
+        return (
+            f"{type(model).__name__} does not take position_ids "
+            "(only a TransformerBridge over a Hugging Face model does)"
+        )
     try:
-        return cast(T, _PER_MODEL[model][key])
-    except (KeyError, TypeError):
-        value = compute(model)
-    with contextlib.suppress(TypeError):
-        _PER_MODEL.setdefault(model, {})[key] = value
-    return value
+        able = bool(accepts())
+    except Exception as err:
+        return f"the bridge could not say whether it takes position_ids ({err!r})"
+    if not able:
+        return "this bridge's HF model does not take position_ids"
+    if SCORES_HOOK.format(layer=0) not in hook_names(model):
+        return f"the model has no {SCORES_HOOK.format(layer=0)!r} hook"
+    return ""
+
+
+def position_ids_kwargs(position_ids: Tensor) -> dict[str, Tensor]:
+    """The forward keyword that passes explicit position ids to a bridge."""
+    return {"position_ids": position_ids}
 
 
 def final_norm_hook(model: HookedModel) -> str | None:

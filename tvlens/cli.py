@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 QUICK_TASKS = ("to_upper", "next_letter", "en_fr", "country_capital")
 QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tvlens.experiment import ProtocolConfig
+    from tvlens.prompts import FORMATS
+    from tvlens.runtasks import ON_CONFLICT
+
+    d = ProtocolConfig.defaults()  # one source of defaults: the protocol's own fields
     p = argparse.ArgumentParser(prog="tvlens", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
@@ -26,18 +34,45 @@ def _parser() -> argparse.ArgumentParser:
         "--tasks",
         nargs="+",
         default=None,
-        help="task names or task files (JSON/CSV/TSV); default: the paper's 18 tasks",
+        help="task names or task files (JSON/CSV/TSV); default: the paper's 18 tasks. Each "
+        "is stored under its name (a file's stem), which must be unique",
     )
-    run.add_argument("--n-dev", type=int, default=None, help="dev examples for the sweep (50)")
-    run.add_argument("--n-test", type=int, default=None, help="test examples (50)")
-    run.add_argument("--n-baseline", type=int, default=None, help="baseline queries (100)")
-    run.add_argument("--n-demos", type=int, default=5)
-    run.add_argument("--n-dummy", type=int, default=2)
-    run.add_argument("--format", default="arrow", choices=["arrow", "paper"])
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--batch-size", type=int, default=16)
+    for name, what in (
+        ("n_dev", "dev examples for the sweep"),
+        ("n_test", "test examples"),
+        ("n_baseline", "baseline queries"),
+    ):
+        run.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=None,
+            help=f"{what} ({d[name]}; {QUICK_N[name]} with --quick)",
+        )
+    run.add_argument(
+        "--n-demos", type=int, default=d["n_demos"], help="demonstrations (%(default)s)"
+    )
+    run.add_argument(
+        "--n-dummy", type=int, default=d["n_dummy"], help="dummy queries (%(default)s)"
+    )
+    run.add_argument("--format", default=d["format"], choices=sorted(FORMATS), help="(%(default)s)")
+    run.add_argument("--seed", type=int, default=d["seed"], help="sampling seed (%(default)s)")
+    run.add_argument(
+        "--batch-size", type=int, default=d["batch_size"], help="rows per pass (%(default)s)"
+    )
+    run.add_argument(
+        "--on-conflict",
+        default=d["on_conflict"],
+        choices=list(ON_CONFLICT),
+        help="a task file mapping one input to two outputs: error (default), keep the first "
+        "output, or drop the input",
+    )
     run.add_argument("--quick", action="store_true", help="a few tasks, small n: a smoke run")
-    run.add_argument("--out", default="results/run", help="output folder (resumes if present)")
+    run.add_argument(
+        "--out",
+        default="results/run",
+        help="output folder: resumes the run there; locked while running; files tvlens did "
+        "not write are never overwritten",
+    )
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     run.add_argument("--no-progress", action="store_true")
     tasks = sub.add_parser("tasks", help="list the registered tasks and their sizes")
@@ -46,40 +81,62 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(args: argparse.Namespace) -> int:
-    from tvlens.experiment import ProtocolConfig, run_protocol
-    from tvlens.tasks import get_task
+#: Exit status of a run in which every task was skipped (files written, no accuracy).
+EXIT_ALL_SKIPPED = 3
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; pass a folder (it is created if missing)")
+
+def _run(args: argparse.Namespace) -> int:
+    from tvlens.experiment import ProtocolConfig, preflight, run_protocol
+    from tvlens.report import skipped_reasons
+    from tvlens.runfiles import prepare_out, run_lock
+
+    d = ProtocolConfig.defaults()
     task_refs = list(args.tasks) if args.tasks else (list(QUICK_TASKS) if args.quick else [])
-    for ref in task_refs:  # fail on an unknown task before the model loads
-        get_task(ref)
     sizes = {
-        k: getattr(args, k) if getattr(args, k) is not None else (QUICK_N[k] if args.quick else d)
-        for k, d in (("n_dev", 50), ("n_test", 50), ("n_baseline", 100))
+        k: getattr(args, k)
+        if getattr(args, k) is not None
+        else (QUICK_N[k] if args.quick else d[k])
+        for k in QUICK_N
     }
-    cfg = ProtocolConfig(
+    cfg = ProtocolConfig(  # refuses tasks stored under one name
         tasks=task_refs,
         n_demos=args.n_demos,
         n_dummy=args.n_dummy,
         seed=args.seed,
         format=args.format,
         batch_size=args.batch_size,
+        on_conflict=args.on_conflict,
         **sizes,
     )
-    from tvlens.models import load_model
+    # Everything that needs no model is checked before the model loads, under the lock.
+    out = prepare_out(args.out)
+    with run_lock(out):
+        preflight(cfg, out)
+        from tvlens.models import load_model
 
-    model = load_model(args.model, kind=args.kind, device=args.device)
-    results = run_protocol(model, cfg, out, progress=not args.no_progress)
-    o = results["summary"]["overall"]
+        model = load_model(args.model, kind=args.kind, device=args.device)
+        results = run_protocol(model, cfg, out, progress=not args.no_progress)
+    s = results["summary"]
+    if not s["n_tasks_ok"]:
+        print(
+            f"tvlens: no task ran: all {s['n_tasks_skipped']} task(s) were skipped; "
+            f"{out}/summary.md says why:",
+            file=sys.stderr,
+        )
+        for reason in skipped_reasons(results):
+            print(f"  {reason}", file=sys.stderr)
+        return EXIT_ALL_SKIPPED
+    o = s["overall"]
+    accs = "  ".join(f"{m} {_fmt(o[m])}" for m in ("baseline", "hypothesis", "regular"))
     print(
-        f"{results['summary']['n_tasks_ok']} tasks: baseline {o['baseline']:.2f}  "
-        f"hypothesis {o['hypothesis']:.2f}  regular {o['regular']:.2f}  "
-        f"({results['meta']['wall_time_s']:.0f} s) -> {out}/results.json, summary.md, report.html"
+        f"{s['n_tasks_ok']} tasks: {accs}  ({results['meta']['wall_time_s']:.0f} s) -> "
+        f"{out}/results.json, summary.md, report.html"
     )
     return 0
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -104,11 +161,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     handler = {"run": _run, "tasks": _tasks, "models": _models}[args.command]
+    with _sigterm_as_exit():
+        try:
+            return handler(args)
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            print(f"tvlens: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(
+                "tvlens: interrupted; results.json keeps the tasks finished so far, and the "
+                "same command resumes from them",
+                file=sys.stderr,
+            )
+            return 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit, so ``finally`` blocks run (the run's lock is removed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
     try:
-        return handler(args)
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"tvlens: error: {err}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

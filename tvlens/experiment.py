@@ -6,28 +6,66 @@ folder and resumes from the tasks already written there.
 
 from __future__ import annotations
 
-import json
+import numbers
 import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from tvlens._compat import model_name, transformer_lens_version
-from tvlens.evaluate import ModeResult, baseline, hypothesis, layer_sweep, regular
-from tvlens.prompts import PromptFormat, get_format
+from tvlens._version import __version__
+from tvlens.config import RunConfig
+from tvlens.modes import baseline, hypothesis, regular
+from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.protocol import HookedModel
+from tvlens.results import ModeResult
+from tvlens.runcheck import (
+    merge_from_disk,
+    read_results,
+    refuse_settings,
+    settings_diff,
+    tokenizer_fingerprint,
+)
+from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
+from tvlens.runner import Runner
+from tvlens.runtasks import (
+    ON_CONFLICT,
+    check_task_keys,
+    load_task,
+    source_mismatch,
+    task_key,
+    task_source,
+)
+from tvlens.sweep import layer_sweep
 
 SCHEMA_VERSION = 1
 
 
+_INT_FIELDS = ("n_demos", "n_dummy", "n_dev", "n_test", "n_baseline", "seed", "batch_size")
+
+
 @dataclass
 class ProtocolConfig:
-    """The paper's protocol; the defaults are the paper's settings."""
+    """The paper's protocol; the defaults are the paper's settings (and the CLI's).
 
-    tasks: Sequence[str] = ()
+    Args:
+        tasks: a list or tuple of registered task names, task files (``str`` or path), or
+            :class:`~tvlens.tasks.Task` objects; empty means the paper's 18 tasks. Each
+            is stored under its name (a file's stem), which must be unique.
+        on_conflict: what a task file with conflicting duplicate inputs does:
+            ``"error"``, ``"first"`` (keep the first output) or ``"drop"`` (drop the input).
+
+    Raises:
+        TypeError: on ``tasks`` that is not a list or tuple (a plain ``"to_upper"`` is
+            refused), or a size that is not an ``int``.
+        ValueError: on a size below 1, an unknown format or ``on_conflict``, or two tasks
+            stored under one name.
+    """
+
+    tasks: Sequence[Any] = ()
     n_demos: int = 5
     n_dummy: int = 2
     n_dev: int = 50
@@ -36,15 +74,44 @@ class ProtocolConfig:
     seed: int = 0
     format: str = "arrow"
     batch_size: int = 16
+    on_conflict: str = "error"
 
     def __post_init__(self) -> None:
-        if not self.tasks:
-            from tvlens.tasks import PAPER_TASKS
+        self.validate()
 
-            self.tasks = list(PAPER_TASKS)
-        for name in ("n_dev", "n_test", "n_baseline", "n_demos", "n_dummy", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    def validate(self) -> None:
+        """Check every field (run again by :func:`run_protocol`, as fields are mutable)."""
+        from tvlens.tasks import PAPER_TASKS, Task
+
+        if not isinstance(self.tasks, (list, tuple)):
+            hint = f"; did you mean tasks=[{self.tasks!r}]?" if isinstance(self.tasks, str) else ""
+            raise TypeError(
+                f"tasks must be a list or tuple of task names or files, "
+                f"got {type(self.tasks).__name__} {self.tasks!r}{hint}"
+            )
+        for ref in self.tasks:
+            if not isinstance(ref, (str, os.PathLike, Task)):
+                raise TypeError(f"a task must be a name, a file path or a Task, got {ref!r}")
+        self.tasks = list(self.tasks) if self.tasks else list(PAPER_TASKS)
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+            setattr(self, name, int(value))
+            if name != "seed" and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if not isinstance(self.format, str) or self.format not in FORMATS:
+            raise ValueError(
+                f"unknown prompt format {self.format!r}; choose one of {sorted(FORMATS)}"
+            )
+        if self.on_conflict not in ON_CONFLICT:
+            raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
+        check_task_keys(self.tasks)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The default of every field but ``tasks`` (the CLI's defaults)."""
+        return {f.name: f.default for f in fields(cls) if f.name != "tasks"}
 
     @property
     def prompt_format(self) -> PromptFormat:
@@ -53,18 +120,11 @@ class ProtocolConfig:
 
     def comparable(self) -> dict[str, Any]:
         """The settings a resumed run must share with the run it resumes."""
-        d = asdict(self)
-        d.pop("tasks")
-        d.pop("batch_size")
-        return d
-
-
-@dataclass
-class TaskOutcome:
-    """What :func:`run_task` produced for one task (a JSON-ready record)."""
-
-    name: str
-    record: dict[str, Any] = field(default_factory=dict)
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("tasks", "batch_size")
+        }
 
 
 def _prediction(p: Any) -> dict[str, Any]:
@@ -82,27 +142,27 @@ def run_task(
     cfg: ProtocolConfig,
     *,
     on_phase: Callable[[str], None] | None = None,
+    run: Runner | None = None,
 ) -> dict[str, Any]:
     """Run the protocol on one task; return its JSON record.
 
     A task with too few single-token pairs is returned as ``status: "skipped"`` with the
-    reason (and a warning), not raised.
+    reason (and a warning), not raised. ``run`` is the Runner of ``model`` to use (one is
+    made from ``cfg.batch_size`` if ``None``).
     """
-    from tvlens.tasks import filter_single_token, get_task
+    runner = Runner.bind(model, run or RunConfig(batch_size=cfg.batch_size))
+    from tvlens.tasks import filter_single_token
 
     fmt = cfg.prompt_format
     phase = on_phase or (lambda _: None)
     t0 = time.perf_counter()
-    task = (
-        get_task(task_ref if isinstance(task_ref, str) else Path(task_ref))
-        if isinstance(task_ref, (str, os.PathLike))
-        else task_ref
-    )
+    task = load_task(task_ref, cfg.on_conflict)
     record: dict[str, Any] = {
         "category": task.category,
         "n_pairs": len(task),
         "n_kept": 0,
         "n_dropped": len(task),
+        "n_conflicts_dropped": int(getattr(task, "n_conflicts_dropped", 0)),
     }
     try:
         kept = filter_single_token(task, model.tokenizer, fmt)
@@ -116,7 +176,7 @@ def run_task(
     except ValueError as err:
         warnings.warn(f"skipping task {task.name}: {err}", stacklevel=2)
         return {"status": "skipped", "reason": str(err), **record}
-    opts: dict[str, Any] = {"fmt": fmt, "batch_size": cfg.batch_size}
+    opts: dict[str, Any] = {"fmt": fmt, "run": runner}
     times = {"filter_and_sample": time.perf_counter() - t0}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -168,49 +228,70 @@ def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
     return out
 
 
-def _meta(model: HookedModel, cfg: ProtocolConfig, wall: float) -> dict[str, Any]:
-    import torch
-
-    import tvlens
-
+def protocol_meta(cfg: ProtocolConfig) -> dict[str, Any]:
+    """The protocol settings as ``results.json``'s ``meta`` records them."""
     return {
-        "model": model_name(model),
-        "tvlens_version": tvlens.__version__,
-        "transformer_lens_version": transformer_lens_version(),
-        "torch_version": torch.__version__,
-        "model_class": type(model).__name__,
         "format": cfg.prompt_format.to_dict(),
         **{k: v for k, v in cfg.comparable().items() if k != "format"},
-        "wall_time_s": wall,
     }
 
 
-def load_previous(out: Path, model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
-    """Tasks already finished in ``out/results.json`` by a run with the same settings."""
+def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
+    """``results.json``'s ``meta`` (without ``wall_time_s``): versions and every setting."""
+    import torch
+
+    return {
+        "model": model_name(model),
+        "tvlens_version": __version__,
+        "transformer_lens_version": transformer_lens_version(),
+        "torch_version": torch.__version__,
+        "model_class": type(model).__name__,
+        "tokenizer": tokenizer_fingerprint(model),
+        **protocol_meta(cfg),
+    }
+
+
+@dataclass
+class RunPlan:
+    """What :func:`preflight` found: each task's source and the results already in ``out``."""
+
+    out: Path
+    sources: dict[str, dict[str, Any]]
+    previous: dict[str, Any] | None
+
+
+def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
+    """Every check that needs no model, so a doomed run fails before a model loads.
+
+    Checks the settings, the task names (unique) and data, that ``out`` is a writable
+    folder holding no output files tvlens did not write, and that a run already there has
+    the same protocol settings and the same data for the tasks it finished.
+
+    Raises:
+        TypeError, ValueError: naming what is wrong and the fix.
+    """
+    cfg.validate()
+    out = prepare_out(out)
+    check_outputs_ours(out)
+    sources = {task_key(r): task_source(r, load_task(r, cfg.on_conflict)) for r in cfg.tasks}
     path = out / "results.json"
-    if not path.exists():
-        return {}
-    try:
-        prev = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
-    meta = prev.get("meta", {})
-    same = meta.get("model") == model_name(model) and all(
-        meta.get(k) == v for k, v in cfg.comparable().items() if k != "format"
-    )
-    if not same or meta.get("format") != cfg.prompt_format.to_dict():
-        raise ValueError(
-            f"{path} holds a run with other settings (model or protocol); "
-            "pass another --out or delete that folder"
-        )
-    done = {n: t for n, t in prev.get("tasks", {}).items() if t.get("status") == "ok"}
-    return {"tasks": done, "wall_time_s": float(meta.get("wall_time_s", 0.0))}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    previous = read_results(path)
+    if previous is not None:
+        diff = settings_diff(previous["meta"], protocol_meta(cfg))
+        if diff:
+            raise refuse_settings(path, diff)
+        changed = [
+            why
+            for key, t in previous.get("tasks", {}).items()
+            if key in sources and t.get("status") == "ok"
+            if (why := source_mismatch(key, t.get("source"), sources[key]))
+        ]
+        if changed:
+            raise ValueError(
+                f"{path} holds results for other data under these task names: "
+                f"{'; '.join(changed)}. Pass another --out, or rename the task file"
+            )
+    return RunPlan(out=out, sources=sources, previous=previous)
 
 
 def run_protocol(
@@ -222,57 +303,68 @@ def run_protocol(
 ) -> dict[str, Any]:
     """Run every task of ``cfg`` and write ``results.json``, ``summary.md``, ``report.html``.
 
-    ``results.json`` is rewritten after each task, so an interrupted run started again
-    with the same ``out`` resumes from the tasks already written.
+    The folder is locked for the run (``out/.tvlens.lock``). ``results.json`` and
+    ``summary.md`` are rewritten after each task (atomically, merging the finished tasks
+    already on disk), so an interrupted run started again with the same ``out`` resumes
+    from the tasks already written. A run whose tasks are all skipped still writes the
+    three files, saying so (its accuracies are ``null``).
 
     Raises:
-        ValueError: if ``out`` is a file, or holds a run with other settings.
+        ValueError: if ``out`` is not a writable folder, is locked by another run, holds
+            files tvlens did not write, or holds a run with other settings (each named).
     """
-    from tvlens.report import summarize, summary_markdown, write_report_html
-
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; pass a folder (it is created if missing)")
-    out.mkdir(parents=True, exist_ok=True)
-    previous = load_previous(out, model, cfg)
-    tasks: dict[str, Any] = dict(previous.get("tasks", {}))
-    wall0 = previous.get("wall_time_s", 0.0)
-    start = time.perf_counter()
-    names = [str(t) for t in cfg.tasks]
-    todo = [t for t in cfg.tasks if _task_key(t) not in tasks]
-    results: dict[str, Any] = {}
-
-    def build(wall: float) -> dict[str, Any]:
-        ordered = {n: tasks[n] for n in map(_task_key, names) if n in tasks}
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "meta": _meta(model, cfg, wall),
-            "tasks": ordered,
-            "summary": summarize(ordered),
-        }
-
     from tqdm.auto import tqdm
 
-    bar = tqdm(todo, desc="tasks", unit="task", disable=not progress)
-    for ref in bar:
-        key = _task_key(ref)
-        bar.set_description(key)
+    from tvlens.report import report_html_writer, summarize, summary_markdown
+    from tvlens.runfiles import json_safe
 
-        def on_phase(phase: str, key: str = key) -> None:
-            bar.set_description(f"{key}: {phase}")
+    cfg.validate()
+    out = prepare_out(out)
+    with run_lock(out):
+        plan = preflight(cfg, out)
+        meta = run_meta(model, cfg)
+        prev = plan.previous or {"meta": {}, "tasks": {}}
+        if plan.previous is not None and (diff := settings_diff(prev["meta"], meta)):
+            raise refuse_settings(out / "results.json", diff)
+        tasks: dict[str, Any] = dict(prev.get("tasks", {}))
+        wall0 = float(prev["meta"].get("wall_time_s") or 0.0)
+        keys = [task_key(r) for r in cfg.tasks]
+        start = time.perf_counter()
 
-        tasks[key] = run_task(model, ref, cfg, on_phase=on_phase)
-        results = build(wall0 + time.perf_counter() - start)
-        _atomic_write(out / "results.json", json.dumps(results, indent=1) + "\n")
-    results = build(wall0 + time.perf_counter() - start)
-    _atomic_write(out / "results.json", json.dumps(results, indent=1) + "\n")
-    _atomic_write(out / "summary.md", summary_markdown(results))
-    write_report_html(results, out / "report.html")
-    return results
+        def save(final: bool) -> dict[str, Any]:
+            keep = not merge_from_disk(out, meta, tasks, plan.sources)
+            order = [*keys, *(k for k in tasks if k not in keys)]
+            ordered = {k: tasks[k] for k in order if k in tasks}
+            results: dict[str, Any] = json_safe(
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "meta": {**meta, "wall_time_s": wall0 + time.perf_counter() - start},
+                    "tasks": ordered,
+                    "summary": summarize(ordered),
+                }
+            )
+            write_output(out, "results.json", dumps_strict(results), beside=keep)
+            write_output(out, "summary.md", summary_markdown(results), beside=keep)
+            if final:
+                write_output(out, "report.html", report_html_writer(results), beside=keep)
+            return results
 
+        def done(key: str) -> bool:
+            return bool(tasks.get(key, {}).get("status") == "ok")
 
-def _task_key(ref: Any) -> str:
-    """The name a task is stored under: its registry name, or a file's stem."""
-    if isinstance(ref, (str, os.PathLike)) and Path(ref).suffix:
-        return Path(ref).stem
-    return str(getattr(ref, "name", ref))
+        todo = [r for r in cfg.tasks if not done(task_key(r))]
+        runner = Runner(model, RunConfig(batch_size=cfg.batch_size))  # one for every task
+        bar = tqdm(todo, desc="tasks", unit="task", disable=not progress)
+        for ref in bar:
+            key = task_key(ref)
+            if done(key):  # finished meanwhile by a run that wrote results.json
+                continue
+            bar.set_description(key)
+
+            def on_phase(phase: str, key: str = key) -> None:
+                bar.set_description(f"{key}: {phase}")
+
+            record = run_task(model, ref, cfg, on_phase=on_phase, run=runner)
+            tasks[key] = {**record, "source": plan.sources[key]}
+            save(final=False)
+        return save(final=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -10,24 +11,13 @@ from torch import Tensor
 
 from tvlens._compat import RESID_POST_TEMPLATE, model_name
 from tvlens._example import ICLExample
+from tvlens.config import RunConfig
 from tvlens.hooks import check_layer
-from tvlens.packing import Method, fits, pack, use_packing
-from tvlens.prompts import (
-    DEFAULT_FORMAT,
-    PaddingSide,
-    PromptFormat,
-    dummy_prompts,
-    pad_token_id,
-    prompt_ids,
-)
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, dummy_prompts
 from tvlens.protocol import HookedModel
-from tvlens.runner import chunks, packed_forward, resid_for_texts
+from tvlens.runner import Runner
+from tvlens.scoring import check_examples
 from tvlens.vectors import TaskVector
-
-
-def _check_examples(examples: Sequence[ICLExample]) -> None:
-    if len(examples) == 0:
-        raise ValueError("empty batch: pass at least one ICLExample")
 
 
 def extract_thetas(
@@ -36,74 +26,32 @@ def extract_thetas(
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
     layers: Sequence[int] | None = None,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
-    method: Method = "auto",
+    run: RunConfig | Runner | None = None,
+    **legacy: Any,
 ) -> Float[Tensor, "n_examples n_layers d_model"]:
     """θ(S) of every example at every layer (or at ``layers``), as one tensor.
 
     θ(S) at layer L is the mean over the example's dummy queries x' of
     ``blocks.L.hook_resid_post`` at the arrow of ``S + x' ->``. All layers come from one
-    batched pass per batch of prompts, which stops after the last layer asked for.
+    pass per batch of prompts, which stops after the last layer asked for. Where the
+    Runner packs, an example's demonstrations S run once and its dummy queries follow as
+    segments (:mod:`tvlens.packing`): same values, less compute.
 
-    ``method="packed"`` (the default ``"auto"`` where the model supports it) runs the
-    demonstrations S of an example once and its dummy queries as segments after it
-    (:mod:`tvlens.packing`): same values, less compute. ``"batched"`` runs every
-    ``S + x' ->`` prompt separately.
+    Args:
+        layers: the layers to read (default: all).
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
-    _check_examples(examples)
+    check_examples(examples)
+    runner = Runner.bind(model, run, **legacy)
     texts = dummy_prompts(examples, fmt)
-    n_layers = int(model.cfg.n_layers)
+    n_layers = runner.n_layers
     wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
-    if use_packing(model, method) and len({len(ex.dummy_queries) for ex in examples}) == 1:
-        k = len(examples[0].dummy_queries)
-        packed = _packed_thetas(model, texts, k, fmt, wanted, batch_size, prepend_bos)
-        if packed is not None:
-            return packed
-    resid = resid_for_texts(
-        model,
-        texts,
-        wanted,
-        fmt=fmt,
-        batch_size=batch_size,
-        prepend_bos=prepend_bos,
-        padding_side=padding_side,
-    )
-    out, start = [], 0
-    for ex in examples:
-        k = len(ex.dummy_queries)
-        out.append(resid[start : start + k].mean(0))
-        start += k
-    return torch.stack(out)
-
-
-def _packed_thetas(
-    model: HookedModel,
-    texts: list[str],
-    n_dummy: int,
-    fmt: PromptFormat,
-    layers: list[int],
-    batch_size: int,
-    prepend_bos: bool | None,
-) -> Tensor | None:
-    """θ per example from packed rows (S once, dummies as segments); ``None`` if too long.
-
-    ``texts`` are the dummy prompts, ``n_dummy`` consecutive ones per example.
-    """
-    ids = prompt_ids(model, texts, fmt, prepend_bos)
-    rows = [ids[i : i + n_dummy] for i in range(0, len(ids), n_dummy)]
-    pad = pad_token_id(model.tokenizer)
-    out = []
-    # A packed row holds all of an example's prompts: twice the rows per pass still holds
-    # fewer tokens than the unpacked batch, and each pass pays a fixed cost per hook.
-    for sl in chunks(len(rows), 2 * batch_size):
-        packed = pack(rows[sl], pad)
-        if not fits(model, packed.tokens.shape[1]):
-            return None
-        resid = packed_forward(model, packed, resid_layers=layers)  # [b, k, layers, d]
-        out.append(resid.mean(1).cpu())
-    return torch.cat(out)
+    sizes = [len(ex.dummy_queries) for ex in examples]
+    uniform = len(set(sizes)) == 1
+    resid = runner.resid_at_arrows(texts, wanted, fmt, group_size=sizes[0] if uniform else 1)
+    if uniform:
+        return resid.unflatten(0, (len(examples), sizes[0])).mean(1)
+    return torch.stack([part.mean(0) for part in resid.split(sizes)])
 
 
 def extract_task_vectors(
@@ -111,10 +59,9 @@ def extract_task_vectors(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
+    run: RunConfig | Runner | None = None,
     seed: int | None = None,
+    **legacy: Any,
 ) -> list[TaskVector]:
     """One :class:`TaskVector` (all layers) per example; average with ``TaskVector.mean``.
 
@@ -122,9 +69,7 @@ def extract_task_vectors(
         model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
         examples: examples with demonstrations and dummy queries.
         fmt: the prompt format.
-        batch_size: prompts per forward pass.
-        prepend_bos: lead prompts with the sink token (``None``: model default).
-        padding_side: padding side; results do not depend on it.
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
         seed: recorded in the vectors' provenance.
 
     Example:
@@ -133,14 +78,8 @@ def extract_task_vectors(
         >>> theta.at(9).vector.shape  # doctest: +SKIP
         torch.Size([640])
     """
-    thetas = extract_thetas(
-        model,
-        examples,
-        fmt=fmt,
-        batch_size=batch_size,
-        prepend_bos=prepend_bos,
-        padding_side=padding_side,
-    )
+    runner = Runner.bind(model, run, **legacy)
+    thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
     name = model_name(model)
     return [
         TaskVector(
@@ -163,7 +102,10 @@ def extract_task_vectors(
 def task_vector(
     model: HookedModel,
     examples: Sequence[ICLExample],
-    **kwargs: object,
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: RunConfig | Runner | None = None,
+    seed: int | None = None,
 ) -> TaskVector:
     """The task-level θ: the mean of :func:`extract_task_vectors` over many S."""
-    return TaskVector.mean(extract_task_vectors(model, examples, **kwargs))  # type: ignore[arg-type]
+    return TaskVector.mean(extract_task_vectors(model, examples, fmt=fmt, run=run, seed=seed))

@@ -8,83 +8,24 @@ while the prefix runs once. The attention rule is a hook on every
 the dummy queries of one S (extraction) and for the ``n_layers`` copies of the arrow in the
 layer sweep.
 
-Only models whose forward takes ``position_ids`` (a TransformerBridge over an HF model) can
-pack; :func:`supports_packing` says so and callers fall back to plain batches elsewhere.
+This module is layout only: it builds rows and the attention rule and runs nothing.
+Whether a model packs exactly is the :class:`tvlens.runner.Runner`'s to find out (only a
+TransformerBridge over an HF model takes ``position_ids``); it falls back to plain batches
+elsewhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Int
 from torch import Tensor
 
-from tvlens._compat import per_model
-from tvlens.protocol import HookedModel, HookPair
-
-SCORES_HOOK = "blocks.{layer}.attn.hook_attn_scores"
-Method = Literal["auto", "packed", "batched"]
-
-
-def supports_packing(model: HookedModel) -> bool:
-    """Whether packed rows compute exactly what separate prompts do on ``model``.
-
-    The model must take ``position_ids`` and expose ``attn.hook_attn_scores``; then a small
-    probe compares a packed row with the same prompts run apart (residual stream after the
-    last layer, relative difference < 1e-4). The answer is cached per model object.
-    """
-    return per_model(model, "packing", lambda m: _structurally_able(m) and _probe(m))
-
-
-def _structurally_able(model: HookedModel) -> bool:
-    accepts = getattr(model, "_accepts_derived_position_ids", None)
-    if accepts is None or getattr(model, "original_model", None) is None:
-        return False
-    try:
-        able = bool(accepts())
-    except Exception:  # a model that cannot say is treated as unable
-        return False
-    return able and SCORES_HOOK.format(layer=0) in getattr(model, "hook_dict", {})
-
-
-def _probe(model: HookedModel) -> bool:
-    from tvlens.prompts import pad_token_id, prompt_ids, tokenize_prompts
-    from tvlens.runner import arrow_resid, packed_forward
-
-    texts = ["a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->"]
-    last = int(model.cfg.n_layers) - 1
-    try:
-        ids = prompt_ids(model, texts)
-        packed = pack([ids], pad_token_id(model.tokenizer))
-        together = packed_forward(model, packed, resid_layers=[last])[0, :, 0]
-        apart = arrow_resid(model, tokenize_prompts(model, texts), [last])[:, 0]
-    except Exception:  # any failure: do not pack on this model
-        return False
-    rel = (together - apart).norm(dim=-1) / apart.norm(dim=-1).clamp_min(1e-6)
-    return bool(rel.max() < 1e-4)
-
-
-def use_packing(model: HookedModel, method: str) -> bool:
-    """Resolve ``method`` (``"auto"``, ``"packed"`` or ``"batched"``) for ``model``.
-
-    Raises:
-        ValueError: for an unknown method, or ``"packed"`` on a model that cannot pack.
-    """
-    if method not in ("auto", "packed", "batched"):
-        raise ValueError(f"method must be 'auto', 'packed' or 'batched', got {method!r}")
-    if method == "batched":
-        return False
-    ok = supports_packing(model)
-    if method == "packed" and not ok:
-        raise ValueError(
-            "method='packed' needs a model whose forward takes position_ids and has "
-            "attn.hook_attn_scores hooks (a TransformerBridge over an HF model); "
-            "use method='batched'"
-        )
-    return ok
+from tvlens._compat import SCORES_HOOK
+from tvlens.protocol import HookPair
 
 
 @dataclass(frozen=True)
@@ -96,14 +37,12 @@ class PackedBatch:
         position_ids: ``[batch, width]`` positions (segments restart after the prefix).
         allow: ``[batch, width, width]`` which key each query may attend to.
         readout: ``[batch, n_segments]`` index of each segment's last token.
-        input_ids: per row and segment, the ids of the equivalent unpacked prompt.
     """
 
     tokens: Int[Tensor, "batch width"]
     position_ids: Int[Tensor, "batch width"]
     allow: Bool[Tensor, "batch width width"]
     readout: Int[Tensor, "batch n_segments"]
-    input_ids: tuple[tuple[tuple[int, ...], ...], ...]
 
 
 def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -154,8 +93,7 @@ def pack(rows: Sequence[Sequence[Sequence[int]]], pad_id: int) -> PackedBatch:
             allow[b, sl, sl] = torch.tril(torch.ones(n, n, dtype=torch.bool))
             readout[b, k] = start + n - 1
             start += n
-    input_ids = tuple(tuple(tuple(int(t) for t in s) for s in r) for r in rows)
-    return PackedBatch(tokens, position_ids, allow, readout, input_ids)
+    return PackedBatch(tokens, position_ids, allow, readout)
 
 
 def attention_rule_hooks(allow: Bool[Tensor, "batch q k"], n_layers: int) -> list[HookPair]:
@@ -166,16 +104,3 @@ def attention_rule_hooks(allow: Bool[Tensor, "batch q k"], n_layers: int) -> lis
         return scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
 
     return [(SCORES_HOOK.format(layer=layer), hook) for layer in range(n_layers)]
-
-
-def fits(model: HookedModel, packed_width: int) -> bool:
-    """Whether a packed row of ``packed_width`` tokens computes exactly like its prompts.
-
-    Sliding-window layers mask by distance in the sequence, not by position id, so a packed
-    row must stay within the window (and within ``n_ctx``).
-    """
-    n_ctx = int(getattr(model.cfg, "n_ctx", 0) or 0)
-    hf_cfg = getattr(getattr(model, "original_model", None), "config", None)
-    window = getattr(hf_cfg, "sliding_window", None) or 0
-    limits = [x for x in (n_ctx, int(window)) if x]
-    return all(packed_width <= x for x in limits)

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 
 from tvlens.analysis.conflict import ConflictResult
 from tvlens.analysis.geometry import RobustnessResult
-from tvlens.evaluate import LayerSweepResult
+from tvlens.results import LayerSweepResult
 
 MODE_ORDER = ("baseline", "hypothesis", "regular")
 _TEMPLATE = "plotly_white"

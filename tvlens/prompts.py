@@ -6,8 +6,10 @@ mask (never ``-1``), so it is right under left and right padding alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import re
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import torch
@@ -42,8 +44,24 @@ class PromptFormat:
     name: str = "arrow"
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"PromptFormat.{f.name} must be a str, got {value!r} ({type(value).__name__})"
+                )
         if not self.arrow.strip():
             raise ValueError("PromptFormat.arrow must contain a visible separator, e.g. ' ->'")
+        if not self.demo_sep:
+            raise ValueError(
+                "PromptFormat.demo_sep must be non-empty (it separates demonstrations), e.g. '\\n'"
+            )
+        if self.demo_sep in self.arrow:
+            raise ValueError(
+                f"PromptFormat.arrow {self.arrow!r} contains the demo separator "
+                f"{self.demo_sep!r}; a prompt would then split inside its own arrow: choose an "
+                "arrow without the separator"
+            )
 
     def demo(self, x: str, y: str) -> str:
         """Render one demonstration."""
@@ -89,13 +107,146 @@ def get_format(name_or_format: str | PromptFormat) -> PromptFormat:
         ) from None
 
 
+def require_format(fmt: Any, arg: str = "fmt") -> PromptFormat:
+    """``fmt`` if it is a :class:`PromptFormat`, else a ``TypeError`` naming ``arg``."""
+    if not isinstance(fmt, PromptFormat):
+        hint = " (a format name: look it up with get_format(name))" if isinstance(fmt, str) else ""
+        raise TypeError(f"{arg} must be a PromptFormat, got {fmt!r} ({type(fmt).__name__}){hint}")
+    return fmt
+
+
+def _text_rows(texts: Any, arg: str) -> list[str]:
+    """``texts`` as a list of ``str``: a ``TypeError`` for one bare string or a non-str row."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(
+            f"{arg} must be a sequence of str, got the single string {texts[:40]!r} (it would "
+            "be read as one row per character): wrap it in a list for one row"
+        )
+    if isinstance(texts, Mapping) or not isinstance(texts, Iterable):
+        raise TypeError(f"{arg} must be a sequence of str, got {type(texts).__name__}")
+    rows = list(texts)
+    for i, t in enumerate(rows):
+        if not isinstance(t, str):
+            raise TypeError(f"{arg}[{i}] must be a str, got {t!r} ({type(t).__name__})")
+    return rows
+
+
+def check_examples(examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
+    """Refuse examples whose text would break the prompt structure of ``fmt``.
+
+    The arrow's position is where θ is read and patched, and the demo separator is where
+    one demonstration ends, so neither may occur inside the data: a query, dummy query
+    or demo input that already ends with the arrow (``"France ->"``: the format adds
+    it), any field that contains the arrow (``fmt.arrow.strip()``) or ``fmt.demo_sep``
+    (e.g. a line break inside a demo). Empty and non-text fields are refused earlier,
+    by :class:`ICLExample` itself.
+
+    Raises:
+        TypeError: if ``fmt`` is not a :class:`PromptFormat` or an example is not an
+            :class:`ICLExample`.
+        ValueError: naming the example index, the field, the text and the fix.
+    """
+    fmt = require_format(fmt)
+    if isinstance(examples, (str, bytes, ICLExample)) or not isinstance(examples, Iterable):
+        raise TypeError(f"examples must be a sequence of ICLExample, got {type(examples).__name__}")
+    arrow, sep = fmt.arrow.strip(), fmt.demo_sep
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, ICLExample):
+            raise TypeError(f"examples[{i}] must be an ICLExample, got {type(ex).__name__}")
+        items: list[tuple[str, str, bool]] = [("query", ex.query, True)]
+        items.append(("answer", ex.answer, False))
+        for j, (x, y) in enumerate(ex.demos):
+            items += [(f"demos[{j}] input", x, True), (f"demos[{j}] output", y, False)]
+        items += [(f"dummy_queries[{j}]", d, True) for j, d in enumerate(ex.dummy_queries)]
+        for field, text, is_input in items:
+            where = f"example {i}: {field} {text!r}"
+            if is_input and text.rstrip().endswith(arrow):
+                bare = text.rstrip()[: -len(arrow)].rstrip()
+                raise ValueError(
+                    f"{where} already ends with the arrow {arrow!r}; the format {fmt.name!r} "
+                    f"adds the arrow itself, pass the bare input {bare!r}"
+                )
+            if arrow in text:
+                raise ValueError(
+                    f"{where} contains the arrow {arrow!r} of format {fmt.name!r}; the prompt "
+                    "would have an extra arrow where θ is read: remove it from the data or "
+                    "use a format with another arrow"
+                )
+            if sep in text:
+                raise ValueError(
+                    f"{where} contains the demo separator {sep!r} of format {fmt.name!r}; it "
+                    "would split a demonstration in two: remove it from the data or use a "
+                    "format with another demo_sep"
+                )
+
+
+def special_token_strings(tokenizer: Any) -> tuple[str, ...]:
+    """The texts that ``tokenizer`` reads as special (control) tokens, longest first.
+
+    ``tokenizer.all_special_tokens`` plus the added tokens marked special.
+    """
+    found = {str(s) for s in (getattr(tokenizer, "all_special_tokens", None) or ())}
+    added = getattr(tokenizer, "added_tokens_decoder", None)
+    if isinstance(added, Mapping):
+        found |= {str(t.content) for t in added.values() if getattr(t, "special", False)}
+    return tuple(sorted((s for s in found if s), key=lambda s: (-len(s), s)))
+
+
+# tokenizer -> (what the special tokens depend on, their pattern); a tokenizer with
+# thousands of added tokens (Gemma) takes tens of ms to list them, once per batch otherwise
+_SPECIAL_PATTERNS: weakref.WeakKeyDictionary[Any, tuple[Any, re.Pattern[str] | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _special_pattern(tokenizer: Any) -> re.Pattern[str] | None:
+    try:
+        key = (len(tokenizer), tuple(getattr(tokenizer, "all_special_tokens", None) or ()))
+        hit = _SPECIAL_PATTERNS.get(tokenizer)
+    except TypeError:  # no len, unhashable or not weak-referenceable: no cache
+        key, hit = None, None
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    specials = special_token_strings(tokenizer)
+    pattern = re.compile("|".join(map(re.escape, specials))) if specials else None
+    if key is not None:
+        _SPECIAL_PATTERNS[tokenizer] = (key, pattern)
+    return pattern
+
+
+def check_special_tokens(tokenizer: Any, texts: Sequence[str]) -> None:
+    """Refuse texts that contain one of ``tokenizer``'s special-token strings.
+
+    A string like ``"<eos>"`` or ``"<|endoftext|>"`` inside a prompt is tokenized as
+    the control token, not as the text, so the model would not see the data.
+
+    Raises:
+        TypeError: if ``texts`` is one string or holds a non-string.
+        ValueError: naming the text's index, the special token and the text.
+    """
+    rows = _text_rows(texts, "texts")
+    pattern = _special_pattern(tokenizer)
+    if pattern is None:
+        return
+    for i, text in enumerate(rows):
+        m = pattern.search(text)
+        if m is not None:
+            raise ValueError(
+                f"text {i} contains {m.group()!r}, a special token of this tokenizer "
+                f"({type(tokenizer).__name__}); it would be read as a control token, not as "
+                f"text: remove it from the data: {text[max(0, m.start() - 30) : m.end() + 30]!r}"
+            )
+
+
 def icl_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
-    """Regular prompts ``S + x ->``, one per example."""
+    """Regular prompts ``S + x ->``, one per example (checked by :func:`check_examples`)."""
+    check_examples(examples, require_format(fmt))
     return [fmt.icl(ex.demos, ex.query) for ex in examples]
 
 
 def zero_shot_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
-    """Zero-shot prompts ``x ->``, one per example."""
+    """Zero-shot prompts ``x ->``, one per example (checked by :func:`check_examples`)."""
+    check_examples(examples, require_format(fmt))
     return [fmt.zero_shot(ex.query) for ex in examples]
 
 
@@ -103,8 +254,10 @@ def dummy_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str
     """Dummy prompts ``S + x' ->``: ``len(ex.dummy_queries)`` per example, in order.
 
     Raises:
-        ValueError: if an example has no demonstrations or no dummy queries.
+        ValueError: if an example has no demonstrations or no dummy queries, or as
+            :func:`check_examples`.
     """
+    check_examples(examples, require_format(fmt))
     out: list[str] = []
     for i, ex in enumerate(examples):
         if not ex.demos:
@@ -198,6 +351,36 @@ def answer_token_ids(tokenizer: Any, answer: str, fmt: PromptFormat) -> list[int
     return encode(tokenizer, fmt.answer(answer))
 
 
+def single_answer_token(tokenizer: Any, answer: str, fmt: PromptFormat) -> int:
+    """The token id of ``answer`` after the arrow, when that is exactly one token.
+
+    Single-token scoring compares one greedy next token with this id; an answer of
+    several tokens is refused rather than scored on its first token.
+
+    Raises:
+        TypeError: if ``answer`` is not a str or ``fmt`` not a :class:`PromptFormat`.
+        ValueError: if ``fmt.answer(answer)`` is not exactly one token, naming the
+            pieces and the fix.
+
+    Example:
+        >>> single_answer_token(tokenizer, "Paris", DEFAULT_FORMAT)  # doctest: +SKIP
+        6342
+    """
+    fmt = require_format(fmt)
+    if not isinstance(answer, str):
+        raise TypeError(f"answer must be a str, got {answer!r} ({type(answer).__name__})")
+    ids = answer_token_ids(tokenizer, answer, fmt)
+    if len(ids) != 1:
+        pieces = [tokenizer.decode([i]) for i in ids]
+        raise ValueError(
+            f"answer {answer!r} is {len(ids)} tokens under this tokenizer ({pieces}); "
+            "single-token modes score one next token, so it cannot be scored: filter the "
+            "task with tvlens.tasks.for_model / filter_single_token, or use multi-token "
+            "scoring (the generation modes)"
+        )
+    return ids[0]
+
+
 def tokenize_prompts(
     model: HookedModel,
     texts: Sequence[str],
@@ -217,14 +400,20 @@ def tokenize_prompts(
         padding_side: ``"left"`` or ``"right"``; results do not depend on it.
 
     Raises:
-        ValueError: on an empty batch, a prompt longer than ``n_ctx``, or a row that does
-            not end with the arrow.
+        TypeError: if ``texts`` is one string instead of a sequence of them, holds a
+            non-string, or ``fmt`` is not a :class:`PromptFormat`.
+        ValueError: on an empty batch, a prompt longer than ``n_ctx``, a row that does
+            not end with the arrow, or text holding a special-token string (see
+            :func:`check_special_tokens`).
 
     Example:
         >>> batch = tokenize_prompts(model, ["a -> b\\nc ->", "d ->"])  # doctest: +SKIP
         >>> batch.positions  # doctest: +SKIP
         tensor([6, 2])
     """
+    texts = _text_rows(texts, "texts")
+    if fmt is not None:
+        require_format(fmt)
     if len(texts) == 0:
         raise ValueError("empty batch: pass at least one prompt")
     if padding_side not in ("left", "right"):
@@ -232,6 +421,7 @@ def tokenize_prompts(
     tokenizer = model.tokenizer
     if tokenizer is None:
         raise ValueError("model has no tokenizer; attach one (model.tokenizer) to build prompts")
+    check_special_tokens(tokenizer, texts)
     sink = sink_token_id(model, prepend_bos)
     rows = [([sink] if sink is not None else []) + encode(tokenizer, t) for t in texts]
     n_ctx = int(getattr(model.cfg, "n_ctx", 0) or 0)

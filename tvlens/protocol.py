@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 HookFn = Callable[..., Any]
 HookPair = tuple[str, HookFn]
-
-
-@runtime_checkable
-class ModelConfig(Protocol):
-    """The part of a TransformerLens config that tvlens reads."""
-
-    n_layers: int
-    d_model: int
-    n_ctx: int
-    model_name: str
 
 
 @runtime_checkable
@@ -51,8 +41,3 @@ class HookedModel(Protocol):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Forward pass."""
         ...
-
-
-def iter_layers(model: HookedModel) -> Iterator[int]:
-    """The valid layer indices of ``model``: ``range(model.cfg.n_layers)``."""
-    return iter(range(int(model.cfg.n_layers)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,9 @@ PAPER_AVERAGES = {"baseline": 0.13, "hypothesis": 0.74, "regular": 0.84}
 
 
 def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean accuracy per category and overall, over the tasks that ran."""
+    """Mean accuracy per category and overall, over the tasks that ran (``None`` if none)."""
     ok = {n: t for n, t in tasks.items() if t.get("status") == "ok"}
-    per_cat: dict[str, dict[str, float]] = {}
+    per_cat: dict[str, dict[str, float | None]] = {}
     for cat in sorted({t["category"] for t in ok.values()}):
         members = [t for t in ok.values() if t["category"] == cat]
         per_cat[cat] = {m: _mean([t["accuracy"][m] for t in members]) for m in MODES}
@@ -26,21 +28,47 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else float("nan")
+def _mean(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None and math.isfinite(x)]
+    return sum(vals) / len(vals) if vals and len(vals) == len(xs) else None
+
+
+def _f(x: Any, bold: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"**{x:.2f}**" if bold else f"{x:.2f}"
+
+
+def skipped_reasons(results: Mapping[str, Any]) -> list[str]:
+    """``"name: reason"`` for each skipped task."""
+    return [
+        f"{n}: {t.get('reason', '')}" for n, t in results["tasks"].items() if t["status"] != "ok"
+    ]
 
 
 def summary_markdown(results: Mapping[str, Any]) -> str:
     """A table like the paper's: Baseline / Hypothesis / Regular per task and averages."""
     meta, tasks, summary = results["meta"], results["tasks"], results["summary"]
+    policy = meta.get("on_conflict", "error")
     lines = [
         f"# tvlens run: {meta['model']}",
         "",
         f"{meta['n_demos']} demos, {meta['n_dummy']} dummy queries, {meta['n_dev']} dev / "
         f"{meta['n_test']} test / {meta['n_baseline']} baseline examples per task, "
-        f"seed {meta['seed']}, format `{meta['format']['name']}`; "
-        f"wall time {meta['wall_time_s']:.0f} s.",
+        f"seed {meta['seed']}, format `{meta['format']['name']}`"
+        + (f", conflicting pairs: `{policy}`" if policy != "error" else "")
+        + f"; wall time {meta['wall_time_s']:.0f} s.",
         "",
+    ]
+    if not summary["n_tasks_ok"]:
+        lines += [
+            f"**No task ran: all {len(tasks)} task(s) were skipped**, so there are no "
+            "accuracies. Reasons:",
+            "",
+            *(f"- {r}" for r in skipped_reasons(results)),
+        ]
+        return "\n".join(lines) + "\n"
+    lines += [
         "| task | category | pairs kept | best layer | Baseline | Hypothesis | Regular |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -54,31 +82,62 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         a = t["accuracy"]
         lines.append(
             f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | {t['best_layer']} | "
-            f"{a['baseline']:.2f} | {a['hypothesis']:.2f} | {a['regular']:.2f} |"
+            + " | ".join(_f(a[m]) for m in MODES)
+            + " |"
         )
     lines += ["", "| average | Baseline | Hypothesis | Regular |", "|---|---|---|---|"]
     for cat, acc in summary["per_category"].items():
-        lines.append(f"| {cat} | " + " | ".join(f"{acc[m]:.2f}" for m in MODES) + " |")
+        lines.append(f"| {cat} | " + " | ".join(_f(acc[m]) for m in MODES) + " |")
     o = summary["overall"]
-    lines.append("| **all tasks** | " + " | ".join(f"**{o[m]:.2f}**" for m in MODES) + " |")
+    lines.append("| **all tasks** | " + " | ".join(_f(o[m], bold=True) for m in MODES) + " |")
     p = PAPER_AVERAGES
     lines.append(
         "| paper (7 models, 2.8B–30B) | " + " | ".join(f"{p[m]:.2f}" for m in MODES) + " |"
     )
+    conflicts = {n: t.get("n_conflicts_dropped", 0) for n, t in tasks.items()}
+    if any(conflicts.values()):
+        listed = ", ".join(f"{n} ({k})" for n, k in conflicts.items() if k)
+        lines += ["", f"Inputs dropped for conflicting outputs (`{policy}`): {listed}."]
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
     return "\n".join(lines) + "\n"
 
 
-def write_report_html(results: Mapping[str, Any], path: str | Path) -> Path:
-    """``report.html``: per-layer dev accuracy per task and the three modes per task."""
-    from tvlens.plots import layer_sweep_figure, modes_figure, write_html
-
+def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
+    """A function writing ``report.html`` for ``results`` to a path it is given."""
+    title = f"tvlens run: {results['meta']['model']}"
     ok = {n: t for n, t in results["tasks"].items() if t["status"] == "ok"}
-    sweeps = {n: t["dev_accuracy_per_layer"] for n, t in ok.items()}
-    accs = {n: t["accuracy"] for n, t in ok.items()}
-    figures = [layer_sweep_figure(sweeps), modes_figure(accs)]
-    return Path(write_html(figures, path, title=f"tvlens run: {results['meta']['model']}"))
+    if not ok:
+        items = "".join(f"<li>{html.escape(r)}</li>" for r in skipped_reasons(results))
+        page = (
+            '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title)}</h1>\n<p><strong>No task ran: all "
+            f"{len(results['tasks'])} task(s) were skipped</strong>, so there are no "
+            f"accuracies.</p>\n<ul>{items}</ul>\n</body>\n</html>\n"
+        )
+        return lambda path: Path(path).write_text(page, encoding="utf-8")
+
+    def write(path: Path) -> Path:
+        from tvlens.plots import layer_sweep_figure, modes_figure, write_html
+
+        sweeps = {n: t["dev_accuracy_per_layer"] for n, t in ok.items()}
+        accs = {n: t["accuracy"] for n, t in ok.items()}
+        figures = [layer_sweep_figure(sweeps), modes_figure(accs)]
+        return Path(write_html(figures, path, title=title))
+
+    return write
+
+
+def write_report_html(results: Mapping[str, Any], path: str | Path) -> Path:
+    """``report.html``: per-layer dev accuracy per task and the three modes per task.
+
+    Written atomically (a temp file in the same folder, fsync, rename). A run whose tasks
+    were all skipped gets a page that says so.
+    """
+    from tvlens.runfiles import atomic_write
+
+    return atomic_write(path, report_html_writer(results))
 
 
 def chromium_command(

@@ -1,22 +1,56 @@
-"""Batched forward passes: activations and next-token logits at each row's arrow."""
+"""The execution layer: one :class:`Runner` per model runs every forward pass tvlens makes.
+
+A Runner owns tokenization, length-sorted batching, shared-prefix packing and the facts
+about its model that cost something to find out (the final-norm hook, whether packing is
+exact, the longest packed row). The algorithms (extraction, the three modes, the sweep,
+the analyses) say *what* to compute at each prompt's arrow; the Runner decides *how*.
+
+Example:
+    >>> runner = Runner(model, RunConfig(batch_size=32))  # doctest: +SKIP
+    >>> resid = runner.resid_at_arrows(["a -> A\\nb ->"], layers=[3])  # [1, 1, d_model]
+    >>> result = regular(model, examples, run=runner)  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import final_norm_hook, per_model
+from tvlens import _compat
+from tvlens.config import RunConfig, with_legacy
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
-from tvlens.packing import PackedBatch, attention_rule_hooks
-from tvlens.prompts import PaddingSide, PromptBatch, PromptFormat, tokenize_prompts
+from tvlens.packing import PackedBatch, attention_rule_hooks, pack
+from tvlens.patches import Patches, Predictions, argmax_token
+from tvlens.prompts import PromptBatch, PromptFormat, pad_token_id, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
 
-T = TypeVar("T")
+
+@dataclass(frozen=True)
+class PackingVerdict:
+    """Whether packed rows compute what separate prompts do on a model, and why."""
+
+    exact: bool
+    reason: str
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Slices covering ``range(n)`` in pieces of ``size``."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def length_sorted(lengths: Sequence[int]) -> list[int]:
+    """Indices ordering items by length (stable), so batches hold similar lengths."""
+    return sorted(range(len(lengths)), key=lambda i: lengths[i])
 
 
 def model_device(model: HookedModel) -> torch.device:
@@ -30,134 +64,341 @@ def model_device(model: HookedModel) -> torch.device:
     return torch.device(str(getattr(model.cfg, "device", None) or "cpu"))
 
 
-def chunks(n: int, size: int) -> Iterator[slice]:
-    """Slices covering ``range(n)`` in pieces of ``size``."""
-    if size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {size}")
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
+class Runner:
+    """Runs forward passes of one model: batching, tokenization, packing, model facts.
 
+    Per-model facts are computed on first use and cached on this Runner, keyed by the
+    model's parameter dtype and device, so ``model.to(dtype)`` makes them be found anew.
 
-def length_sorted(lengths: Sequence[int]) -> list[int]:
-    """Indices ordering items by length, so batches hold prompts of similar length."""
-    return sorted(range(len(lengths)), key=lambda i: lengths[i])
-
-
-def run_batched(
-    texts: Sequence[str],
-    fn: Callable[[list[int]], Tensor],
-    batch_size: int,
-) -> Tensor:
-    """Apply ``fn`` to index chunks of ``texts`` sorted by length; results in input order."""
-    order = length_sorted([len(t) for t in texts])
-    parts: list[Tensor] = []
-    for sl in chunks(len(order), batch_size):
-        parts.append(fn(order[sl]))
-    out = torch.cat(parts)
-    inverse = torch.empty(len(order), dtype=torch.long)
-    inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
-    return out[inverse]
-
-
-def _norm_hook(model: HookedModel) -> str | None:
-    """:func:`final_norm_hook`, looked up once per model object (the bridge's is slow)."""
-    return per_model(model, "final_norm_hook", final_norm_hook)
-
-
-@torch.inference_mode()
-def arrow_logits(
-    model: HookedModel,
-    batch: PromptBatch,
-    fwd_hooks: Sequence[HookPair] = (),
-) -> Float[Tensor, "batch d_vocab"]:
-    """Next-token logits at each row's arrow, computed only at that position.
-
-    ``fwd_hooks`` (e.g. task-vector patches) are added for this pass only.
+    Args:
+        model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
+        config: how to run (:class:`RunConfig`; defaults if ``None``).
     """
-    device = model_device(model)
-    tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
-    positions = batch.positions.to(device)
-    norm_hook = _norm_hook(model)
-    if norm_hook is not None:
-        hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
-        logits = model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
-        return logits[:, 0].float()
-    logits = model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=list(fwd_hooks))
-    return logits[torch.arange(len(positions), device=device), positions].float()
 
+    def __init__(self, model: HookedModel, config: RunConfig | None = None) -> None:
+        if config is not None and not isinstance(config, RunConfig):
+            raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+        for attr in ("cfg", "run_with_hooks", "tokenizer"):
+            if not hasattr(model, attr):
+                raise TypeError(
+                    f"model has no {attr!r}: pass a TransformerLens model "
+                    "(HookedTransformer or TransformerBridge)"
+                )
+        self.model = model
+        self.config = config or RunConfig()
+        self._facts: dict[tuple[str, Any], Any] = {}
+        if self.config.device is not None:
+            want, have = torch.device(self.config.device), model_device(model)
+            if want.type != have.type or (want.index is not None and want != have):
+                raise ValueError(
+                    f"RunConfig.device={self.config.device!r} but the model is on {have}; "
+                    f"move the model first (model.to({self.config.device!r})) or leave device=None"
+                )
 
-@torch.inference_mode()
-def arrow_resid(
-    model: HookedModel,
-    batch: PromptBatch,
-    layers: Sequence[int],
-) -> Float[Tensor, "batch n_layers d_model"]:
-    """``blocks.L.hook_resid_post`` at each row's arrow for ``layers``, one forward pass.
+    @classmethod
+    def bind(
+        cls, model: HookedModel, run: RunConfig | Runner | None = None, **legacy: Any
+    ) -> Runner:
+        """The Runner a public function uses: ``run`` itself, or a new one for ``model``.
 
-    The pass stops after the last layer read: no later block and no unembedding runs.
-    """
-    device = model_device(model)
-    recorder = resid_extractor_hooks(batch.positions.to(device), layers, stop_after=True)
-    with contextlib.suppress(StopForward):
-        model.run_with_hooks(
-            batch.tokens.to(device),
-            attention_mask=batch.attention_mask.to(device),
-            fwd_hooks=recorder.hooks,
-        )
-    return recorder.stacked().float()
+        ``legacy`` takes the keywords that ``run=`` replaces (``batch_size``,
+        ``prepend_bos``, ``method``, ``sweep_batch_size``, ``padding_side``) for one release,
+        with a ``DeprecationWarning``.
 
+        Raises:
+            ValueError: ``run`` is a Runner bound to another model.
+            TypeError: ``run`` is neither, or an unknown keyword is passed.
+        """
+        if isinstance(run, Runner):
+            if run.model is not model:
+                raise ValueError(
+                    "run= is a Runner bound to another model; pass Runner(model) for this "
+                    "model, or a RunConfig"
+                )
+            if legacy:
+                raise TypeError(f"pass {sorted(legacy)} in the Runner's RunConfig, not beside it")
+            return run
+        if run is not None and not isinstance(run, RunConfig):
+            raise TypeError(f"run= must be a RunConfig or a Runner, got {type(run).__name__}")
+        config = run or RunConfig()
+        return cls(model, with_legacy(config, legacy) if legacy else config)
 
-def resid_for_texts(
-    model: HookedModel,
-    texts: Sequence[str],
-    layers: Sequence[int],
-    *,
-    fmt: PromptFormat | None,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
-) -> Float[Tensor, "n n_layers d_model"]:
-    """:func:`arrow_resid` over many prompts, batched by length; rows in input order."""
+    # ---- model facts -----------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        """``model.cfg.n_layers``."""
+        return int(self.model.cfg.n_layers)
 
-    def one(idx: list[int]) -> Tensor:
-        batch = tokenize_prompts(
-            model,
-            [texts[i] for i in idx],
-            fmt=fmt,
-            prepend_bos=prepend_bos,
-            padding_side=padding_side,
-        )
-        return arrow_resid(model, batch, layers).cpu()
+    @property
+    def d_model(self) -> int:
+        """``model.cfg.d_model``."""
+        return int(self.model.cfg.d_model)
 
-    return run_batched(texts, one, batch_size)
+    @property
+    def device(self) -> torch.device:
+        """The device batches are sent to (the model's)."""
+        return model_device(self.model)
 
+    def _fact(self, key: str, compute: Callable[[], Any]) -> Any:
+        params = getattr(self.model, "parameters", None)
+        first = next(iter(params()), None) if params is not None else None
+        signature = (key, None if first is None else (first.dtype, first.device))
+        if signature not in self._facts:
+            self._facts[signature] = compute()
+        return self._facts[signature]
 
-@torch.inference_mode()
-def packed_forward(
-    model: HookedModel,
-    packed: PackedBatch,
-    fwd_hooks: Sequence[HookPair] = (),
-    *,
-    resid_layers: Sequence[int] | None = None,
-) -> Tensor:
-    """One pass over packed rows: logits at every segment end, or the residual stream there.
+    @property
+    def norm_hook(self) -> str | None:
+        """The hook after the final norm where logits are narrowed to the arrow."""
+        return self._fact("norm_hook", lambda: _compat.final_norm_hook(self.model))
 
-    Returns ``[batch, n_segments, d_vocab]`` logits, or with ``resid_layers``
-    ``[batch, n_segments, len(resid_layers), d_model]`` residuals (the pass then stops
-    after the last of those layers).
-    """
-    device = model_device(model)
-    readout = packed.readout.to(device)
-    rules = attention_rule_hooks(packed.allow.to(device), int(model.cfg.n_layers))
-    kwargs = {"position_ids": packed.position_ids.to(device)}
-    tokens = packed.tokens.to(device)
-    if resid_layers is not None:
-        recorder = resid_extractor_hooks(readout, resid_layers, stop_after=True)
+    @property
+    def max_packed_width(self) -> int | None:
+        """The longest packed row that computes exactly (context and sliding window)."""
+        limits = [x for x in (_compat.n_ctx(self.model), _compat.sliding_window(self.model)) if x]
+        return min(limits) if limits else None
+
+    @property
+    def packing(self) -> PackingVerdict:
+        """Whether packing is exact on this model: a structural check, then a probe."""
+        return self._fact("packing", self._probe_packing)
+
+    @property
+    def packs(self) -> bool:
+        """Whether prompts sharing a prefix are packed, after ``config.method``.
+
+        Raises:
+            ValueError: ``method="packed"`` on a model where packing is not exact (saying why).
+        """
+        method = self.config.method
+        if method == "batched":
+            return False
+        verdict = self.packing
+        if method == "packed" and not verdict.exact:
+            raise ValueError(
+                f"method='packed' cannot be used on this model: {verdict.reason}; "
+                "use method='batched' (or 'auto')"
+            )
+        return verdict.exact
+
+    def _probe_packing(self) -> PackingVerdict:
+        model = self.model
+        missing = _compat.packing_blocker(model)
+        if missing:
+            return PackingVerdict(False, missing)
+        texts = ["a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->"]
+        last = self.n_layers - 1
+        try:
+            ids = self.token_ids(texts)
+            together = self.packed_resid(pack([ids], pad_token_id(model.tokenizer)), [last])
+            apart = self.resid(self.tokenize(texts), [last])[:, 0]
+        except Exception as err:
+            reason = f"the packing probe raised {type(err).__name__}: {err}"
+            if self.config.method == "auto":
+                warnings.warn(f"tvlens: not packing: {reason}", RuntimeWarning, stacklevel=3)
+            return PackingVerdict(False, reason)
+        together = together[0, :, 0]
+        rel = float(((together - apart).norm(dim=-1) / apart.norm(dim=-1).clamp_min(1e-6)).max())
+        if rel >= 1e-4:
+            return PackingVerdict(False, f"packed and separate prompts differ (rel. {rel:.2e})")
+        return PackingVerdict(True, f"packed == separate on a probe (rel. {rel:.1e})")
+
+    # ---- tokenization ----------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
+        """A padded batch with each row's arrow position (right padding)."""
+        return tokenize_prompts(self.model, texts, fmt=fmt, prepend_bos=self.config.prepend_bos)
+
+    def token_ids(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> list[list[int]]:
+        """The unpadded token ids of each prompt, checked as :meth:`tokenize` does."""
+        batch = self.tokenize(texts, fmt)
+        return [batch.row_ids(i) for i in range(len(batch))]
+
+    # ---- one pass --------------------------------------------------------------------
+    @torch.inference_mode()
+    def logits(
+        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = ()
+    ) -> Float[Tensor, "batch d_vocab"]:
+        """Next-token logits at each row's arrow, computed only there; ``fwd_hooks`` added."""
+        device = self.device
+        tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
+        positions = batch.positions.to(device)
+        norm_hook = self.norm_hook
+        if norm_hook is not None:
+            hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
+            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
+            return out[:, 0].float()
+        out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=list(fwd_hooks))
+        return out[torch.arange(len(positions), device=device), positions].float()
+
+    @torch.inference_mode()
+    def resid(
+        self, batch: PromptBatch, layers: Sequence[int]
+    ) -> Float[Tensor, "batch n_layers d_model"]:
+        """``blocks.L.hook_resid_post`` at each row's arrow; the pass stops after the last."""
+        device = self.device
+        recorder = resid_extractor_hooks(batch.positions.to(device), layers, stop_after=True)
         with contextlib.suppress(StopForward):
-            model.run_with_hooks(tokens, fwd_hooks=[*rules, *recorder.hooks], **kwargs)
+            self.model.run_with_hooks(
+                batch.tokens.to(device),
+                attention_mask=batch.attention_mask.to(device),
+                fwd_hooks=recorder.hooks,
+            )
         return recorder.stacked().float()
-    norm_hook = _norm_hook(model)
-    if norm_hook is None:
-        raise ValueError("packing needs a final-norm hook to read logits at segment ends")
-    hooks = [*rules, *fwd_hooks, *logits_at_hooks(readout, norm_hook)]
-    return model.run_with_hooks(tokens, fwd_hooks=hooks, **kwargs).float()
+
+    def _packed_run(self, packed: PackedBatch, hooks: Sequence[HookPair]) -> Any:
+        device = self.device
+        rules = attention_rule_hooks(packed.allow.to(device), self.n_layers)
+        return self.model.run_with_hooks(
+            packed.tokens.to(device),
+            fwd_hooks=[*rules, *hooks],
+            **_compat.position_ids_kwargs(packed.position_ids.to(device)),
+        )
+
+    @torch.inference_mode()
+    def packed_resid(
+        self, packed: PackedBatch, layers: Sequence[int]
+    ) -> Float[Tensor, "batch n_segments n_layers d_model"]:
+        """The residual stream at every segment end of packed rows."""
+        recorder = resid_extractor_hooks(packed.readout.to(self.device), layers, stop_after=True)
+        with contextlib.suppress(StopForward):
+            self._packed_run(packed, recorder.hooks)
+        return recorder.stacked().float()
+
+    @torch.inference_mode()
+    def packed_logits(
+        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = ()
+    ) -> Float[Tensor, "batch n_segments d_vocab"]:
+        """Next-token logits at every segment end of packed rows."""
+        norm_hook = self.norm_hook
+        if norm_hook is None:
+            raise ValueError("packing needs a final-norm hook to read logits at segment ends")
+        readout = packed.readout.to(self.device)
+        hooks = [*fwd_hooks, *logits_at_hooks(readout, norm_hook)]
+        return self._packed_run(packed, hooks).float()
+
+    # ---- many prompts ----------------------------------------------------------------
+    def _pack_groups(
+        self, ids: Sequence[list[int]], group_size: int, groups: slice
+    ) -> PackedBatch | None:
+        """The groups ``groups`` (of ``group_size`` consecutive prompts) as packed rows."""
+        rows = [
+            ids[g * group_size : (g + 1) * group_size] for g in range(groups.start, groups.stop)
+        ]
+        packed = pack(rows, pad_token_id(self.model.tokenizer))
+        limit = self.max_packed_width
+        return None if limit is not None and packed.tokens.shape[1] > limit else packed
+
+    def resid_at_arrows(
+        self,
+        prompts: Sequence[str],
+        layers: Sequence[int],
+        fmt: PromptFormat | None = None,
+        *,
+        group_size: int = 1,
+    ) -> Float[Tensor, "n n_layers d_model"]:
+        """The residual stream after ``layers`` at each prompt's arrow; rows in input order.
+
+        Consecutive runs of ``group_size`` prompts that share a prefix (an example's dummy
+        prompts) are packed into one row where the Runner packs: the prefix runs once.
+        """
+        n = _check_groups(prompts, group_size)
+        out = torch.empty(n, len(layers), self.d_model)
+        todo = list(range(n))
+        if group_size > 1 and self.packs:
+            ids = self.token_ids(prompts, fmt)
+            todo = []
+            # A packed row holds a whole group: twice the rows per pass still holds fewer
+            # tokens than the unpacked batch, and each pass pays a fixed cost per hook.
+            for sl in chunks(n // group_size, 2 * self.config.batch_size):
+                packed = self._pack_groups(ids, group_size, sl)
+                items = range(sl.start * group_size, sl.stop * group_size)
+                if packed is None:
+                    todo.extend(items)
+                    continue
+                resid = self.packed_resid(packed, layers).cpu()
+                out[list(items)] = resid.flatten(0, 1)
+        for idx in self._batches(prompts, todo, self.config.batch_size):
+            out[idx] = self.resid(self.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
+        return out
+
+    def predict(
+        self,
+        prompts: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: Patches | None = None,
+        group_size: int = 1,
+        rows_per_pass: int | None = None,
+        reduce: Callable[[Tensor, Sequence[int]], Tensor] = argmax_token,
+    ) -> Predictions:
+        """Next-token logits at each prompt's arrow, reduced (default: the greedy token).
+
+        Args:
+            prompts: prompts ending in the format's arrow.
+            patches: one patch per prompt, applied at its arrow.
+            group_size: consecutive runs of prompts sharing a prefix (the copies of one
+                zero-shot prompt in the layer sweep), packed into one row where possible.
+            rows_per_pass: prompts per unpacked pass (default ``config.batch_size``).
+            reduce: maps ``([b, d_vocab] logits, prompt indices)`` to per-prompt values,
+                so no pass keeps a whole vocabulary of logits per prompt.
+        """
+        n = _check_groups(prompts, group_size)
+        if patches is not None and patches.vectors.shape[0] != n:
+            raise ValueError(f"{patches.vectors.shape[0]} patches for {n} prompts")
+        size = rows_per_pass or self.config.batch_size
+        values: dict[int, Tensor] = {}
+        inputs: list[tuple[int, ...]] = [()] * n
+        todo = list(range(n))
+        if group_size > 1 and self.packs:
+            ids = self.token_ids(prompts, fmt)
+            todo = []
+            # Keep a packed pass near half the unpacked rows: it returns one logit vector
+            # per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
+            for sl in chunks(n // group_size, max(1, size // (2 * group_size))):
+                packed = self._pack_groups(ids, group_size, sl)
+                items = list(range(sl.start * group_size, sl.stop * group_size))
+                if packed is None:
+                    todo.extend(items)
+                    continue
+                hooks = self._segment_patches(patches, items, packed, group_size)
+                flat = self.packed_logits(packed, hooks).flatten(0, 1)
+                for i, v in zip(items, reduce(flat, items).cpu(), strict=True):
+                    values[i] = v
+                for i in items:
+                    inputs[i] = tuple(ids[i])
+        for idx in self._batches(prompts, todo, size):
+            batch = self.tokenize([prompts[i] for i in idx], fmt)
+            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
+            for j, (i, v) in enumerate(
+                zip(idx, reduce(self.logits(batch, hooks), idx).cpu(), strict=True)
+            ):
+                values[i] = v
+                inputs[i] = tuple(batch.row_ids(j))
+        return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
+
+    def _segment_patches(
+        self, patches: Patches | None, items: list[int], packed: PackedBatch, group_size: int
+    ) -> list[HookPair]:
+        if patches is None:
+            return []
+        return [
+            pair
+            for k in range(group_size)
+            for pair in patches.hooks(items[k::group_size], packed.readout[:, k], self.n_layers)
+        ]
+
+    @staticmethod
+    def _batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
+        """``todo`` in length-sorted batches of ``size`` (the one batch loop of tvlens)."""
+        order = [todo[i] for i in length_sorted([len(prompts[i]) for i in todo])]
+        for sl in chunks(len(order), size):
+            yield order[sl]
+
+
+def _check_groups(prompts: Sequence[str], group_size: int) -> int:
+    n = len(prompts)
+    if n == 0:
+        raise ValueError("empty batch: pass at least one prompt")
+    if group_size < 1 or n % group_size:
+        raise ValueError(f"{n} prompts do not split into groups of {group_size}")
+    return n

@@ -3,18 +3,29 @@
 No download: the tokenizer is a byte-level BPE trained in memory on letters and the
 ``->`` arrow, saved to a temporary folder (TransformerLens re-loads tokenizers by path).
 
+* :func:`tiny_hooked_transformer`: a ``HookedTransformer`` (TransformerLens 3.x only).
+* :func:`tiny_bridge`: a ``TransformerBridge`` built natively (no HF model); its forward
+  takes no ``position_ids``, so tvlens never packs prompts on it.
+* :func:`tiny_hf_bridge`: a ``TransformerBridge`` around a random Hugging Face causal LM
+  (Llama or Gemma 3), built the way :func:`tvlens.models.load_model` builds real ones; its
+  logits equal the HF model's and shared-prefix packing (:mod:`tvlens.packing`) is exact
+  on it.
+
 Example:
     >>> model = tiny_hooked_transformer()  # doctest: +SKIP
     >>> bridge = tiny_bridge()  # doctest: +SKIP
+    >>> hf_bridge = tiny_hf_bridge(arch="gemma3")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import string
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import torch
 
 from tvlens._compat import (
     bridge_class,
@@ -24,6 +35,10 @@ from tvlens._compat import (
 )
 
 BOS, PAD = "<|bos|>", "<|pad|>"
+HFArch = Literal["llama", "gemma3"]
+HF_ARCHS: tuple[HFArch, ...] = ("llama", "gemma3")
+# Gemma 3's local layers; short, so that packed rows wider than the window can be tested.
+TINY_SLIDING_WINDOW = 32
 
 
 @lru_cache(maxsize=1)
@@ -35,10 +50,11 @@ def _tokenizer_dir() -> str:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     letters = string.ascii_letters
-    corpus = [f"{a} -> {b}\n" for a in letters for b in letters[::3]]
+    # Every letter after a space is one token, as single-token answers are on real models.
+    corpus = [f"{a} -> {b}\n" for a in letters for b in letters]
     corpus += ["example:a->b\n", "cat dog house sun moon tree ->"] * 20
     trainer = trainers.BpeTrainer(
-        vocab_size=300,
+        vocab_size=400,
         special_tokens=[BOS, PAD],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -112,6 +128,132 @@ def tiny_bridge(*, n_layers: int = 3, d_model: int = 64, n_ctx: int = 128, seed:
     return model
 
 
-def tokenizer_path() -> Path:
-    """Where the tiny tokenizer was saved."""
-    return Path(_tokenizer_dir())
+def _tiny_hf_config(arch: str, n_layers: int, d_model: int, tok: Any) -> Any:
+    """The HF config of a tiny causal LM: 4 heads of ``d_model // 4``, GQA, eager attention."""
+    if arch not in HF_ARCHS:
+        raise ValueError(f"arch must be one of {HF_ARCHS}, got {arch!r}")
+    if n_layers < 1 or d_model < 4 or d_model % 4:
+        raise ValueError(
+            f"need n_layers >= 1 and d_model a multiple of 4, got {n_layers}, {d_model}"
+        )
+    common: dict[str, Any] = {
+        "vocab_size": len(tok),
+        "hidden_size": d_model,
+        "intermediate_size": 2 * d_model,
+        "num_hidden_layers": n_layers,
+        "num_attention_heads": 4,
+        "head_dim": d_model // 4,
+        "max_position_embeddings": 128,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id,
+        "attn_implementation": "eager",
+    }
+    if arch == "llama":
+        from transformers import LlamaConfig
+
+        llama = LlamaConfig(num_key_value_heads=2, **common)
+        llama.architectures = ["LlamaForCausalLM"]
+        return llama
+    from transformers import Gemma3TextConfig
+
+    # Like Gemma 3 270M: one KV head, q/k norms, post-attention and post-MLP norms,
+    # sliding-window layers (here every other one) with their own rope base, tied unembed.
+    cfg = Gemma3TextConfig(
+        num_key_value_heads=1,
+        query_pre_attn_scalar=d_model // 4,
+        sliding_window=TINY_SLIDING_WINDOW,
+        layer_types=["full_attention" if i % 2 else "sliding_attention" for i in range(n_layers)],
+        **common,
+    )
+    cfg.architectures = ["Gemma3ForCausalLM"]
+    return cfg
+
+
+def tiny_hf_model(
+    *, arch: HFArch = "llama", n_layers: int = 2, d_model: int = 64, seed: int = 0
+) -> Any:
+    """The random fp32 Hugging Face causal LM (eval mode) that :func:`tiny_hf_bridge` wraps.
+
+    Same arguments give the same weights; the global torch RNG is left untouched.
+    """
+    from transformers import AutoModelForCausalLM
+
+    cfg = _tiny_hf_config(arch, n_layers, d_model, tiny_tokenizer())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        hf_model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    return hf_model.eval()
+
+
+def tiny_hf_bridge(
+    *,
+    arch: HFArch = "llama",
+    n_layers: int = 2,
+    d_model: int = 64,
+    seed: int = 0,
+    device: str = "cpu",
+) -> Any:
+    """A ``TransformerBridge`` around a random tiny Hugging Face model (no download).
+
+    Built like :func:`tvlens.models.load_model` builds the embedded models: an fp32 HF
+    model with eager attention, wrapped by ``TransformerBridge.boot_transformers``. So the
+    bridge's logits equal the HF model's, and shared-prefix packing is exact on it (tvlens's
+    packing probe passes; on ``"gemma3"`` only for packed rows within the sliding window).
+    Each call builds a new model (under 0.1 s on a CPU once the imports are done).
+
+    Args:
+        arch: ``"llama"`` (4 heads, 2 KV heads) or ``"gemma3"`` (4 heads, 1 KV head,
+            sliding window of :data:`TINY_SLIDING_WINDOW` tokens on every other layer).
+        n_layers: number of layers.
+        d_model: hidden size, a multiple of 4 (heads have ``d_model // 4`` dimensions).
+        seed: the weights' seed.
+        device: torch device of the model.
+    """
+    hf_model = tiny_hf_model(arch=arch, n_layers=n_layers, d_model=d_model, seed=seed)
+    hf_model.to(device)
+    name = f"tiny-hf-{arch}-{n_layers}x{d_model}"
+    # With ``hf_model`` given, TransformerLens reads the config from it (no hub access) and
+    # picks its adapter from ``config.architectures``; the name is only a label.
+    model = bridge_class().boot_transformers(
+        name, hf_model=hf_model, tokenizer=tiny_tokenizer(), device=device, dtype=torch.float32
+    )
+    model.eval()
+    model.cfg.model_name = name
+    model.cfg.default_prepend_bos = True
+    return model
+
+
+def reference_sweep(model: Any, examples: Sequence[Any], fmt: Any) -> Any:
+    """The layer sweep as a user writes it by hand with TransformerLens: a test oracle.
+
+    One ``run_with_cache`` per dummy prompt to read θ, then one ``run_with_hooks`` per
+    example per layer on ``x ->`` with θ written at the last position; one prompt at a
+    time, so the last position is the arrow. Slow on purpose: no batching, no packing, no
+    narrowing of logits. ``tvlens.layer_sweep`` must agree with it prediction for
+    prediction (``tests/test_oracle.py``; ``benchmarks/bench_sweep.py`` times it).
+
+    Returns:
+        ``[n_examples, n_layers]`` greedy next-token ids.
+    """
+    n_layers = int(model.cfg.n_layers)
+    names = [f"blocks.{layer}.hook_resid_post" for layer in range(n_layers)]
+    preds = torch.zeros(len(examples), n_layers, dtype=torch.long)
+    with torch.inference_mode():
+        for i, ex in enumerate(examples):
+            thetas = []
+            for dummy in ex.dummy_queries:
+                tokens = model.to_tokens(fmt.icl(ex.demos, dummy))
+                _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
+                thetas.append(torch.stack([cache[name][0, -1] for name in names]))
+            theta = torch.stack(thetas).mean(0)
+            tokens = model.to_tokens(fmt.zero_shot(ex.query))
+            for layer, name in enumerate(names):
+
+                def patch(resid: Any, hook: Any, v: Any = theta[layer]) -> Any:
+                    resid[:, -1] = v
+                    return resid
+
+                logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
+                preds[i, layer] = logits[0, -1].argmax()
+    return preds

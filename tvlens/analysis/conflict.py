@@ -25,11 +25,15 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.evaluate import _predict, answer_ids, layer_sweep
+from tvlens.config import RunConfig
 from tvlens.extract import extract_thetas
-from tvlens.hooks import check_layer, task_vector_hooks
-from tvlens.prompts import DEFAULT_FORMAT, PaddingSide, PromptBatch, PromptFormat, icl_prompts
-from tvlens.protocol import HookedModel, HookPair
+from tvlens.hooks import check_layer
+from tvlens.patches import Patches
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, answer_token_ids, icl_prompts
+from tvlens.protocol import HookedModel
+from tvlens.runner import Runner
+from tvlens.scoring import answer_ids
+from tvlens.sweep import layer_sweep
 
 DEFAULT_CONFLICT_PAIRS: tuple[tuple[str, str], ...] = (
     ("next_letter", "to_upper"),
@@ -192,7 +196,10 @@ def _shared_queries(
     fmt: PromptFormat,
     filtered_note: str = "",
 ) -> list[tuple[str, str, str]]:
-    """``(x, A(x), B(x))`` for inputs of both tasks whose answers' first tokens differ."""
+    """``(x, A(x), B(x))`` for inputs of both tasks whose one-token answers differ.
+
+    An input whose A or B answer is not a single token cannot be scored and is left out.
+    """
     out_b = dict(pairs_b)
     common = [(x, y, out_b[x]) for x, y in pairs_a if x in out_b]
     if not common:
@@ -200,21 +207,18 @@ def _shared_queries(
             f"tasks {name_a!r} and {name_b!r} share no inputs{filtered_note}: a conflicting "
             "pair needs queries valid for both tasks"
         )
-    probe = [(x, ya) for x, ya, _ in common], [(x, yb) for x, _, yb in common]
-    ids_a = answer_ids(model, _answer_only(probe[0], name_a), fmt)
-    ids_b = answer_ids(model, _answer_only(probe[1], name_b), fmt)
-    kept = [c for c, ia, ib in zip(common, ids_a.tolist(), ids_b.tolist(), strict=True) if ia != ib]
+    tok = model.tokenizer
+    kept = []
+    for x, ya, yb in common:
+        ids_a, ids_b = answer_token_ids(tok, ya, fmt), answer_token_ids(tok, yb, fmt)
+        if len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b:
+            kept.append((x, ya, yb))
     if not kept:
         raise ValueError(
-            f"tasks {name_a!r} and {name_b!r} give the same answer token for every shared "
-            "input; the two runs cannot be told apart"
+            f"tasks {name_a!r} and {name_b!r} have no shared input whose answers are single, "
+            "different tokens; the two runs cannot be told apart"
         )
     return kept
-
-
-def _answer_only(pairs: Sequence[tuple[str, str]], task: str) -> list[ICLExample]:
-    """Demo-free examples, only to tokenize answers with :func:`answer_ids`."""
-    return [ICLExample(demos=(), query=x, answer=y, task=task) for x, y in pairs]
 
 
 def conflict_pair(
@@ -229,9 +233,8 @@ def conflict_pair(
     layer: int | None = None,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
+    run: RunConfig | Runner | None = None,
+    **legacy: Any,
 ) -> ConflictPairResult:
     """Regular vs Conflicting runs for one pair; see :func:`conflicting_tasks`.
 
@@ -247,9 +250,7 @@ def conflict_pair(
     filtered = any(getattr(t, "dropped", ()) for t in (ta, tb))
     note = " with single-token answers for this model's tokenizer" if filtered else ""
     shared = _shared_queries(model, pairs_a, pairs_b, name_a, name_b, fmt, note)
-    opts: dict[str, Any] = dict(
-        fmt=fmt, batch_size=batch_size, prepend_bos=prepend_bos, padding_side=padding_side
-    )
+    runner = Runner.bind(model, run, **legacy)
     rng = random.Random(seed)
     draws = [rng.choice(shared) for _ in range(n)]
     queries = [x for x, _, _ in draws]
@@ -285,17 +286,14 @@ def conflict_pair(
             task=name_b,
             dummy_space=space_b,
         )
-        sweep = layer_sweep(model, dev, **opts)
+        sweep = layer_sweep(model, dev, fmt=fmt, run=runner)
         layer, dev_accuracy = sweep.best_layer, sweep.best_accuracy
-    layer = check_layer(layer, int(model.cfg.n_layers))
-    theta_b = extract_thetas(model, b_examples, layers=[layer], **opts)[:, 0]
-
-    def patch_b(idx: list[int], batch: PromptBatch) -> list[HookPair]:
-        return task_vector_hooks(theta_b[idx], layer, batch.positions)
-
+    layer = check_layer(layer, runner.n_layers)
+    theta_b = extract_thetas(model, b_examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
     texts = icl_prompts(a_examples, fmt)
-    regular_ids, _ = _predict(model, texts, **opts)
-    conflicting_ids, _ = _predict(model, texts, hooks_for=patch_b, **opts)
+    regular_ids = runner.predict(texts, fmt).values
+    patch_b = Patches.at_layer(theta_b, layer)
+    conflicting_ids = runner.predict(texts, fmt, patches=patch_b).values
     return ConflictPairResult(
         task_a=name_a,
         task_b=name_b,
@@ -321,9 +319,8 @@ def conflicting_tasks(
     layer: int | None = None,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
+    run: RunConfig | Runner | None = None,
+    **legacy: Any,
 ) -> ConflictResult:
     """The conflicting-tasks experiment: does θ of B override demonstrations of A?
 
@@ -347,6 +344,7 @@ def conflicting_tasks(
     """
     if len(pairs) == 0:
         raise ValueError("no task pairs given; pass (task_a, task_b) pairs")
+    runner = Runner.bind(model, run, **legacy)
     return ConflictResult(
         pairs=tuple(
             conflict_pair(
@@ -360,9 +358,7 @@ def conflicting_tasks(
                 layer=layer,
                 seed=seed,
                 fmt=fmt,
-                batch_size=batch_size,
-                prepend_bos=prepend_bos,
-                padding_side=padding_side,
+                run=runner,
             )
             for a, b in pairs
         )

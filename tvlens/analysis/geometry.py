@@ -27,11 +27,13 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.evaluate import layer_sweep
+from tvlens.config import RunConfig
 from tvlens.extract import extract_thetas
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PaddingSide, PromptFormat
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
+from tvlens.runner import Runner
+from tvlens.sweep import layer_sweep
 
 Vectors = Float[Tensor, "n d"] | Float[np.ndarray, "n d"]
 
@@ -324,9 +326,8 @@ def robustness(
     perplexity: float = 30.0,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    batch_size: int = 16,
-    prepend_bos: bool | None = None,
-    padding_side: PaddingSide = "right",
+    run: RunConfig | Runner | None = None,
+    **legacy: Any,
 ) -> RobustnessResult:
     """Many θ per task, each from its own S and x', and how well they cluster by task.
 
@@ -346,6 +347,8 @@ def robustness(
         k: neighbours of the leave-one-out k-NN accuracy (majority vote, cosine).
         perplexity: t-SNE perplexity (clipped below the number of vectors).
         seed: seeds sampling and t-SNE.
+        run: a :class:`~tvlens.runner.RunConfig` or a :class:`~tvlens.runner.Runner` of
+            ``model`` (batching, sink token, packing).
 
     Raises:
         ValueError: with fewer than 2 tasks, or ``k`` not below the number of vectors.
@@ -364,10 +367,9 @@ def robustness(
     )
     examples = [ex for exs in by_task.values() for ex in exs]
     labels = [name for name, exs in by_task.items() for _ in exs]
-    opts: dict[str, Any] = dict(
-        fmt=fmt, batch_size=batch_size, prepend_bos=prepend_bos, padding_side=padding_side
-    )
-    n_layers = int(model.cfg.n_layers)
+    runner = Runner.bind(model, run, **legacy)
+    opts: dict[str, Any] = dict(fmt=fmt, run=runner)
+    n_layers = runner.n_layers
     layer_accuracy = None
     if layer is None:
         thetas = extract_thetas(model, examples, **opts)

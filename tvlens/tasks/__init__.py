@@ -10,6 +10,7 @@ Example:
 from tvlens.tasks.algorithmic import ALGORITHMIC_TASKS
 from tvlens.tasks.filtering import FilteredTask, filter_single_token, for_model
 from tvlens.tasks.io import read_task_file
+from tvlens.tasks.pairs import ON_CONFLICT, OnConflict
 from tvlens.tasks.registry import (
     CATEGORIES,
     PAPER_TASKS,
@@ -24,8 +25,10 @@ from tvlens.tasks.task import Task
 __all__ = [
     "ALGORITHMIC_TASKS",
     "CATEGORIES",
+    "ON_CONFLICT",
     "PAPER_TASKS",
     "FilteredTask",
+    "OnConflict",
     "Task",
     "filter_single_token",
     "for_model",

@@ -21,6 +21,7 @@ except ImportError:  # Python 3.10
 
 from tvlens.tasks.algorithmic import ALGORITHMIC_TASKS, algorithmic_task
 from tvlens.tasks.io import SUFFIXES, read_task_file
+from tvlens.tasks.pairs import OnConflict, check_on_conflict
 from tvlens.tasks.task import Task
 
 CATEGORIES: tuple[str, ...] = ("algorithmic", "translation", "linguistic", "knowledge")
@@ -142,13 +143,17 @@ def list_tasks(category: str | None = None) -> list[str]:
     return out
 
 
-def get_task(name_or_path: str | Path | Task) -> Task:
+def get_task(name_or_path: str | Path | Task, *, on_conflict: OnConflict = "error") -> Task:
     """A registered task by name, or a custom task from a file.
 
     Args:
         name_or_path: a registered name (see :func:`list_tasks`), a path to a
             ``.json`` / ``.csv`` / ``.tsv`` task file (see :mod:`tvlens.tasks.io`), or a
             :class:`Task` (returned as is).
+        on_conflict: for a task file, what to do with an input given two different
+            outputs: ``"error"`` (default), ``"first"`` or ``"drop"`` (see
+            :func:`~tvlens.tasks.read_task_file`). Registered tasks have no conflicts
+            and ignore it.
 
     Raises:
         ValueError: on an unknown name (listing the available names and the closest
@@ -161,17 +166,23 @@ def get_task(name_or_path: str | Path | Task) -> Task:
         (26, ('a', 'A'))
         >>> examples = task.sample(50, n_demos=5, seed=0)
     """
+    policy = check_on_conflict(on_conflict)
     if isinstance(name_or_path, Task):
         return name_or_path
-    if isinstance(name_or_path, Path):
-        return read_task_file(name_or_path)
+    if isinstance(name_or_path, os.PathLike):
+        return read_task_file(Path(name_or_path), on_conflict=policy)
+    if not isinstance(name_or_path, str):
+        raise TypeError(
+            f"get_task takes a task name, a path or a Task, got {name_or_path!r} "
+            f"({type(name_or_path).__name__})"
+        )
     name = name_or_path
     if name in ALGORITHMIC_TASKS:
         return algorithmic_task(name)
     if name in _known_names():
         return _load_data_task(name)
     if os.sep in name or "/" in name or name.lower().endswith(SUFFIXES) or Path(name).is_file():
-        return read_task_file(name)
+        return read_task_file(name, on_conflict=policy)
     available = list_tasks()
     close = difflib.get_close_matches(name, sorted(_known_names()), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -7,64 +7,20 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tvlens._example import ICLExample
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, answer_token_ids, require_format
+from tvlens.tasks.pairs import (
+    OnConflict,
+    Pair,
+    check_on_conflict,
+    normalize_pairs,
+    read_pairs_file,
+    resolve_pairs,
+)
 
-if TYPE_CHECKING:
-    from tvlens.tasks.filtering import FilteredTask
-
-Pair = tuple[str, str]
-
-
-def normalize_pairs(raw: Iterable[Any], where: str) -> tuple[Pair, ...]:
-    """Check and de-duplicate ``(input, output)`` pairs, keeping first-seen order.
-
-    Identical duplicate pairs are merged silently; an input mapped to two different
-    outputs is an error.
-
-    Args:
-        raw: the pairs (each a 2-sequence of strings).
-        where: what the pairs come from, used to start every error message
-            (e.g. ``"task 'foo'"`` or ``"task file data.csv"``).
-
-    Raises:
-        ValueError: on no pairs, a pair that is not two strings, an empty or
-            whitespace-padded string, a string with a line break, or conflicting
-            duplicates.
-    """
-    seen: dict[str, str] = {}
-    for i, pair in enumerate(raw):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise ValueError(f"{where}: pair {i} is not an (input, output) pair: {pair!r}")
-        x, y = pair
-        for role, s in (("input", x), ("output", y)):
-            if not isinstance(s, str):
-                raise ValueError(
-                    f"{where}: pair {i} has a non-string {role} {s!r} ({type(s).__name__})"
-                )
-            if not s.strip():
-                raise ValueError(f"{where}: pair {i} has an empty {role}: {pair!r}")
-            if s != s.strip():
-                raise ValueError(
-                    f"{where}: pair {i} has leading/trailing whitespace in its {role} {s!r}; "
-                    "the prompt format adds the spaces, strip the strings"
-                )
-            if "\n" in s or "\r" in s:
-                raise ValueError(
-                    f"{where}: pair {i} has a line break in its {role} {s!r}; "
-                    "line breaks separate demonstrations in a prompt"
-                )
-        if x in seen and seen[x] != y:
-            raise ValueError(
-                f"{where}: conflicting duplicate input {x!r} -> {seen[x]!r} and {y!r}; "
-                "a task maps each input to one output"
-            )
-        seen.setdefault(x, y)
-    if not seen:
-        raise ValueError(f"{where}: no pairs")
-    return tuple(seen.items())
+__all__ = ["FilteredTask", "Pair", "Task", "normalize_pairs", "tokenizer_name"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +36,9 @@ class Task:
         source: where the pairs come from.
         input_space: the inputs dummy queries are drawn from (default: the inputs of
             ``pairs``); they need no known output.
+        n_conflicts_dropped: how many ``(input, output)`` pairs were dropped when the
+            task was built because their input had another output
+            (``on_conflict="first"`` or ``"drop"``); 0 otherwise. Not part of equality.
 
     Build one with :meth:`from_pairs` or :meth:`from_file`, or get a registered one
     with :func:`tvlens.tasks.get_task`.
@@ -91,10 +50,28 @@ class Task:
     description: str = ""
     source: str = ""
     input_space: tuple[str, ...] = field(default=())
+    n_conflicts_dropped: int = field(default=0, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError(f"a task needs a non-empty string name, got {self.name!r}")
+        for attr in ("category", "description", "source"):
+            value = getattr(self, attr)
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"task {self.name!r}: {attr} must be a str, got {value!r} "
+                    f"({type(value).__name__})"
+                )
+        n = self.n_conflicts_dropped
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(
+                f"task {self.name!r}: n_conflicts_dropped must be an int >= 0, got {n!r}"
+            )
+        if isinstance(self.input_space, str):
+            raise TypeError(
+                f"task {self.name!r}: input_space must be a collection of inputs, not the "
+                f"string {self.input_space!r}"
+            )
         object.__setattr__(self, "pairs", normalize_pairs(self.pairs, f"task {self.name!r}"))
         space = self.input_space or tuple(x for x, _ in self.pairs)
         for s in space:
@@ -115,18 +92,29 @@ class Task:
         description: str = "",
         source: str = "",
         input_space: Iterable[str] | None = None,
+        on_conflict: OnConflict = "error",
     ) -> Task:
         """A task from ``(input, output)`` pairs or an ``{input: output}`` mapping.
 
-        Identical duplicate pairs are merged; conflicting ones raise ``ValueError``.
+        Identical duplicate pairs are merged. An input with two different outputs
+        follows ``on_conflict``: ``"error"`` (default) raises ``ValueError`` listing the
+        conflicts, ``"first"`` keeps each input's first output, ``"drop"`` drops every
+        conflicting input; the dropped count is :attr:`n_conflicts_dropped`.
 
         Example:
             >>> task = Task.from_pairs("shout", [("hi", "HI"), ("yo", "YO")])
             >>> len(task), task.category
             (2, 'custom')
         """
+        if isinstance(pairs, (str, bytes)):
+            raise TypeError(f"task {name!r}: pairs must be (input, output) pairs, not {pairs!r}")
+        if isinstance(input_space, str):
+            raise TypeError(
+                f"task {name!r}: input_space must be a collection of inputs, not the string "
+                f"{input_space!r}"
+            )
         items = pairs.items() if isinstance(pairs, Mapping) else pairs
-        norm = normalize_pairs(items, f"task {name!r}")
+        norm, n_dropped = resolve_pairs(items, f"task {name!r}", check_on_conflict(on_conflict))
         return cls(
             name=name,
             category=category,
@@ -134,16 +122,46 @@ class Task:
             description=description,
             source=source,
             input_space=tuple(input_space) if input_space is not None else (),
+            n_conflicts_dropped=n_dropped,
         )
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, name: str | None = None, category: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        category: str | None = None,
+        on_conflict: OnConflict = "error",
     ) -> Task:
-        """Read a task file; see :func:`tvlens.tasks.io.read_task_file` for the formats."""
-        from tvlens.tasks.io import read_task_file
+        """Read a task from a JSON, CSV or TSV file (formats: :mod:`tvlens.tasks.io`).
 
-        return read_task_file(path, name=name, category=category)
+        Args:
+            path: the file.
+            name: the task name (default: the tvlens schema's ``"name"``, else the
+                file stem).
+            category: the category (default: the schema's ``"category"``, else
+                ``"custom"``).
+            on_conflict: what to do with an input given two different outputs:
+                ``"error"`` (default), ``"first"`` or ``"drop"`` (see :meth:`from_pairs`).
+
+        Raises:
+            ValueError: naming the file, if it is missing, of an unknown type, empty,
+                not JSON, of the wrong shape, or has bad pairs (non-string, empty,
+                conflicting duplicates under ``"error"``, a CSV row without exactly 2
+                columns).
+        """
+        policy = check_on_conflict(on_conflict)
+        raw, meta, where = read_pairs_file(path)
+        pairs, n_dropped = resolve_pairs(raw, where, policy)
+        return cls(
+            name=name or meta.get("name") or Path(path).stem,
+            category=category or meta.get("category") or "custom",
+            pairs=pairs,
+            description=meta.get("description", ""),
+            source=meta.get("source", "") or str(path),
+            n_conflicts_dropped=n_dropped,
+        )
 
     def to_json(self, path: str | Path) -> Path:
         """Write the task in the tvlens schema (``{"name", ..., "pairs": [[x, y], ...]}``)."""
@@ -342,7 +360,99 @@ class Task:
 
     # ------------------------------------------------------------------- filtering
     def single_token(self, tokenizer: Any, fmt: PromptFormat = DEFAULT_FORMAT) -> FilteredTask:
-        """This task keeping only single-token answers; see :func:`filter_single_token`."""
-        from tvlens.tasks.filtering import filter_single_token
+        """This task keeping only single-token answers.
 
-        return filter_single_token(self, tokenizer, fmt)
+        The answer is tokenized with :func:`tvlens.prompts.answer_token_ids` (``fmt``'s
+        ``output_prefix`` included, e.g. the leading space of ``" Paris"``). Pairs whose
+        answer is several tokens are dropped, not scored on their first token. Dummy
+        queries keep drawing from this task's ``input_space``; the result keeps its
+        :attr:`n_conflicts_dropped`.
+
+        Raises:
+            ValueError: if no pair is left (naming the task, the counts and tokenizer).
+                Asking a filtered task for more pairs than it kept also raises, from
+                :meth:`sample`, with the kept and dropped counts.
+        """
+        fmt = require_format(fmt)
+        kept: list[Pair] = []
+        dropped: list[Pair] = []
+        for x, y in self.pairs:
+            (kept if len(answer_token_ids(tokenizer, y, fmt)) == 1 else dropped).append((x, y))
+        name = tokenizer_name(tokenizer)
+        if not kept:
+            raise ValueError(
+                f"task {self.name!r}: no answer is a single token for tokenizer {name!r} "
+                f"(kept 0, dropped {len(dropped)} of {len(self)}; format {fmt.name!r})"
+            )
+        return FilteredTask(
+            name=self.name,
+            category=self.category,
+            pairs=tuple(kept),
+            description=self.description,
+            source=self.source,
+            input_space=self.input_space,
+            n_conflicts_dropped=self.n_conflicts_dropped,
+            dropped=tuple(dropped),
+            tokenizer_name=name,
+            format_name=fmt.name,
+        )
+
+
+def tokenizer_name(tokenizer: Any) -> str:
+    """A readable name for a tokenizer: its ``name_or_path``, else its class name."""
+    name = getattr(tokenizer, "name_or_path", None)
+    return str(name) if name else type(tokenizer).__name__
+
+
+@dataclass(frozen=True)
+class FilteredTask(Task):
+    """A :class:`Task` restricted to single-token answers, with what was dropped.
+
+    Built by :meth:`Task.single_token` (:func:`tvlens.tasks.filter_single_token`,
+    :func:`tvlens.tasks.for_model`).
+
+    Attributes:
+        dropped: the ``(input, output)`` pairs removed because the output is not one
+            token (in the original order).
+        tokenizer_name: the tokenizer's ``name_or_path``.
+        format_name: the :class:`~tvlens.PromptFormat` name the answers were
+            tokenized under.
+    """
+
+    dropped: tuple[Pair, ...] = ()
+    tokenizer_name: str = ""
+    format_name: str = ""
+
+    @property
+    def n_kept(self) -> int:
+        """Number of pairs kept (``len(self)``)."""
+        return len(self.pairs)
+
+    @property
+    def n_dropped(self) -> int:
+        """Number of pairs dropped for a multi-token answer."""
+        return len(self.dropped)
+
+    @property
+    def n_original(self) -> int:
+        """Number of pairs before filtering."""
+        return self.n_kept + self.n_dropped
+
+    def summary(self) -> str:
+        """One line, e.g. ``"country_capital: kept 150 of 193 pairs (43 dropped) ..."``."""
+        conflicts = (
+            f"; {self.n_conflicts_dropped} conflicting pairs dropped when the task was read"
+            if self.n_conflicts_dropped
+            else ""
+        )
+        return (
+            f"{self.name}: kept {self.n_kept} of {self.n_original} pairs ({self.n_dropped} "
+            f"dropped: multi-token answers) for tokenizer {self.tokenizer_name!r}, "
+            f"format {self.format_name!r}{conflicts}"
+        )
+
+    def _size_note(self) -> str:
+        return (
+            f" after single-token filtering (kept {self.n_kept}, dropped {self.n_dropped} "
+            f"of {self.n_original}; tokenizer {self.tokenizer_name!r})"
+        )

@@ -1,0 +1,68 @@
+"""Per-prompt task-vector patches, and what a batched prediction returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from tvlens._compat import RESID_POST_TEMPLATE
+from tvlens.hooks import PatchMode, task_vector_hooks
+from tvlens.protocol import HookPair
+
+
+@dataclass(frozen=True)
+class Patches:
+    """One task-vector patch per prompt: ``vectors[i]`` at ``layers[i]``, at the arrow.
+
+    Attributes:
+        vectors: ``[n, d_model]``.
+        layers: ``[n]`` layer of each prompt's patch.
+        mode: ``"replace"`` the residual (the paper) or ``"add"`` to it.
+        hook_template: the patched hook, a format string with ``{layer}``.
+    """
+
+    vectors: Float[Tensor, "n d_model"]
+    layers: Int[Tensor, " n"]
+    mode: PatchMode = "replace"
+    hook_template: str = RESID_POST_TEMPLATE
+
+    @classmethod
+    def at_layer(
+        cls,
+        vectors: Float[Tensor, "n d_model"],
+        layer: int,
+        mode: PatchMode = "replace",
+        hook_template: str = RESID_POST_TEMPLATE,
+    ) -> Patches:
+        """Every prompt patched at the same ``layer``."""
+        layers = torch.full((vectors.shape[0],), int(layer), dtype=torch.long)
+        return cls(vectors, layers, mode, hook_template)
+
+    def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:
+        """Patch hooks for the prompts ``idx`` sitting at ``positions`` of one pass."""
+        rows = torch.as_tensor(list(idx), dtype=torch.long)
+        return task_vector_hooks(
+            self.vectors[rows],
+            self.layers[rows],
+            positions,
+            mode=self.mode,
+            n_layers=n_layers,
+            hook_template=self.hook_template,
+        )
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What :meth:`Runner.predict` returns: ``values[i]`` and the ids fed for prompt ``i``."""
+
+    values: Tensor
+    input_ids: tuple[tuple[int, ...], ...]
+
+
+def argmax_token(logits: Tensor, idx: Sequence[int]) -> Tensor:
+    """The default reduction of :meth:`Runner.predict`: the greedy next token."""
+    return logits.argmax(-1)

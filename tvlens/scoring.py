@@ -1,0 +1,76 @@
+"""Scoring one next token against one answer token, shared by the modes and the sweep.
+
+An answer that is not exactly one token under the model's tokenizer and the format is
+refused: it is never scored on its first token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from tvlens._example import ICLExample
+from tvlens.patches import Predictions
+from tvlens.prompts import PromptFormat, single_answer_token
+from tvlens.protocol import HookedModel
+from tvlens.results import ModeResult, Prediction
+from tvlens.runner import Runner
+
+
+def answer_ids(
+    model: HookedModel, examples: Sequence[ICLExample], fmt: PromptFormat
+) -> Int[Tensor, " n"]:
+    """The token each example is scored against: its answer, which must be one token.
+
+    Raises:
+        ValueError: for an answer of several tokens (or none) under the model's tokenizer.
+    """
+    ids = [single_answer_token(model.tokenizer, ex.answer, fmt) for ex in examples]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def check_examples(examples: Sequence[ICLExample]) -> None:
+    """Refuse an empty batch, a bare example, or items that are not examples."""
+    if isinstance(examples, ICLExample):
+        raise TypeError("pass a list of ICLExample, not one example: [example]")
+    if len(examples) == 0:
+        raise ValueError("empty batch: pass at least one example")
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, ICLExample):
+            raise TypeError(f"examples[{i}] is a {type(ex).__name__}, not an ICLExample")
+
+
+def mode_result(
+    runner: Runner,
+    mode: str,
+    examples: Sequence[ICLExample],
+    predicted: Predictions,
+    answers: Tensor,
+    layer: int | None = None,
+) -> ModeResult:
+    """Score greedy tokens against answer tokens, one :class:`Prediction` per example."""
+    tok = runner.model.tokenizer
+    out = []
+    preds = predicted.values.tolist()
+    rows = zip(examples, preds, answers.tolist(), predicted.input_ids, strict=True)
+    for ex, p, a, ids in rows:
+        out.append(
+            Prediction(
+                mode=mode,
+                task=ex.task,
+                query=ex.query,
+                answer=ex.answer,
+                answer_token_id=int(a),
+                predicted_token_id=int(p),
+                predicted_token=tok.decode([int(p)]),
+                correct=int(p) == int(a),
+                input_ids=ids,
+                demos=ex.demos if mode != "baseline" else (),
+                dummy_queries=ex.dummy_queries if mode == "hypothesis" else (),
+                layer=layer,
+            )
+        )
+    return ModeResult(mode=mode, predictions=tuple(out))
