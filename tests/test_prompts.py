@@ -179,6 +179,16 @@ def test_check_examples_follows_the_format() -> None:
     check_examples([ex(), ex()], DEFAULT_FORMAT)  # valid input passes
 
 
+def test_builders_read_a_generator_once() -> None:
+    # typed Sequence (beartype refuses a generator in this session), but users may pass one
+    examples = [ex(), ex(query="e")]
+    assert bare(icl_prompts)(iter(examples), DEFAULT_FORMAT) == icl_prompts(
+        examples, DEFAULT_FORMAT
+    )
+    assert bare(zero_shot_prompts)(iter(examples), DEFAULT_FORMAT) == ["c ->", "e ->"]
+    assert len(bare(dummy_prompts)((e for e in examples), DEFAULT_FORMAT)) == 2
+
+
 def test_check_examples_types() -> None:
     with pytest.raises(TypeError, match=r"examples\[1\] must be an ICLExample, got dict"):
         bare(check_examples)([ex(), {"query": "c"}], DEFAULT_FORMAT)

@@ -81,8 +81,9 @@ def test_dummy_queries_as_one_string_is_type_error() -> None:
     [
         (("d", 5), r"dummy_queries\[1\] must be a str, got 5"),
         (("d", None), r"dummy_queries\[1\] must be a str, got None"),
-        ({"d": 1}, "dummy_queries must be a sequence of str, got dict"),
-        (7, "dummy_queries must be a sequence of str, got int"),
+        ({"d": 1}, "dummy_queries must be a sequence of str .in a fixed order., got dict"),
+        (7, "dummy_queries must be a sequence of str .in a fixed order., got int"),
+        ({"d", "e"}, "dummy_queries must be a sequence of str .in a fixed order., got set"),
     ],
 )
 def test_dummy_queries_bad_types(dummies: Any, problem: str) -> None:
@@ -96,6 +97,8 @@ def test_dummy_queries_bad_types(dummies: Any, problem: str) -> None:
         ("ab", "demos must be a sequence of .input, output. pairs, got str"),
         ({"a": "A"}, "demos must be a sequence of .input, output. pairs, got dict"),
         (None, "demos must be a sequence of .input, output. pairs, got NoneType"),
+        ({("a", "A")}, "demos must be a sequence of .input, output. pairs, got set"),
+        (({"a", "A"},), r"demos\[0\] must be an \(input, output\) pair of two str, got \{"),
         (("aA",), r"demos\[0\] must be an \(input, output\) pair of two str, got 'aA'"),
         ((("a", "A"), ("b",)), r"demos\[1\] must be an \(input, output\) pair"),
         ((("a", "A", "x"),), r"demos\[0\] must be an \(input, output\) pair"),

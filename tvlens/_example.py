@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +23,20 @@ def _visible(field: str, value: str) -> str:
     return value
 
 
+def _ordered(raw: Any) -> bool:
+    """An iterable with a defined order that is not itself text or a mapping."""
+    return not isinstance(raw, (str, bytes, Mapping, Set)) and hasattr(raw, "__iter__")
+
+
 def _demos(raw: Any) -> tuple[tuple[str, str], ...]:
-    if isinstance(raw, (str, bytes, Mapping)) or not hasattr(raw, "__iter__"):
+    if not _ordered(raw):
         raise TypeError(
             f"ICLExample.demos must be a sequence of (input, output) pairs, got "
             f"{type(raw).__name__} {raw!r:.80}; e.g. demos=(('a', 'A'), ('b', 'B'))"
         )
     out: list[tuple[str, str]] = []
     for i, pair in enumerate(raw):
-        if (
-            isinstance(pair, (str, bytes, Mapping))
-            or not hasattr(pair, "__len__")
-            or not hasattr(pair, "__iter__")
-            or len(pair) != 2
-        ):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise TypeError(
                 f"ICLExample.demos[{i}] must be an (input, output) pair of two str, got {pair!r}"
             )
@@ -54,10 +54,10 @@ def _dummies(raw: Any, query: str) -> tuple[str, ...]:
             f"(it would be read as {len(raw)} one-character queries); "
             f"write dummy_queries=({raw!r},)"
         )
-    if isinstance(raw, Mapping) or not hasattr(raw, "__iter__"):
+    if not _ordered(raw):
         raise TypeError(
-            f"ICLExample.dummy_queries must be a sequence of str, got {type(raw).__name__} "
-            f"{raw!r:.80}"
+            f"ICLExample.dummy_queries must be a sequence of str (in a fixed order), got "
+            f"{type(raw).__name__} {raw!r:.80}"
         )
     out = tuple(
         _visible(f"dummy_queries[{i}]", _text(f"dummy_queries[{i}]", d)) for i, d in enumerate(raw)
@@ -86,7 +86,8 @@ class ICLExample:
     Raises:
         TypeError: if a field is not text (``None`` included), ``demos`` is not a
             sequence of pairs of ``str``, or ``dummy_queries`` is a single ``str``
-            instead of a sequence of them (each message names the field or index).
+            instead of a sequence of them; a set is refused for both, as their order
+            is part of the prompt (each message names the field or index).
         ValueError: on an empty or whitespace-only query, answer, demo string or dummy
             query, or a dummy query equal to the query.
 

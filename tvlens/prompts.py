@@ -146,11 +146,17 @@ def check_examples(examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
             :class:`ICLExample`.
         ValueError: naming the example index, the field, the text and the fix.
     """
+    _checked(examples, fmt)
+
+
+def _checked(examples: Any, fmt: Any) -> list[ICLExample]:
+    """:func:`check_examples`, returning the examples as a list (a generator is read once)."""
     fmt = require_format(fmt)
     if isinstance(examples, (str, bytes, ICLExample)) or not isinstance(examples, Iterable):
         raise TypeError(f"examples must be a sequence of ICLExample, got {type(examples).__name__}")
+    rows = list(examples)
     arrow, sep = fmt.arrow.strip(), fmt.demo_sep
-    for i, ex in enumerate(examples):
+    for i, ex in enumerate(rows):
         if not isinstance(ex, ICLExample):
             raise TypeError(f"examples[{i}] must be an ICLExample, got {type(ex).__name__}")
         items: list[tuple[str, str, bool]] = [("query", ex.query, True)]
@@ -178,6 +184,7 @@ def check_examples(examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
                     "would split a demonstration in two: remove it from the data or use a "
                     "format with another demo_sep"
                 )
+    return rows
 
 
 def special_token_strings(tokenizer: Any) -> tuple[str, ...]:
@@ -240,14 +247,12 @@ def check_special_tokens(tokenizer: Any, texts: Sequence[str]) -> None:
 
 def icl_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
     """Regular prompts ``S + x ->``, one per example (checked by :func:`check_examples`)."""
-    check_examples(examples, require_format(fmt))
-    return [fmt.icl(ex.demos, ex.query) for ex in examples]
+    return [fmt.icl(ex.demos, ex.query) for ex in _checked(examples, fmt)]
 
 
 def zero_shot_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
     """Zero-shot prompts ``x ->``, one per example (checked by :func:`check_examples`)."""
-    check_examples(examples, require_format(fmt))
-    return [fmt.zero_shot(ex.query) for ex in examples]
+    return [fmt.zero_shot(ex.query) for ex in _checked(examples, fmt)]
 
 
 def dummy_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
@@ -257,9 +262,8 @@ def dummy_prompts(examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str
         ValueError: if an example has no demonstrations or no dummy queries, or as
             :func:`check_examples`.
     """
-    check_examples(examples, require_format(fmt))
     out: list[str] = []
-    for i, ex in enumerate(examples):
+    for i, ex in enumerate(_checked(examples, fmt)):
         if not ex.demos:
             raise ValueError(
                 f"example {i} has no demonstrations; a task vector needs at least one demo"
@@ -363,8 +367,7 @@ def single_answer_token(tokenizer: Any, answer: str, fmt: PromptFormat) -> int:
             pieces and the fix.
 
     Example:
-        >>> single_answer_token(tokenizer, "Paris", DEFAULT_FORMAT)  # doctest: +SKIP
-        6342
+        >>> single_answer_token(model.tokenizer, "Paris", DEFAULT_FORMAT)  # doctest: +SKIP
     """
     fmt = require_format(fmt)
     if not isinstance(answer, str):
