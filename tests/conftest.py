@@ -40,3 +40,11 @@ def fresh_tiny_model(request: pytest.FixtureRequest) -> Any:
 def count_fwd_hooks(model: Any) -> int:
     """Forward hooks attached to all hook points of ``model``."""
     return sum(len(hp._forward_hooks) for hp in model.hook_dict.values())
+
+
+@pytest.fixture()
+def no_jaxtyping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Call tvlens without the test-only jaxtyping + beartype layer, as users do."""
+    import jaxtyping
+
+    monkeypatch.setattr(jaxtyping.config, "jaxtyping_disable", True)

@@ -7,8 +7,15 @@ compositions of TransformerLens hooks that work on ``HookedTransformer`` and
 
 from tvlens._example import ICLExample
 from tvlens._version import __version__
+from tvlens.answer_scoring import GenerationResult
 from tvlens.config import RunConfig
+from tvlens.decoding import Generations
 from tvlens.extract import extract_task_vectors, extract_thetas, task_vector
+from tvlens.generation import (
+    generate_baseline,
+    generate_hypothesis,
+    generate_regular,
+)
 from tvlens.hooks import (
     logits_at_hooks,
     resid_extractor_hooks,
@@ -36,6 +43,8 @@ __all__ = [
     "PAPER_FORMAT",
     "PAPER_TASKS",
     "EvaluationResult",
+    "GenerationResult",
+    "Generations",
     "HookedModel",
     "ICLExample",
     "LayerSweepResult",
@@ -53,6 +62,9 @@ __all__ = [
     "evaluate",
     "extract_task_vectors",
     "extract_thetas",
+    "generate_baseline",
+    "generate_hypothesis",
+    "generate_regular",
     "get_task",
     "hypothesis",
     "layer_sweep",

@@ -6,6 +6,7 @@ never checks a TransformerLens version.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 from importlib.metadata import version
@@ -250,3 +251,122 @@ def hooked_from_local_dir(
     )
     model.move_model_modules_to_device()
     return model
+
+
+# ---- attention heads (tvlens.heads, tvlens.function_vectors) ---------------------------------
+# Both model classes expose these names: on a bridge, ``attn.hook_z`` is an alias of the input
+# of the output projection (``attn.o.hook_in``), ``[batch, pos, n_heads, d_head]`` with one
+# slice per *query* head also under grouped-query attention; ``hook_attn_out`` is what the
+# attention block adds to the residual stream, after the post-attention norm where there is one.
+HOOK_Z_TEMPLATE = "blocks.{layer}.attn.hook_z"
+ATTN_OUT_TEMPLATE = "blocks.{layer}.hook_attn_out"
+POST_ATTN_SCALE_TEMPLATE = "blocks.{layer}.ln1_post.hook_scale"
+
+
+def n_heads(model: HookedModel) -> int:
+    """The number of query heads per layer (``cfg.n_heads``)."""
+    return int(model.cfg.n_heads)
+
+
+def n_key_value_heads(model: HookedModel) -> int:
+    """Key/value heads per layer: ``cfg.n_key_value_heads`` under grouped-query attention."""
+    value = getattr(model.cfg, "n_key_value_heads", None)
+    return int(value) if value else n_heads(model)
+
+
+def head_out_weights(model: HookedModel, layer: int) -> Tensor:
+    """``W_O`` of ``layer``: ``[n_heads, d_head, d_model]``, one slice per query head."""
+    w: Tensor = model.blocks[layer].attn.W_O  # type: ignore[attr-defined]
+    return w.detach()
+
+
+def attn_out_bias(model: HookedModel, layer: int) -> Tensor | None:
+    """``b_O`` of ``layer`` (``[d_model]``), or ``None`` where the projection has none."""
+    b = getattr(model.blocks[layer].attn, "b_O", None)  # type: ignore[attr-defined]
+    return None if b is None else b.detach()
+
+
+def post_attention_norm(model: HookedModel, layer: int) -> Any | None:
+    """The norm between attention and the residual stream (Gemma 2/3's ``ln1_post``), or None."""
+    return getattr(model.blocks[layer], "ln1_post", None)  # type: ignore[attr-defined]
+
+
+def post_attention_gain(model: HookedModel, layer: int) -> Tensor | None:
+    """The per-channel gain ``g`` of the post-attention RMS norm, ``out = x / rms(x) * g``.
+
+    Read by calling the norm on a constant vector ``c·1`` (its RMS is ``c``), so it is the
+    gain the model applies whatever the storage convention: Gemma's HF norm stores ``w`` and
+    multiplies by ``1 + w``, TransformerLens's ``HookedTransformer`` folds the 1 into ``w``.
+    ``None`` for a model without a post-attention norm.
+    """
+    norm = post_attention_norm(model, layer)
+    if norm is None:
+        return None
+    w_o = head_out_weights(model, layer)
+    c = 1e3  # rms(c·1) = sqrt(c² + eps) = c to 1e-12 for any eps below 1e-6
+    probe = torch.full((1, 1, w_o.shape[-1]), c, dtype=w_o.dtype, device=w_o.device)
+    with torch.inference_mode():
+        out: Tensor = norm(probe)
+    return out[0, 0].detach().float()
+
+
+# ---- KV caches (generation) ----------------------------------------------------------
+def kv_cache_kind(model: HookedModel) -> str:
+    """``"hooked"`` (TransformerLens's own cache), ``"hf"`` (a bridge's HF model) or ``""``."""
+    hooked = hooked_transformer_class()
+    if hooked is not None and isinstance(model, hooked):
+        return "hooked"
+    hf = getattr(model, "original_model", None)
+    try:
+        from transformers import PreTrainedModel
+    except ImportError:  # pragma: no cover - transformers is a TransformerLens dependency
+        return ""
+    return "hf" if isinstance(hf, PreTrainedModel) else ""
+
+
+def hooked_cache_class() -> Any:
+    """TransformerLens's KV-cache class (it moved within the 3.x line)."""
+    for module, name in (
+        ("transformer_lens.cache.key_value_cache", "TransformerLensKeyValueCache"),
+        ("transformer_lens.past_key_value_caching", "HookedTransformerKeyValueCache"),
+    ):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ValueError("this TransformerLens has no KV-cache class tvlens knows")
+
+
+class KVCache:
+    """A fresh KV cache for one batch, and the forward keywords that use it."""
+
+    def __init__(self, model: HookedModel, batch_size: int, device: torch.device) -> None:
+        self.kind = kv_cache_kind(model)
+        if self.kind == "hooked":
+            self.cache: Any = hooked_cache_class().init_cache(model.cfg, device, batch_size)
+        elif self.kind == "hf":
+            from transformers import DynamicCache
+
+            config = model.original_model.config  # type: ignore[attr-defined]
+            try:
+                self.cache = DynamicCache(config=config)
+            except TypeError:  # transformers 4.x takes no config
+                self.cache = DynamicCache()
+        else:
+            raise ValueError(f"{type(model).__name__} has no KV cache tvlens can drive")
+
+    def kwargs(self, mask: Tensor, n_new: int) -> dict[str, Any]:
+        """Forward keywords for ``n_new`` new tokens; ``mask`` covers cached + new tokens."""
+        if self.kind == "hooked":  # TransformerLens appends the new part of the mask itself
+            return {"past_kv_cache": self.cache, "attention_mask": mask[:, -n_new:]}
+        return {"past_key_values": self.cache, "use_cache": True, "attention_mask": mask}
+
+    def check_filled(self, n_tokens: int) -> None:
+        """Refuse a cache the prompt pass left empty (the bridge's attention ignored it)."""
+        if self.kind != "hf":
+            return
+        if int(self.cache.get_seq_length()) == 0:
+            raise RuntimeError(
+                f"a prompt pass of {n_tokens} tokens left the Hugging Face KV cache empty: this "
+                "TransformerBridge's attention does not update the cache the HF layers pass it"
+            )

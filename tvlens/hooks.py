@@ -259,7 +259,11 @@ class ResidRecorder:
         return [(resid_hook_name(layer), self._make(layer, layer == last)) for layer in self.layers]
 
     def _make(self, layer: int, is_last: bool) -> Any:
+        first = layer == min(self.layers)
+
         def hook(resid: Tensor, hook: Any) -> Tensor:
+            if first:  # a new forward pass: nothing from an earlier pass may be mixed in
+                self.activations.clear()
             pos = self.positions.to(resid.device)
             if pos.shape[0] != resid.shape[0]:
                 raise ValueError(
@@ -418,6 +422,12 @@ def task_vector_hooks(
 
     def make(target: int) -> Any:
         def hook(resid: Tensor, hook: Any) -> Tensor:
+            if resid.dim() != 3:
+                raise ValueError(
+                    f"{hook.name!r} carries a {tuple(resid.shape)} activation, not the residual "
+                    "stream [batch, pos, d_model]: hook_template must name a residual hook "
+                    f"such as {RESID_POST_TEMPLATE!r}"
+                )
             batch, seq_len, d_model = resid.shape
             if vectors.shape[-1] != d_model:
                 raise ValueError(

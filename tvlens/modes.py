@@ -110,6 +110,12 @@ def hypothesis(
         thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
     elif isinstance(vector, TaskVector):
         vector.check_model(model)
+        if vector.prompt_format != fmt:
+            raise ValueError(
+                f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "
+                f"but these prompts use {fmt.name!r} ({vector.prompt_format} vs {fmt}); pass "
+                "fmt=vector.prompt_format or extract θ in this format"
+            )
         thetas = vector.tensor_at(layer).expand(len(examples), -1)
         template = vector.hook_template
     elif isinstance(vector, Tensor):
@@ -169,6 +175,11 @@ def evaluate(
         layer=layer,
         regular=regular(model, examples, fmt=fmt, run=runner),
         hypothesis=hypothesis(model, examples, layer, fmt=fmt, run=runner),
-        baseline=baseline(model, baseline_examples or examples, fmt=fmt, run=runner),
+        baseline=baseline(
+            model,
+            examples if baseline_examples is None else baseline_examples,
+            fmt=fmt,
+            run=runner,
+        ),
         sweep=sweep,
     )

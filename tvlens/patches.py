@@ -10,7 +10,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens._compat import RESID_POST_TEMPLATE
-from tvlens.hooks import PatchMode, task_vector_hooks
+from tvlens.hooks import PatchMode, as_layer, check_vectors, task_vector_hooks
 from tvlens.protocol import HookPair
 
 
@@ -30,6 +30,21 @@ class Patches:
     mode: PatchMode = "replace"
     hook_template: str = RESID_POST_TEMPLATE
 
+    def __post_init__(self) -> None:
+        check_vectors(self.vectors)
+        if (
+            not isinstance(self.layers, Tensor)
+            or self.layers.dim() != 1
+            or self.layers.dtype.is_floating_point
+            or self.layers.dtype == torch.bool
+        ):
+            raise TypeError("Patches.layers must be a 1-D integer tensor, one layer per prompt")
+        if self.vectors.dim() != 2 or self.vectors.shape[0] != self.layers.shape[0]:
+            raise ValueError(
+                f"Patches needs [n, d_model] vectors and [n] layers, got "
+                f"{tuple(self.vectors.shape)} and {tuple(self.layers.shape)}"
+            )
+
     @classmethod
     def at_layer(
         cls,
@@ -39,7 +54,8 @@ class Patches:
         hook_template: str = RESID_POST_TEMPLATE,
     ) -> Patches:
         """Every prompt patched at the same ``layer``."""
-        layers = torch.full((vectors.shape[0],), int(layer), dtype=torch.long)
+        check_vectors(vectors)
+        layers = torch.full((vectors.shape[0],), as_layer(layer), dtype=torch.long)
         return cls(vectors, layers, mode, hook_template)
 
     def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:

@@ -190,12 +190,18 @@ def _checked(examples: Any, fmt: Any) -> list[ICLExample]:
 def special_token_strings(tokenizer: Any) -> tuple[str, ...]:
     """The texts that ``tokenizer`` reads as special (control) tokens, longest first.
 
-    ``tokenizer.all_special_tokens`` plus the added tokens marked special.
+    ``tokenizer.all_special_tokens`` plus the added tokens marked special, and added tokens
+    written like control tokens (``<...>``: Gemma's ``<start_of_image>`` is not marked
+    special, yet reads as its image token).
     """
     found = {str(s) for s in (getattr(tokenizer, "all_special_tokens", None) or ())}
     added = getattr(tokenizer, "added_tokens_decoder", None)
     if isinstance(added, Mapping):
-        found |= {str(t.content) for t in added.values() if getattr(t, "special", False)}
+        for t in added.values():
+            content = str(t.content)
+            control_like = len(content) > 2 and content[0] == "<" and content[-1] == ">"
+            if getattr(t, "special", False) or control_like:
+                found.add(content)
     return tuple(sorted((s for s in found if s), key=lambda s: (-len(s), s)))
 
 
@@ -319,10 +325,12 @@ def sink_token_id(model: HookedModel, prepend_bos: bool | None) -> int | None:
     ``prepend_bos=None`` follows ``model.cfg.default_prepend_bos``; the token is the
     tokenizer's ``bos_token_id`` (model loaders set it to the model's attention sink).
     """
+    if prepend_bos is not None and not isinstance(prepend_bos, bool):
+        raise TypeError(f"prepend_bos must be True, False or None, got {prepend_bos!r}")
     use = (
         bool(getattr(model.cfg, "default_prepend_bos", True))
         if prepend_bos is None
-        else (prepend_bos)
+        else prepend_bos
     )
     if not use:
         return None

@@ -14,9 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,44 +22,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens import _compat
+from tvlens.batching import chunks, length_sorted, model_device
 from tvlens.config import RunConfig, with_legacy
+from tvlens.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.packing import PackedBatch, attention_rule_hooks, pack
 from tvlens.patches import Patches, Predictions, argmax_token
+from tvlens.probes import PackingVerdict, probe_packing
 from tvlens.prompts import PromptBatch, PromptFormat, pad_token_id, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
-
-
-@dataclass(frozen=True)
-class PackingVerdict:
-    """Whether packed rows compute what separate prompts do on a model, and why."""
-
-    exact: bool
-    reason: str
-
-
-def chunks(n: int, size: int) -> Iterator[slice]:
-    """Slices covering ``range(n)`` in pieces of ``size``."""
-    if size < 1:
-        raise ValueError(f"batch size must be >= 1, got {size}")
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
-def length_sorted(lengths: Sequence[int]) -> list[int]:
-    """Indices ordering items by length (stable), so batches hold similar lengths."""
-    return sorted(range(len(lengths)), key=lambda i: lengths[i])
-
-
-def model_device(model: HookedModel) -> torch.device:
-    """The device of the model's parameters (``cfg.device`` as a fallback)."""
-    params = getattr(model, "parameters", None)
-    if params is not None:
-        try:
-            return next(iter(params())).device
-        except StopIteration:
-            pass
-    return torch.device(str(getattr(model.cfg, "device", None) or "cpu"))
 
 
 class Runner:
@@ -88,8 +57,17 @@ class Runner:
         self.config = config or RunConfig()
         self._facts: dict[tuple[str, Any], Any] = {}
         if self.config.device is not None:
-            want, have = torch.device(self.config.device), model_device(model)
-            if want.type != have.type or (want.index is not None and want != have):
+            try:
+                want = torch.device(self.config.device)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"RunConfig.device={self.config.device!r} is not a torch device "
+                    "(e.g. 'cpu', 'cuda', 'cuda:1')"
+                ) from err
+            have = model_device(model)
+            if want.type != have.type or (
+                want.type != "cpu" and want.index not in (None, have.index)
+            ):
                 raise ValueError(
                     f"RunConfig.device={self.config.device!r} but the model is on {have}; "
                     f"move the model first (model.to({self.config.device!r})) or leave device=None"
@@ -163,6 +141,27 @@ class Runner:
         """Whether packing is exact on this model: a structural check, then a probe."""
         return self._fact("packing", self._probe_packing)
 
+    def check_hooks(self, hooks: Sequence[HookPair]) -> list[HookPair]:
+        """``hooks`` as a list, each name checked to be a hook point of the model.
+
+        A TransformerBridge silently ignores a hook name it does not have, so a patch at a
+        mistyped hook or a layer the model lacks would never fire: refuse it instead.
+
+        Raises:
+            ValueError: naming the unknown hook.
+        """
+        out = list(hooks)
+        known: dict[str, bool] = self._fact("hook_names", dict)
+        for name, _ in out:
+            if name not in known:
+                known[name] = _compat.has_hook(self.model, name)
+            if not known[name]:
+                raise ValueError(
+                    f"{name!r} is not a hook point of this model ({type(self.model).__name__}, "
+                    f"n_layers={self.n_layers}); check the layer and the hook template"
+                )
+        return out
+
     @property
     def packs(self) -> bool:
         """Whether prompts sharing a prefix are packed, after ``config.method``.
@@ -182,26 +181,7 @@ class Runner:
         return verdict.exact
 
     def _probe_packing(self) -> PackingVerdict:
-        model = self.model
-        missing = _compat.packing_blocker(model)
-        if missing:
-            return PackingVerdict(False, missing)
-        texts = ["a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->"]
-        last = self.n_layers - 1
-        try:
-            ids = self.token_ids(texts)
-            together = self.packed_resid(pack([ids], pad_token_id(model.tokenizer)), [last])
-            apart = self.resid(self.tokenize(texts), [last])[:, 0]
-        except Exception as err:
-            reason = f"the packing probe raised {type(err).__name__}: {err}"
-            if self.config.method == "auto":
-                warnings.warn(f"tvlens: not packing: {reason}", RuntimeWarning, stacklevel=3)
-            return PackingVerdict(False, reason)
-        together = together[0, :, 0]
-        rel = float(((together - apart).norm(dim=-1) / apart.norm(dim=-1).clamp_min(1e-6)).max())
-        if rel >= 1e-4:
-            return PackingVerdict(False, f"packed and separate prompts differ (rel. {rel:.2e})")
-        return PackingVerdict(True, f"packed == separate on a probe (rel. {rel:.1e})")
+        return probe_packing(self)
 
     # ---- tokenization ----------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
@@ -223,6 +203,7 @@ class Runner:
         tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
         positions = batch.positions.to(device)
         norm_hook = self.norm_hook
+        fwd_hooks = self.check_hooks(fwd_hooks)
         if norm_hook is not None:
             hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
             out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
@@ -241,7 +222,7 @@ class Runner:
             self.model.run_with_hooks(
                 batch.tokens.to(device),
                 attention_mask=batch.attention_mask.to(device),
-                fwd_hooks=recorder.hooks,
+                fwd_hooks=self.check_hooks(recorder.hooks),
             )
         return recorder.stacked().float()
 
@@ -250,7 +231,7 @@ class Runner:
         rules = attention_rule_hooks(packed.allow.to(device), self.n_layers)
         return self.model.run_with_hooks(
             packed.tokens.to(device),
-            fwd_hooks=[*rules, *hooks],
+            fwd_hooks=[*rules, *self.check_hooks(hooks)],
             **_compat.position_ids_kwargs(packed.position_ids.to(device)),
         )
 
@@ -302,6 +283,8 @@ class Runner:
         prompts) are packed into one row where the Runner packs: the prefix runs once.
         """
         n = _check_groups(prompts, group_size)
+        if self.config.method == "packed":
+            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
         out = torch.empty(n, len(layers), self.d_model)
         todo = list(range(n))
         if group_size > 1 and self.packs:
@@ -317,7 +300,7 @@ class Runner:
                     continue
                 resid = self.packed_resid(packed, layers).cpu()
                 out[list(items)] = resid.flatten(0, 1)
-        for idx in self._batches(prompts, todo, self.config.batch_size):
+        for idx in self.batches(prompts, todo, self.config.batch_size):
             out[idx] = self.resid(self.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
         return out
 
@@ -343,6 +326,8 @@ class Runner:
                 so no pass keeps a whole vocabulary of logits per prompt.
         """
         n = _check_groups(prompts, group_size)
+        if self.config.method == "packed":
+            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
         if patches is not None and patches.vectors.shape[0] != n:
             raise ValueError(f"{patches.vectors.shape[0]} patches for {n} prompts")
         size = rows_per_pass or self.config.batch_size
@@ -366,7 +351,7 @@ class Runner:
                     values[i] = v
                 for i in items:
                     inputs[i] = tuple(ids[i])
-        for idx in self._batches(prompts, todo, size):
+        for idx in self.batches(prompts, todo, size):
             batch = self.tokenize([prompts[i] for i in idx], fmt)
             hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
             for j, (i, v) in enumerate(
@@ -388,11 +373,55 @@ class Runner:
         ]
 
     @staticmethod
-    def _batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
+    def batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
         """``todo`` in length-sorted batches of ``size`` (the one batch loop of tvlens)."""
         order = [todo[i] for i in length_sorted([len(prompts[i]) for i in todo])]
         for sl in chunks(len(order), size):
             yield order[sl]
+
+    # ---- generation (the decoding loops live in tvlens.decoding) ---------------------
+    @property
+    def kv_cache(self) -> KVCacheVerdict:
+        """Whether generation reuses a KV cache on this model: probed once against recompute."""
+        return self._fact("kv_cache", lambda: probe_kv_cache(self))
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: Patches | None = None,
+        at: str = "arrow",
+        max_new_tokens: int = 8,
+        stop: str | Sequence[str] | None = None,
+        kv_cache: bool | None = None,
+        padding_side: str = "right",
+        fwd_hooks: Sequence[HookPair] = (),
+    ) -> Generations:
+        """Greedy continuations of prompts from their arrows, batched, hooks applied.
+
+        Patch semantics: ``patches`` (one per prompt) replace or add to the residual after
+        their layer at the **arrow** (from the attention mask, never ``-1``); generated
+        tokens see θ through attention. ``at="arrow"`` (the paper) patches only the arrow,
+        on every forward that computes it; ``at="all"`` also every generated position.
+        A row stops after ``max_new_tokens``, at EOS, or once its text contains a stop
+        string (default ``fmt.demo_sep``; ``stop=()``: none), then never changes.
+        ``kv_cache``: ``None`` uses the cache where :attr:`kv_cache` found it exact, ``True``
+        insists, ``False`` recomputes. ``fwd_hooks`` run after the patches on every step
+        (with a cache a step's forward holds only the new token).
+        """
+        return greedy_generate(
+            self,
+            prompts,
+            fmt,
+            patches=patches,
+            at=at,
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            kv_cache=kv_cache,
+            padding_side=padding_side,
+            fwd_hooks=fwd_hooks,
+        )
 
 
 def _check_groups(prompts: Sequence[str], group_size: int) -> int:

@@ -36,6 +36,11 @@ def check_examples(examples: Sequence[ICLExample]) -> None:
     """Refuse an empty batch, a bare example, or items that are not examples."""
     if isinstance(examples, ICLExample):
         raise TypeError("pass a list of ICLExample, not one example: [example]")
+    if not isinstance(examples, Sequence) or isinstance(examples, str):
+        raise TypeError(
+            f"examples must be a list of ICLExample, got {type(examples).__name__}; "
+            "pass list(...) for a generator"
+        )
     if len(examples) == 0:
         raise ValueError("empty batch: pass at least one example")
     for i, ex in enumerate(examples):

@@ -21,7 +21,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
-from tvlens._compat import RESID_POST_TEMPLATE, model_name
+from tvlens._compat import RESID_POST_TEMPLATE, has_hook, model_name
 from tvlens._version import __version__
 from tvlens.hooks import (
     LayerLike,
@@ -111,6 +111,18 @@ class TaskVector:
                 "vector must be finite: check the run that produced it (e.g. a float16 overflow)"
             )
         check_hook_template(self.hook_template)
+        for name in ("model_name", "task"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"TaskVector.{name} must be a str, got {getattr(self, name)!r}")
+        if not isinstance(self.prompt_format, PromptFormat):
+            raise TypeError(
+                f"TaskVector.prompt_format must be a PromptFormat, got {self.prompt_format!r}; "
+                "use tvlens.prompts.get_format(name)"
+            )
+        for name, low in (("n_demos", 0), ("n_dummy", 0), ("n_examples", 1)):
+            object.__setattr__(self, name, _int_at_least(getattr(self, name), name, low))
+        if self.seed is not None:
+            object.__setattr__(self, "seed", _int_at_least(self.seed, "seed", None))
         if not isinstance(self.extra, Mapping):
             raise TypeError(
                 f"TaskVector.extra must be a dict, got {type(self.extra).__name__}; "
@@ -216,21 +228,34 @@ class TaskVector:
         """
         self.check_model(model)
         pairs = self.hooks(positions, patch=patch)  # built (and validated) before any hook
+        for name, _ in pairs:  # a bridge ignores a hook it lacks: the patch would never fire
+            if not has_hook(model, name):
+                raise ValueError(
+                    f"{name!r} (from hook_template {self.hook_template!r}) is not a hook point "
+                    "of this model"
+                )
         with model.hooks(fwd_hooks=pairs):
             yield model
 
     # ---- arithmetic --------------------------------------------------------------------
     def _check_same(self, other: TaskVector) -> None:
-        if (self.model_name, self.d_model, self.n_layers, self.layer) != (
-            other.model_name,
-            other.d_model,
-            other.n_layers,
-            other.layer,
-        ):
+        if not isinstance(other, TaskVector):
+            raise TypeError(
+                f"task vectors combine only with task vectors, got {type(other).__name__}; "
+                "for a raw tensor use tv.vector"
+            )
+        mine = (self.model_name, self.d_model, self.n_layers, self.layer, self.hook_template)
+        theirs = (other.model_name, other.d_model, other.n_layers, other.layer, other.hook_template)
+        if mine != theirs:
             raise ValueError(
-                "task vectors differ in model, d_model, n_layers or layer: "
-                f"({self.model_name}, {self.d_model}, {self.n_layers}, {self.layer}) vs "
-                f"({other.model_name}, {other.d_model}, {other.n_layers}, {other.layer})"
+                "task vectors differ in model, d_model, n_layers, layer or hook: "
+                f"{mine} vs {theirs}"
+            )
+        if self.prompt_format != other.prompt_format:
+            raise ValueError(
+                "task vectors were extracted with different prompt formats "
+                f"({self.prompt_format.name!r} vs {other.prompt_format.name!r}); combine "
+                "vectors of one format"
             )
 
     def __add__(self, other: TaskVector) -> TaskVector:
@@ -256,18 +281,29 @@ class TaskVector:
     @classmethod
     def mean(cls, vectors: Sequence[TaskVector]) -> TaskVector:
         """The mean of several task vectors of one model (``n_examples`` adds up)."""
+        vectors = list(vectors)
         if not vectors:
             raise ValueError("cannot average an empty list of task vectors")
         first = vectors[0]
-        for other in vectors[1:]:
+        for other in vectors:
             first._check_same(other)
         stacked = torch.stack([v.vector for v in vectors]).mean(0)
         tasks = sorted({v.task for v in vectors})
+        # Provenance that differs between the vectors is not the first one's: it is listed.
+        extra = dict(first.extra)
+        fields: dict[str, Any] = {}
+        for name in ("n_demos", "n_dummy", "seed"):
+            values = sorted({getattr(v, name) for v in vectors}, key=repr)
+            if len(values) > 1:
+                fields[name] = None if name == "seed" else 0
+                extra[f"{name}_values"] = values
         return replace(
             first,
             vector=stacked,
             task=tasks[0] if len(tasks) == 1 else "+".join(tasks),
             n_examples=sum(v.n_examples for v in vectors),
+            extra=extra,
+            **fields,
         )
 
     # ---- model checks ------------------------------------------------------------------
@@ -433,6 +469,15 @@ def _positive_int(value: Any, name: str) -> int:
         raise TypeError(f"TaskVector.{name} must be an int, got {value!r}")
     if value < 1:
         raise ValueError(f"TaskVector.{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def _int_at_least(value: Any, name: str, low: int | None) -> int:
+    """``value`` as a Python int (numpy ints converted), ``>= low`` unless ``low`` is None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"TaskVector.{name} must be an int, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"TaskVector.{name} must be >= {low}, got {value}")
     return int(value)
 
 

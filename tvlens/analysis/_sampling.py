@@ -46,19 +46,30 @@ def task_name(task: Any) -> str:
 
 
 def task_pairs(task: Any) -> list[tuple[str, str]]:
-    """The ``(input, output)`` pairs of a task, one per distinct input (first kept).
+    """The ``(input, output)`` pairs of a task, one per distinct input.
 
     Raises:
-        ValueError: if the object has no ``.pairs``.
+        ValueError: if the object has no ``.pairs``, or an input maps to two outputs.
+        TypeError: if a pair is not two strings (``None`` never becomes the text "None").
     """
+    name = task_name(task)
     pairs = getattr(task, "pairs", None)
     if pairs is None:
-        raise ValueError(
-            f"task {task_name(task)!r} has no .pairs; pass objects with (input, output) pairs"
-        )
+        raise ValueError(f"task {name!r} has no .pairs; pass objects with (input, output) pairs")
     out: dict[str, str] = {}
-    for x, y in pairs:
-        out.setdefault(str(x), str(y))
+    for i, pair in enumerate(pairs):
+        if (
+            isinstance(pair, (str, bytes))
+            or len(pair) != 2
+            or not all(isinstance(v, str) for v in pair)
+        ):
+            raise TypeError(f"task {name!r}: pairs[{i}] must be two str, got {pair!r}")
+        x, y = pair
+        if out.setdefault(x, y) != y:
+            raise ValueError(
+                f"task {name!r}: input {x!r} maps to {out[x]!r} and {y!r}; resolve it (e.g. "
+                "tvlens.tasks.Task.from_pairs(..., on_conflict='first'))"
+            )
     return list(out.items())
 
 

@@ -242,6 +242,9 @@ def conflict_pair(
         ValueError: if the tasks share no input (naming both), or every shared input
             gets the same answer token from both.
     """
+    for name, value, low in (("n", n, 1), ("n_demos", n_demos, 1), ("n_dummy", n_dummy, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     ta, tb = resolve_task(task_a, model, fmt), resolve_task(task_b, model, fmt)
     name_a, name_b = task_name(ta), task_name(tb)
     pairs_a, pairs_b = task_pairs(ta), task_pairs(tb)
@@ -344,6 +347,12 @@ def conflicting_tasks(
     """
     if len(pairs) == 0:
         raise ValueError("no task pairs given; pass (task_a, task_b) pairs")
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, str) or not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(
+                f"pairs[{i}] must be a (task_a, task_b) pair, got {pair!r}; pass a list of "
+                "pairs, e.g. [('next_letter', 'to_upper')]"
+            )
     runner = Runner.bind(model, run, **legacy)
     return ConflictResult(
         pairs=tuple(

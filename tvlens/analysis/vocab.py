@@ -14,8 +14,9 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens._compat import final_norm, unembed
+from tvlens.batching import model_device
+from tvlens.hooks import check_vectors
 from tvlens.protocol import HookedModel
-from tvlens.runner import model_device
 from tvlens.vectors import TaskVector
 
 
@@ -41,6 +42,11 @@ def _as_tensor(
                 )
             return vector.vector
         return vector.tensor_at(layer)
+    if not isinstance(vector, Tensor):
+        raise TypeError(
+            f"vector must be a TaskVector or a torch tensor, got {type(vector).__name__}"
+        )
+    check_vectors(vector)
     if vector.dim() != 1 or vector.shape[0] != d_model:
         raise ValueError(
             f"a raw vector must be [d_model] = [{d_model}], got shape {tuple(vector.shape)}"

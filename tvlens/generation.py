@@ -1,0 +1,209 @@
+"""The three modes on answers of any length: greedy generation with θ, scored by text.
+
+The decoding itself is :meth:`tvlens.runner.Runner.generate` (:mod:`tvlens.decoding`); this
+module builds the prompts and θ as :mod:`tvlens.modes` does and scores each continuation
+(:mod:`tvlens.answer_scoring`: exact match, first token, token F1, within k tokens).
+
+Example:
+    >>> result = generate_hypothesis(model, examples, 9, max_new_tokens=6)  # doctest: +SKIP
+    >>> result.exact_match, result.first_token_accuracy  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._compat import RESID_POST_TEMPLATE
+from tvlens._example import ICLExample
+from tvlens.answer_scoring import (
+    GeneratedPrediction,
+    GenerationResult,
+    as_stops,
+    score_answer,
+)
+from tvlens.config import RunConfig
+from tvlens.decoding import At, Generations, check_generation_args
+from tvlens.extract import extract_thetas
+from tvlens.hooks import PatchMode, check_layer
+from tvlens.patches import Patches
+from tvlens.prompts import (
+    DEFAULT_FORMAT,
+    PromptFormat,
+    answer_token_ids,
+    icl_prompts,
+    zero_shot_prompts,
+)
+from tvlens.protocol import HookedModel
+from tvlens.runner import Runner
+from tvlens.scoring import check_examples
+from tvlens.vectors import TaskVector
+
+Run = RunConfig | Runner | None
+
+
+# ---- the three modes ---------------------------------------------------------------------
+def _result(
+    runner: Runner,
+    mode: str,
+    examples: Sequence[ICLExample],
+    gens: Generations,
+    fmt: PromptFormat,
+    stops: tuple[str, ...],
+    max_new_tokens: int,
+    layer: int | None = None,
+    at: str | None = None,
+) -> GenerationResult:
+    # Normalization is the format's: cut at its separator as well as at the stop strings.
+    cut = tuple(dict.fromkeys((fmt.demo_sep, *stops)))
+    tok = runner.model.tokenizer
+    out = []
+    for i, ex in enumerate(examples):
+        g = gens[i]
+        answer_ids = tuple(answer_token_ids(tok, ex.answer, fmt))
+        out.append(
+            GeneratedPrediction(
+                mode=mode,
+                task=ex.task,
+                query=ex.query,
+                answer=ex.answer,
+                answer_token_ids=answer_ids,
+                generated_token_ids=g.token_ids,
+                generated_text=g.text,
+                stop_reason=g.stop_reason,
+                score=score_answer(g.text, g.token_ids, ex.answer, answer_ids, cut),
+                input_ids=g.input_ids,
+                demos=ex.demos if mode != "baseline" else (),
+                dummy_queries=ex.dummy_queries if mode == "hypothesis" else (),
+                layer=layer,
+            )
+        )
+    return GenerationResult(mode, tuple(out), max_new_tokens, cut, layer, at)
+
+
+def _unpatched(
+    model: HookedModel,
+    mode: str,
+    examples: Sequence[ICLExample],
+    fmt: PromptFormat,
+    run: Run,
+    max_new_tokens: int,
+    stop: str | Sequence[str] | None,
+) -> GenerationResult:
+    check_examples(examples)
+    check_generation_args(max_new_tokens, "arrow")
+    runner = Runner.bind(model, run)
+    stops = as_stops(fmt.demo_sep if stop is None else stop)
+    texts = icl_prompts(examples, fmt) if mode == "regular" else zero_shot_prompts(examples, fmt)
+    gens = runner.generate(texts, fmt, max_new_tokens=max_new_tokens, stop=stops)
+    return _result(runner, mode, examples, gens, fmt, stops, max_new_tokens)
+
+
+def generate_regular(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+    max_new_tokens: int = 8,
+    stop: str | Sequence[str] | None = None,
+) -> GenerationResult:
+    """Regular ICL, generated: the greedy continuation of ``S + x ->``.
+
+    Args:
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+        max_new_tokens: the most tokens generated per example (1 is next-token scoring).
+        stop: stop string(s); default the format's demo separator.
+    """
+    return _unpatched(model, "regular", examples, fmt, run, max_new_tokens, stop)
+
+
+def generate_baseline(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+    max_new_tokens: int = 8,
+    stop: str | Sequence[str] | None = None,
+) -> GenerationResult:
+    """Baseline, generated: the greedy continuation of ``x ->``, no demos, no patch."""
+    return _unpatched(model, "baseline", examples, fmt, run, max_new_tokens, stop)
+
+
+def _thetas(
+    model: HookedModel,
+    runner: Runner,
+    examples: Sequence[ICLExample],
+    layer: int,
+    vector: TaskVector | Tensor | None,
+    fmt: PromptFormat,
+) -> tuple[Tensor, str]:
+    """θ per example and the hook it goes to, exactly as :func:`tvlens.modes.hypothesis`."""
+    if vector is None:
+        for i, ex in enumerate(examples):
+            if not ex.demos:
+                raise ValueError(
+                    f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
+                    "demos to build θ(S), or pass vector="
+                )
+        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
+        return thetas, RESID_POST_TEMPLATE
+    if isinstance(vector, TaskVector):
+        vector.check_model(model)
+        return vector.tensor_at(layer).expand(len(examples), -1), vector.hook_template
+    if isinstance(vector, Tensor):
+        if vector.shape != (len(examples), runner.d_model):
+            raise ValueError(
+                f"vector tensor must be [n_examples, d_model] = "
+                f"[{len(examples)}, {runner.d_model}], got {tuple(vector.shape)}"
+            )
+        return vector, RESID_POST_TEMPLATE
+    raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector)}")
+
+
+def generate_hypothesis(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    layer: int,
+    *,
+    vector: TaskVector | Float[Tensor, "n d_model"] | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    mode: PatchMode = "replace",
+    at: At = "arrow",
+    run: Run = None,
+    max_new_tokens: int = 8,
+    stop: str | Sequence[str] | None = None,
+) -> GenerationResult:
+    """Hypothesis, generated: the continuation of ``x ->`` with θ patched at ``layer``.
+
+    θ(S) per example is extracted as :func:`tvlens.modes.hypothesis` extracts it.
+
+    Args:
+        vector: ``None`` (each example's own θ(S)), a :class:`TaskVector`, or
+            ``[n, d_model]``: as in :func:`tvlens.modes.hypothesis`.
+        mode: ``"replace"`` the residual (the paper) or ``"add"`` to it.
+        at: ``"arrow"`` patches only the arrow (the paper); ``"all"`` also every
+            generated position.
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+        max_new_tokens: the most tokens generated per example.
+        stop: stop string(s); default the format's demo separator.
+    """
+    check_examples(examples)
+    check_generation_args(max_new_tokens, at)
+    runner = Runner.bind(model, run)
+    layer = check_layer(layer, runner.n_layers)
+    stops = as_stops(fmt.demo_sep if stop is None else stop)
+    thetas, template = _thetas(model, runner, examples, layer, vector, fmt)
+    patches = Patches.at_layer(thetas, layer, mode, template)
+    gens = runner.generate(
+        zero_shot_prompts(examples, fmt),
+        fmt,
+        patches=patches,
+        at=at,
+        max_new_tokens=max_new_tokens,
+        stop=stops,
+    )
+    return _result(runner, "hypothesis", examples, gens, fmt, stops, max_new_tokens, layer, at)
