@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import build_tiny
 from tests.helpers import letter_examples
-from tvlens import baseline, hypothesis, regular
+from tvlens import ICLExample, baseline, hypothesis, regular
 from tvlens.answer_scoring import (
     GenerationResult,
     answer_steps,
@@ -441,3 +441,38 @@ def test_modes_refuse_bad_input(tiny_model, no_jaxtyping) -> None:
         generate_hypothesis(tiny_model, EXAMPLES, 1, vector=torch.zeros(2, 3))
     with pytest.raises(ValueError, match="another model"):
         generate_regular(tiny_model, EXAMPLES, run=Runner(build_tiny("bridge", n_layers=2)))
+
+
+def test_generate_sweep_equals_generate_hypothesis_per_layer(tiny_model) -> None:
+    from tvlens.generation import generate_sweep
+
+    examples = letter_examples(4, n_demos=2, n_dummy=1, seed=5)
+    sweep = generate_sweep(
+        tiny_model, examples, max_new_tokens=3, run=RunConfig(sweep_batch_size=5)
+    )
+    assert sorted(sweep) == list(range(tiny_model.cfg.n_layers))
+    for layer, result in sweep.items():
+        plain = generate_hypothesis(
+            tiny_model, examples, layer, max_new_tokens=3, run=RunConfig(batch_size=1)
+        )
+        assert [p.generated_token_ids for p in result.predictions] == [
+            p.generated_token_ids for p in plain.predictions
+        ]
+        assert result.exact_match == plain.exact_match
+
+
+def test_first_token_sweep_scores_the_first_token_of_long_answers(tiny_model) -> None:
+    from tvlens import layer_sweep
+
+    long = [
+        ICLExample(demos=(("a", "A b"),), query=q, answer=q.upper() + " b", dummy_queries=("c",))
+        for q in "defg"
+    ]
+    with pytest.raises(ValueError, match="tokens"):
+        layer_sweep(tiny_model, long)
+    sweep = layer_sweep(tiny_model, long, first_token=True)
+    first = [
+        tiny_model.tokenizer(" " + q.upper(), add_special_tokens=False)["input_ids"][0]
+        for q in "defg"
+    ]
+    assert (sweep.correct == (sweep.predicted_token_ids == torch.tensor(first)[:, None])).all()

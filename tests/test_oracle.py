@@ -31,3 +31,17 @@ def test_packed_sweep_equals_the_hand_written_loop(arch) -> None:
         sweep.predicted_token_ids.tolist()
         == reference_sweep(model, EXAMPLES, DEFAULT_FORMAT).tolist()
     )
+
+
+def test_generation_equals_the_hand_written_loop(tiny_model) -> None:
+    from tvlens import extract_thetas
+    from tvlens.generation import generate_hypothesis
+    from tvlens.testing import reference_generate
+
+    thetas = extract_thetas(tiny_model, EXAMPLES, layers=[1])[:, 0]
+    result = generate_hypothesis(tiny_model, EXAMPLES, 1, max_new_tokens=4)
+    for ex, theta, pred in zip(EXAMPLES, thetas, result.predictions, strict=True):
+        ref = reference_generate(
+            tiny_model, DEFAULT_FORMAT.zero_shot(ex.query), theta, 1, max_new_tokens=4
+        )
+        assert list(pred.generated_token_ids) == ref

@@ -322,6 +322,7 @@ def greedy_generate(
     kv_cache: bool | None = None,
     padding_side: str = "right",
     fwd_hooks: Sequence[HookPair] = (),
+    rows_per_pass: int | None = None,
 ) -> Generations:
     """Greedy continuations of ``prompts`` from their arrows (see :meth:`Runner.generate`).
 
@@ -351,7 +352,17 @@ def greedy_generate(
     else:
         use = False
     return _generate(
-        runner, prompts, fmt, patches, at, max_new_tokens, stops, use, padding_side, fwd_hooks
+        runner,
+        prompts,
+        fmt,
+        patches,
+        at,
+        max_new_tokens,
+        stops,
+        use,
+        padding_side,
+        fwd_hooks,
+        rows_per_pass=rows_per_pass,
     )
 
 
@@ -367,13 +378,15 @@ def _generate(
     side: str,
     fwd_hooks: Sequence[HookPair],
     record: dict[tuple[int, int], Tensor] | None = None,
+    rows_per_pass: int | None = None,
 ) -> Generations:
     ids = runner.token_ids(prompts, fmt)
     n = len(ids)
     tok = runner.model.tokenizer
     out: dict[int, Generation] = {}
     decode = _cached if use_cache else _recompute
-    for idx in runner.batches(prompts, list(range(n)), runner.config.batch_size):
+    size = rows_per_pass or runner.config.batch_size
+    for idx in runner.batches(prompts, list(range(n)), size):
         rows = _Rows(tok, len(idx), stops, max_new_tokens)
         local: dict[tuple[int, int], Tensor] | None = {} if record is not None else None
         decode(runner, [ids[i] for i in idx], idx, rows, patches, at, side, fwd_hooks, local)

@@ -109,3 +109,49 @@ def task_vector(
 ) -> TaskVector:
     """The task-level θ: the mean of :func:`extract_task_vectors` over many S."""
     return TaskVector.mean(extract_task_vectors(model, examples, fmt=fmt, run=run, seed=seed))
+
+
+def hypothesis_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    layer: int,
+    vector: TaskVector | Tensor | None,
+    fmt: PromptFormat,
+    runner: Runner,
+) -> tuple[Float[Tensor, "n d_model"], str]:
+    """The θ patched into each example in a Hypothesis run, and the hook it goes to.
+
+    ``vector=None``: each example's own θ(S) at ``layer`` (the paper); a
+    :class:`TaskVector`: that one θ for every example, at its own hook (checked against the
+    model and ``fmt``); a ``[n, d_model]`` tensor: one θ per example.
+
+    Raises:
+        ValueError: an example without demos (for ``vector=None``), a vector of another
+            model or prompt format, or a tensor of the wrong shape.
+    """
+    if vector is None:
+        for i, ex in enumerate(examples):
+            if not ex.demos:
+                raise ValueError(
+                    f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
+                    "demos to build θ(S), or pass vector="
+                )
+        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
+        return thetas, RESID_POST_TEMPLATE
+    if isinstance(vector, TaskVector):
+        vector.check_model(model)
+        if vector.prompt_format != fmt:
+            raise ValueError(
+                f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "
+                f"but these prompts use {fmt.name!r} ({vector.prompt_format} vs {fmt}); pass "
+                "fmt=vector.prompt_format or extract θ in this format"
+            )
+        return vector.tensor_at(layer).expand(len(examples), -1), vector.hook_template
+    if isinstance(vector, Tensor):
+        if tuple(vector.shape) != (len(examples), runner.d_model):
+            raise ValueError(
+                f"vector tensor must be [n_examples, d_model] = "
+                f"[{len(examples)}, {runner.d_model}], got {tuple(vector.shape)}"
+            )
+        return vector, RESID_POST_TEMPLATE
+    raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector).__name__}")

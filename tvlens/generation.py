@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens._example import ICLExample
 from tvlens.answer_scoring import (
     GeneratedPrediction,
@@ -26,7 +26,7 @@ from tvlens.answer_scoring import (
 )
 from tvlens.config import RunConfig
 from tvlens.decoding import At, Generations, check_generation_args
-from tvlens.extract import extract_thetas
+from tvlens.extract import extract_thetas, hypothesis_thetas
 from tvlens.hooks import PatchMode, check_layer
 from tvlens.patches import Patches
 from tvlens.prompts import (
@@ -133,37 +133,6 @@ def generate_baseline(
     return _unpatched(model, "baseline", examples, fmt, run, max_new_tokens, stop)
 
 
-def _thetas(
-    model: HookedModel,
-    runner: Runner,
-    examples: Sequence[ICLExample],
-    layer: int,
-    vector: TaskVector | Tensor | None,
-    fmt: PromptFormat,
-) -> tuple[Tensor, str]:
-    """θ per example and the hook it goes to, exactly as :func:`tvlens.modes.hypothesis`."""
-    if vector is None:
-        for i, ex in enumerate(examples):
-            if not ex.demos:
-                raise ValueError(
-                    f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
-                    "demos to build θ(S), or pass vector="
-                )
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
-        return thetas, RESID_POST_TEMPLATE
-    if isinstance(vector, TaskVector):
-        vector.check_model(model)
-        return vector.tensor_at(layer).expand(len(examples), -1), vector.hook_template
-    if isinstance(vector, Tensor):
-        if vector.shape != (len(examples), runner.d_model):
-            raise ValueError(
-                f"vector tensor must be [n_examples, d_model] = "
-                f"[{len(examples)}, {runner.d_model}], got {tuple(vector.shape)}"
-            )
-        return vector, RESID_POST_TEMPLATE
-    raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector)}")
-
-
 def generate_hypothesis(
     model: HookedModel,
     examples: Sequence[ICLExample],
@@ -196,7 +165,7 @@ def generate_hypothesis(
     runner = Runner.bind(model, run)
     layer = check_layer(layer, runner.n_layers)
     stops = as_stops(fmt.demo_sep if stop is None else stop)
-    thetas, template = _thetas(model, runner, examples, layer, vector, fmt)
+    thetas, template = hypothesis_thetas(model, examples, layer, vector, fmt, runner)
     patches = Patches.at_layer(thetas, layer, mode, template)
     gens = runner.generate(
         zero_shot_prompts(examples, fmt),
@@ -207,3 +176,63 @@ def generate_hypothesis(
         stop=stops,
     )
     return _result(runner, "hypothesis", examples, gens, fmt, stops, max_new_tokens, layer, at)
+
+
+def generate_sweep(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    layers: Sequence[int] | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    thetas: Float[Tensor, "n n_layers d_model"] | None = None,
+    run: Run = None,
+    max_new_tokens: int = 8,
+    stop: str | Sequence[str] | None = None,
+) -> dict[int, GenerationResult]:
+    """Hypothesis, generated, at every layer: ``{layer: result}`` (exact match per layer).
+
+    θ of every example at every layer comes from one extraction; then all
+    ``n_examples * n_layers`` patched zero-shot prompts are decoded together, each patched
+    at its own layer, in passes of ``sweep_batch_size`` rows, as :func:`tvlens.layer_sweep`
+    does for one token.
+    """
+    check_examples(examples)
+    check_generation_args(max_new_tokens, "arrow")
+    runner = Runner.bind(model, run)
+    n_layers = runner.n_layers
+    swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    if not swept:
+        raise ValueError("no layers to sweep")
+    if thetas is None:
+        thetas = extract_thetas(model, examples, fmt=fmt, layers=swept, run=runner)
+    elif tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):
+        raise ValueError(
+            "thetas must be [n_examples, n_layers_swept, d_model] = "
+            f"[{len(examples)}, {len(swept)}, {runner.d_model}], got {tuple(thetas.shape)}"
+        )
+    stops = as_stops(fmt.demo_sep if stop is None else stop)
+    n, k = len(examples), len(swept)
+    texts = [t for t in zero_shot_prompts(examples, fmt) for _ in range(k)]
+    patches = Patches(thetas.reshape(n * k, -1), torch.tensor(swept, dtype=torch.long).repeat(n))
+    gens = runner.generate(
+        texts,
+        fmt,
+        patches=patches,
+        max_new_tokens=max_new_tokens,
+        stop=stops,
+        rows_per_pass=runner.config.sweep_batch_size,
+    )
+    out = {}
+    for j, layer in enumerate(swept):
+        rows = list(range(j, n * k, k))
+        part = Generations(
+            token_ids=tuple(gens.token_ids[r] for r in rows),
+            texts=tuple(gens.texts[r] for r in rows),
+            input_ids=tuple(gens.input_ids[r] for r in rows),
+            stop_reasons=tuple(gens.stop_reasons[r] for r in rows),
+            kv_cache=gens.kv_cache,
+        )
+        out[layer] = _result(
+            runner, "hypothesis", examples, part, fmt, stops, max_new_tokens, layer, "arrow"
+        )
+    return out

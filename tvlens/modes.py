@@ -13,10 +13,9 @@ from typing import Any
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens._example import ICLExample
 from tvlens.config import RunConfig
-from tvlens.extract import extract_thetas
+from tvlens.extract import hypothesis_thetas
 from tvlens.hooks import PatchMode, check_layer
 from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts, zero_shot_prompts
@@ -98,35 +97,7 @@ def hypothesis(
     runner = Runner.bind(model, run, **legacy)
     layer = check_layer(layer, runner.n_layers)
     answers = answer_ids(model, examples, fmt)
-    template = RESID_POST_TEMPLATE
-    thetas: Tensor
-    if vector is None:
-        for i, ex in enumerate(examples):
-            if not ex.demos:
-                raise ValueError(
-                    f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
-                    "demos to build θ(S), or pass vector="
-                )
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
-    elif isinstance(vector, TaskVector):
-        vector.check_model(model)
-        if vector.prompt_format != fmt:
-            raise ValueError(
-                f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "
-                f"but these prompts use {fmt.name!r} ({vector.prompt_format} vs {fmt}); pass "
-                "fmt=vector.prompt_format or extract θ in this format"
-            )
-        thetas = vector.tensor_at(layer).expand(len(examples), -1)
-        template = vector.hook_template
-    elif isinstance(vector, Tensor):
-        thetas = vector
-        if thetas.shape != (len(examples), runner.d_model):
-            raise ValueError(
-                f"vector tensor must be [n_examples, d_model] = "
-                f"[{len(examples)}, {runner.d_model}], got {tuple(thetas.shape)}"
-            )
-    else:
-        raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector)}")
+    thetas, template = hypothesis_thetas(model, examples, layer, vector, fmt, runner)
     patches = Patches.at_layer(thetas, layer, mode, template)
     predicted = runner.predict(zero_shot_prompts(examples, fmt), fmt, patches=patches)
     return mode_result(runner, "hypothesis", examples, predicted, answers, layer)

@@ -397,6 +397,7 @@ class Runner:
         kv_cache: bool | None = None,
         padding_side: str = "right",
         fwd_hooks: Sequence[HookPair] = (),
+        rows_per_pass: int | None = None,
     ) -> Generations:
         """Greedy continuations of prompts from their arrows, batched, hooks applied.
 
@@ -408,7 +409,8 @@ class Runner:
         string (default ``fmt.demo_sep``; ``stop=()``: none), then never changes.
         ``kv_cache``: ``None`` uses the cache where :attr:`kv_cache` found it exact, ``True``
         insists, ``False`` recomputes. ``fwd_hooks`` run after the patches on every step
-        (with a cache a step's forward holds only the new token).
+        (with a cache a step's forward holds only the new token). ``rows_per_pass``: prompts
+        decoded together (default ``config.batch_size``).
         """
         return greedy_generate(
             self,
@@ -421,6 +423,7 @@ class Runner:
             kv_cache=kv_cache,
             padding_side=padding_side,
             fwd_hooks=fwd_hooks,
+            rows_per_pass=rows_per_pass,
         )
 
 

@@ -14,22 +14,38 @@ from torch import Tensor
 
 from tvlens._example import ICLExample
 from tvlens.patches import Predictions
-from tvlens.prompts import PromptFormat, single_answer_token
+from tvlens.prompts import PromptFormat, answer_token_ids, single_answer_token
 from tvlens.protocol import HookedModel
 from tvlens.results import ModeResult, Prediction
 from tvlens.runner import Runner
 
 
 def answer_ids(
-    model: HookedModel, examples: Sequence[ICLExample], fmt: PromptFormat
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    fmt: PromptFormat,
+    *,
+    first_token: bool = False,
 ) -> Int[Tensor, " n"]:
     """The token each example is scored against: its answer, which must be one token.
 
+    With ``first_token=True``, the first token of any answer: the metric is then named
+    first-token accuracy (the generation modes report it beside exact match), never
+    passed off as the answer's accuracy.
+
     Raises:
-        ValueError: for an answer of several tokens (or none) under the model's tokenizer.
+        ValueError: for an answer of several tokens (unless ``first_token``) or none.
     """
-    ids = [single_answer_token(model.tokenizer, ex.answer, fmt) for ex in examples]
-    return torch.tensor(ids, dtype=torch.long)
+    if not first_token:
+        ids = [single_answer_token(model.tokenizer, ex.answer, fmt) for ex in examples]
+        return torch.tensor(ids, dtype=torch.long)
+    out = []
+    for ex in examples:
+        toks = answer_token_ids(model.tokenizer, ex.answer, fmt)
+        if not toks:
+            raise ValueError(f"answer {ex.answer!r} of query {ex.query!r} tokenizes to nothing")
+        out.append(toks[0])
+    return torch.tensor(out, dtype=torch.long)
 
 
 def check_examples(examples: Sequence[ICLExample]) -> None:

@@ -28,6 +28,7 @@ def layer_sweep(
     layers: Sequence[int] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
+    first_token: bool = False,
     run: RunConfig | Runner | None = None,
     **legacy: Any,
 ) -> LayerSweepResult:
@@ -42,6 +43,9 @@ def layer_sweep(
         layers: the layers to sweep (default: all).
         thetas: θ already extracted for these examples at ``layers``
             (``[n_examples, n_layers_swept, d_model]``), to skip the extraction.
+        first_token: score the next token against the answer's first token (first-token
+            accuracy), so answers of several tokens can choose a layer for the generation
+            modes; by default an answer must be one token.
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``; its
             ``sweep_batch_size`` sets the ``(example, layer)`` rows per pass.
 
@@ -56,7 +60,7 @@ def layer_sweep(
     swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
     if not swept:
         raise ValueError("no layers to sweep")
-    answers = answer_ids(model, examples, fmt)
+    answers = answer_ids(model, examples, fmt, first_token=first_token)
     if thetas is None:
         thetas = extract_thetas(model, examples, fmt=fmt, layers=swept, run=runner)
     elif tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):

@@ -257,3 +257,34 @@ def reference_sweep(model: Any, examples: Sequence[Any], fmt: Any) -> Any:
                 logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
                 preds[i, layer] = logits[0, -1].argmax()
     return preds
+
+
+def reference_generate(
+    model: Any, prompt: str, theta: Any, layer: int, *, max_new_tokens: int, stop: str = "\n"
+) -> list[int]:
+    """Greedy generation from one prompt with θ patched at its last token, by hand: an oracle.
+
+    Each step is a full ``run_with_hooks`` over the prompt and the tokens generated so far;
+    θ replaces ``blocks.{layer}.hook_resid_post`` at the prompt's last token (the arrow),
+    a position that never moves because there is no padding. Stops after
+    ``max_new_tokens``, at EOS, or once the decoded continuation contains ``stop``.
+    """
+    tokens = model.to_tokens(prompt)
+    arrow = tokens.shape[1] - 1
+    name = f"blocks.{layer}.hook_resid_post"
+
+    def patch(resid: Any, hook: Any) -> Any:
+        resid[:, arrow] = theta
+        return resid
+
+    eos = getattr(model.tokenizer, "eos_token_id", None)
+    out: list[int] = []
+    with torch.inference_mode():
+        while len(out) < max_new_tokens:
+            logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
+            nxt = int(logits[0, -1].argmax())
+            out.append(nxt)
+            if nxt == eos or stop in model.tokenizer.decode(out):
+                break
+            tokens = torch.cat([tokens, torch.tensor([[nxt]], device=tokens.device)], dim=1)
+    return out

@@ -41,8 +41,11 @@ def filter_single_token(
     return task.single_token(tokenizer, require_format(fmt))
 
 
-def for_model(task: Task, model: Any, fmt: PromptFormat = DEFAULT_FORMAT) -> FilteredTask:
-    """:func:`filter_single_token` with ``model.tokenizer``.
+def for_model(
+    task: Task, model: Any, fmt: PromptFormat = DEFAULT_FORMAT, *, max_tokens: int = 1
+) -> FilteredTask:
+    """:func:`filter_single_token` with ``model.tokenizer`` (answers of 1 to ``max_tokens``
+    tokens with ``max_tokens`` > 1, for the generation modes).
 
     Raises:
         ValueError: if the model has no tokenizer, or as :func:`filter_single_token`.
@@ -53,4 +56,8 @@ def for_model(task: Task, model: Any, fmt: PromptFormat = DEFAULT_FORMAT) -> Fil
             f"task {task.name!r}: the model has no tokenizer to filter answers with; "
             "attach one (model.tokenizer) or use filter_single_token(task, tokenizer)"
         )
-    return filter_single_token(task, tokenizer, fmt)
+    if max_tokens == 1:
+        return filter_single_token(task, tokenizer, fmt)
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a tvlens Task, got {type(task).__name__}")
+    return task.short_answers(tokenizer, require_format(fmt), max_tokens=max_tokens)

@@ -360,7 +360,7 @@ class Task:
 
     # ------------------------------------------------------------------- filtering
     def single_token(self, tokenizer: Any, fmt: PromptFormat = DEFAULT_FORMAT) -> FilteredTask:
-        """This task keeping only single-token answers.
+        """This task keeping only single-token answers (:meth:`short_answers` with 1).
 
         The answer is tokenized with :func:`tvlens.prompts.answer_token_ids` (``fmt``'s
         ``output_prefix`` included, e.g. the leading space of ``" Paris"``). Pairs whose
@@ -373,15 +373,32 @@ class Task:
                 Asking a filtered task for more pairs than it kept also raises, from
                 :meth:`sample`, with the kept and dropped counts.
         """
+        return self.short_answers(tokenizer, fmt, max_tokens=1)
+
+    def short_answers(
+        self, tokenizer: Any, fmt: PromptFormat = DEFAULT_FORMAT, *, max_tokens: int = 1
+    ) -> FilteredTask:
+        """This task keeping the pairs whose answer is 1 to ``max_tokens`` tokens.
+
+        ``max_tokens=1`` is the single-token suite the next-token modes score; a larger
+        value keeps the answers the generation modes can produce within ``max_new_tokens``.
+
+        Raises:
+            ValueError: if ``max_tokens`` is not an int >= 1, or no pair is left.
+        """
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an int >= 1, got {max_tokens!r}")
         fmt = require_format(fmt)
         kept: list[Pair] = []
         dropped: list[Pair] = []
         for x, y in self.pairs:
-            (kept if len(answer_token_ids(tokenizer, y, fmt)) == 1 else dropped).append((x, y))
+            n = len(answer_token_ids(tokenizer, y, fmt))
+            (kept if 1 <= n <= max_tokens else dropped).append((x, y))
         name = tokenizer_name(tokenizer)
         if not kept:
+            what = "a single token" if max_tokens == 1 else f"at most {max_tokens} tokens"
             raise ValueError(
-                f"task {self.name!r}: no answer is a single token for tokenizer {name!r} "
+                f"task {self.name!r}: no answer is {what} for tokenizer {name!r} "
                 f"(kept 0, dropped {len(dropped)} of {len(self)}; format {fmt.name!r})"
             )
         return FilteredTask(
@@ -395,6 +412,7 @@ class Task:
             dropped=tuple(dropped),
             tokenizer_name=name,
             format_name=fmt.name,
+            max_answer_tokens=max_tokens,
         )
 
 
@@ -422,6 +440,7 @@ class FilteredTask(Task):
     dropped: tuple[Pair, ...] = ()
     tokenizer_name: str = ""
     format_name: str = ""
+    max_answer_tokens: int = 1
 
     @property
     def n_kept(self) -> int:
@@ -447,12 +466,14 @@ class FilteredTask(Task):
         )
         return (
             f"{self.name}: kept {self.n_kept} of {self.n_original} pairs ({self.n_dropped} "
-            f"dropped: multi-token answers) for tokenizer {self.tokenizer_name!r}, "
+            f"dropped: answers over {self.max_answer_tokens} token(s)) for tokenizer "
+            f"{self.tokenizer_name!r}, "
             f"format {self.format_name!r}{conflicts}"
         )
 
     def _size_note(self) -> str:
         return (
-            f" after single-token filtering (kept {self.n_kept}, dropped {self.n_dropped} "
+            f" after filtering answers to {self.max_answer_tokens} token(s) (kept "
+            f"{self.n_kept}, dropped {self.n_dropped} "
             f"of {self.n_original}; tokenizer {self.tokenizer_name!r})"
         )
