@@ -335,6 +335,50 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    """A parameter dtype from a ``torch.dtype`` or its name (``"bfloat16"``).
+
+    Raises:
+        ValueError: for anything but float32, bfloat16 or float16.
+    """
+    value = DTYPES.get(dtype) if isinstance(dtype, str) else dtype
+    if value not in DTYPES.values():
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    return value  # type: ignore[return-value]
+
+
+def resolve_device(device: str | None) -> str:
+    """``device``, checked to exist on this machine before any model is loaded.
+
+    Raises:
+        ValueError: for a malformed device string, or a device this torch cannot reach
+            (e.g. ``"cuda"`` on a CPU-only build), naming what is available.
+    """
+    if device is None:
+        return _default_device()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{device!r} is not a torch device (e.g. 'cpu', 'cuda:0')") from err
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"device {device!r} is not available: this torch {torch.__version__} sees no "
+                f"CUDA GPU (built with CUDA {torch.version.cuda}); use device='cpu'"
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"device {device!r} is not available: {count} CUDA GPU(s) here")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available on this machine; use 'cpu'")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r}: tvlens runs on 'cpu', 'cuda' or 'mps'")
+    return str(parsed)
+
+
 def _apply_sink(model: Any, spec: ModelSpec) -> None:
     """Record the tvlens name and the attention sink on ``model``, and check the sink.
 
@@ -421,7 +465,7 @@ def load_model(
     *,
     kind: str = "bridge",
     device: str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | str = torch.float32,
 ) -> Any:
     """Load a language model as a TransformerLens model.
 
@@ -441,13 +485,16 @@ def load_model(
         kind: ``"bridge"`` for a ``TransformerBridge`` (TransformerLens 3.x and 4.x) or
             ``"hooked"`` for a ``HookedTransformer`` (TransformerLens 3.x only).
         device: torch device; defaults to ``"cuda"`` if available, else ``"cpu"``.
-        dtype: parameter dtype (the cache is fp32 either way).
+        dtype: parameter dtype, a ``torch.dtype`` or ``"float32"`` / ``"bfloat16"`` /
+            ``"float16"`` (the cache is fp32 either way). Task vectors are read out in
+            float32 and cast to the model's dtype when patched.
 
     Returns:
         The TransformerLens model, in eval mode.
 
     Raises:
-        ValueError: ``kind`` is unknown, ``kind="hooked"`` on TransformerLens 4+, or
+        ValueError: ``kind`` is unknown, ``kind="hooked"`` on TransformerLens 4+, a device
+            that is not on this machine or a dtype tvlens does not run (before loading), or
             ``name`` is neither embedded nor loadable by TransformerLens (the message lists
             the embedded names).
         ImportError: the package holding an embedded model is not installed (the message
@@ -462,7 +509,8 @@ def load_model(
     """
     if kind not in ("bridge", "hooked"):
         raise ValueError(f"kind must be 'bridge' or 'hooked', got {kind!r}")
-    resolved_device = device if device is not None else _default_device()
+    resolved_device = resolve_device(device)
+    dtype = resolve_dtype(dtype)
     spec = EMBEDDED_MODELS.get(name)
     if spec is not None:
         return _load_embedded(spec, kind, resolved_device, dtype)
