@@ -129,7 +129,10 @@ def test_resume_kind_hooked_into_a_bridge_folder_is_refused(loads, tmp_path, cap
     before = (tmp_path / "results.json").read_bytes()
     assert run(tmp_path, "--tasks", "to_upper", "to_lower", "--kind", "hooked") == 2
     err = capsys.readouterr().err
-    assert "model_class: TransformerBridge (in results.json) vs HookedTransformer (this run)" in err
+    assert (
+        "model_class: 'TransformerBridge' (in results.json) vs 'HookedTransformer' (this run)"
+        in err
+    )
     assert (tmp_path / "results.json").read_bytes() == before
 
 

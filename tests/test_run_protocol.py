@@ -84,6 +84,7 @@ def test_defaults_come_from_the_dataclass_fields() -> None:
     assert d == {
         "n_demos": 5, "n_dummy": 2, "n_dev": 50, "n_test": 50, "n_baseline": 100,
         "seed": 0, "format": "arrow", "batch_size": 16, "on_conflict": "error",
+        "answers": "single", "max_new_tokens": 8,
     }  # fmt: skip
 
 
@@ -197,8 +198,8 @@ def test_resume_with_another_model_class_is_refused(model, tmp_path) -> None:
     with pytest.raises(ValueError) as err:
         run_protocol(hooked, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path, progress=False)
     msg = str(err.value)
-    assert f"model_class: {type(model).__name__} (in results.json) vs " in msg
-    assert f"{type(hooked).__name__} (this run)" in msg
+    assert f"model_class: '{type(model).__name__}' (in results.json) vs " in msg
+    assert f"'{type(hooked).__name__}' (this run)" in msg
     assert "tokenizer" not in msg and "seed" not in msg
 
 
@@ -208,14 +209,14 @@ def test_resume_with_another_tokenizer_or_setting_is_refused(model, tmp_path, mo
     monkeypatch.setattr(
         experiment, "tokenizer_fingerprint", lambda m: {**fp, "vocab_sha256": "0" * 64}
     )
-    with pytest.raises(ValueError, match=r"tokenizer\.vocab_sha256: [0-9a-f]{64} \(in results"):
+    with pytest.raises(ValueError, match=r"tokenizer\.vocab_sha256: '[0-9a-f]{64}' \(in results"):
         run_protocol(model, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path, progress=False)
     monkeypatch.undo()
     cfg = ProtocolConfig(tasks=["to_upper"], **{**CFG, "seed": 5, "format": "arrow"})
     with pytest.raises(ValueError, match="other settings") as err:
         run_protocol(model, cfg, tmp_path, progress=False)
     assert "seed: 0 (in results.json) vs 5 (this run)" in str(err.value)
-    assert "format.name: paper (in results.json) vs arrow (this run)" in str(err.value)
+    assert "format.name: 'paper' (in results.json) vs 'arrow' (this run)" in str(err.value)
 
 
 def test_meta_records_model_class_tokenizer_and_policy(model, tmp_path) -> None:

@@ -31,3 +31,12 @@ def model_device(model: HookedModel) -> torch.device:
         except StopIteration:
             pass
     return torch.device(str(getattr(model.cfg, "device", None) or "cpu"))
+
+
+def model_dtype(model: HookedModel) -> torch.dtype:
+    """The dtype of the model's parameters (float32 for a model without any)."""
+    params = getattr(model, "parameters", None)
+    if params is not None:
+        for param in params():
+            return param.dtype
+    return torch.float32

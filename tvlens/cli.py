@@ -1,4 +1,6 @@
-"""``tvlens`` command line: ``tvlens run`` (the paper's main experiment), ``tvlens tasks``."""
+"""``tvlens`` command line: ``tvlens run`` (the paper's main experiment), ``tvlens compare``
+(one report over several runs), ``tvlens grid`` (models x formats x seeds, one Ray actor per
+model), ``tvlens tasks``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 QUICK_TASKS = ("to_upper", "next_letter", "en_fr", "country_capital")
 QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
@@ -55,7 +58,16 @@ def _parser() -> argparse.ArgumentParser:
         "--n-dummy", type=int, default=d["n_dummy"], help="dummy queries (%(default)s)"
     )
     run.add_argument("--format", default=d["format"], choices=sorted(FORMATS), help="(%(default)s)")
-    run.add_argument("--seed", type=int, default=d["seed"], help="sampling seed (%(default)s)")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=d["seed"], help="sampling seed (%(default)s)")
+    seeds.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run once per seed into OUT/seed-<s>/ and write the mean and spread across "
+        "seeds to OUT/seeds.json, summary.md, report.html",
+    )
     run.add_argument(
         "--batch-size", type=int, default=d["batch_size"], help="rows per pass (%(default)s)"
     )
@@ -66,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
         help="a task file mapping one input to two outputs: error (default), keep the first "
         "output, or drop the input",
     )
+    run.add_argument(
+        "--answers",
+        default=d["answers"],
+        choices=["single", "any"],
+        help="single: one-token answers scored on the next token (the paper, default); any: "
+        "answers of up to --max-new-tokens tokens, generated and scored by exact match",
+    )
+    run.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=d["max_new_tokens"],
+        help="tokens generated per answer with --answers any (%(default)s)",
+    )
     run.add_argument("--quick", action="store_true", help="a few tasks, small n: a smoke run")
     run.add_argument(
         "--out",
@@ -74,11 +99,76 @@ def _parser() -> argparse.ArgumentParser:
         "not write are never overwritten",
     )
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+    run.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="model parameter dtype (%(default)s); θ is stored in float32",
+    )
     run.add_argument("--no-progress", action="store_true")
     tasks = sub.add_parser("tasks", help="list the registered tasks and their sizes")
     tasks.add_argument("--category", default=None)
     sub.add_parser("models", help="list the embedded models")
+    cmp = sub.add_parser(
+        "compare",
+        help="one summary.md + report.html over several run folders (models, formats, seeds), "
+        "aligned on their shared tasks",
+    )
+    cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders of tvlens run")
+    cmp.add_argument(
+        "--out", required=True, help="folder for summary.md, report.html, comparison.json"
+    )
+    _grid_parser(sub, d)
     return p
+
+
+def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
+    """``tvlens grid``: models x formats x seeds, one results folder per cell (tvlens.grid)."""
+    from tvlens.prompts import FORMATS
+    from tvlens.runtasks import ON_CONFLICT
+
+    g = sub.add_parser(
+        "grid",
+        help="the protocol on every (model, format, seed) cell, one Ray actor per model "
+        "(in this process without Ray); writes OUT/<model>/<format>/seed-<s>/, grid.json, "
+        "compare/",
+    )
+    g.add_argument("--models", nargs="+", required=True, help="model names, each loaded once")
+    g.add_argument("--tasks", nargs="+", default=None, help="default: the paper's 18 tasks")
+    g.add_argument("--seeds", type=int, nargs="+", default=[d["seed"]], help="(%(default)s)")
+    g.add_argument(
+        "--formats", nargs="+", default=[d["format"]], choices=sorted(FORMATS),
+        help="prompt formats (%(default)s)",
+    )  # fmt: skip
+    g.add_argument("--out", required=True, help="grid folder; a rerun runs only missing cells")
+    for name in ("n_dev", "n_test", "n_baseline", "n_demos", "n_dummy", "batch_size",
+                 "max_new_tokens"):  # fmt: skip
+        g.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name],
+                       help="(%(default)s)")  # fmt: skip
+    g.add_argument("--answers", default=d["answers"], choices=["single", "any"])
+    g.add_argument("--on-conflict", default=d["on_conflict"], choices=list(ON_CONFLICT))
+    g.add_argument(
+        "--address", default=None,
+        help="join this Ray cluster ('auto', 'ray://head:10001'); default: a local Ray "
+        "instance sized to this machine",
+    )  # fmt: skip
+    g.add_argument(
+        "--num-cpus",
+        type=float,
+        default=None,
+        help="CPUs per model's actor (default: the machine's shared among models)",
+    )
+    g.add_argument("--num-gpus", type=float, default=0, help="GPUs per model's actor (0)")
+    g.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "ray", "local"],
+        help="auto: Ray if installed, else one cell after another in this process",
+    )
+    g.add_argument("--kind", default="bridge", choices=["bridge", "hooked"])
+    g.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    g.add_argument("--quiet", action="store_true", help="no line per finished cell")
 
 
 #: Exit status of a run in which every task was skipped (files written, no accuracy).
@@ -87,9 +177,11 @@ EXIT_ALL_SKIPPED = 3
 
 def _run(args: argparse.Namespace) -> int:
     from tvlens.experiment import ProtocolConfig, preflight, run_protocol
+    from tvlens.models import resolve_device
     from tvlens.report import skipped_reasons
     from tvlens.runfiles import prepare_out, run_lock
 
+    resolve_device(args.device)  # a device this machine lacks fails here, not after loading
     d = ProtocolConfig.defaults()
     task_refs = list(args.tasks) if args.tasks else (list(QUICK_TASKS) if args.quick else [])
     sizes = {
@@ -106,15 +198,19 @@ def _run(args: argparse.Namespace) -> int:
         format=args.format,
         batch_size=args.batch_size,
         on_conflict=args.on_conflict,
+        answers=args.answers,
+        max_new_tokens=args.max_new_tokens,
         **sizes,
     )
+    if args.seeds is not None:
+        return _run_seeds(args, cfg)
     # Everything that needs no model is checked before the model loads, under the lock.
     out = prepare_out(args.out)
     with run_lock(out):
         preflight(cfg, out)
         from tvlens.models import load_model
 
-        model = load_model(args.model, kind=args.kind, device=args.device)
+        model = load_model(args.model, kind=args.kind, device=args.device, dtype=args.dtype)
         results = run_protocol(model, cfg, out, progress=not args.no_progress)
     s = results["summary"]
     if not s["n_tasks_ok"]:
@@ -135,8 +231,69 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_seeds(args: argparse.Namespace, cfg: Any) -> int:
+    from tvlens.runfiles import prepare_out, run_lock
+    from tvlens.seeds import preflight_seeds, run_seeds
+
+    out = prepare_out(args.out)
+    with run_lock(out):
+        preflight_seeds(cfg, args.seeds, out)  # every seed's folder, before the model loads
+        from tvlens.models import load_model
+
+        model = load_model(args.model, kind=args.kind, device=args.device, dtype=args.dtype)
+        agg = run_seeds(model, cfg, args.seeds, out, progress=not args.no_progress)
+    if not agg["tasks"]:
+        print(
+            f"tvlens: no task ran in every seed; {out}/seed-*/summary.md say why", file=sys.stderr
+        )
+        return EXIT_ALL_SKIPPED
+    o = agg["summary"]["overall"]
+    accs = "  ".join(
+        f"{m} {_fmt(o[m]['mean'])} ± {_fmt(o[m].get('sd'))}"
+        for m in ("baseline", "hypothesis", "regular")
+    )
+    print(
+        f"{len(agg['tasks'])} tasks x {len(agg['seeds'])} seeds: {accs} (mean ± sd across "
+        f"seeds; {agg['meta']['wall_time_s']:.0f} s) -> {out}/seeds.json, summary.md, "
+        "report.html, seed-*/"
+    )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tvlens.compare import compare
+
+    comp = compare(args.run_dirs, args.out)
+    print(
+        f"{len(comp.runs)} runs on {len(comp.tasks)} shared tasks ({len(comp.dropped)} "
+        f"dropped) -> {args.out}/summary.md, report.html, comparison.json"
+    )
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from tvlens.grid import grid
+
+    settings = {k: getattr(args, k) for k in ("n_dev", "n_test", "n_baseline", "n_demos",
+                "n_dummy", "batch_size", "max_new_tokens", "answers", "on_conflict")}  # fmt: skip
+    res = grid(
+        args.models, args.tasks or [], args.seeds, args.formats, out=args.out,
+        address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+        dtype=args.dtype, device=args.device, kind=args.kind, backend=args.backend,
+        progress=not args.quiet, **settings,
+    )  # fmt: skip
+    print(
+        f"{len(res.ok)} of {len(res.cells)} cells finished ({len(res.ran)} run now, "
+        f"{res.backend}, {res.wall_time_s:.0f} s) -> {res.out}/grid.json"
+        + (f", {res.out}/compare/summary.md" if res.comparison is not None else "")
+    )
+    for key in res.failed:
+        print(f"tvlens grid: {key} failed: {res.cells[key]['error']}", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
 def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
+    return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -160,7 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tvlens`` console script and ``python -m tvlens``."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "tasks": _tasks, "models": _models}[args.command]
+    handler = {"run": _run, "tasks": _tasks, "models": _models, "compare": _compare,
+               "grid": _grid}[args.command]  # fmt: skip
     with _sigterm_as_exit():
         try:
             return handler(args)

@@ -17,11 +17,13 @@ from typing import Any
 
 from tvlens._compat import model_name, transformer_lens_version
 from tvlens._version import __version__
+from tvlens.batching import model_dtype
 from tvlens.config import RunConfig
 from tvlens.modes import baseline, hypothesis, regular
 from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.protocol import HookedModel
 from tvlens.results import ModeResult
+from tvlens.runanswers import ANSWERS, run_generated
 from tvlens.runcheck import (
     merge_from_disk,
     read_results,
@@ -31,6 +33,7 @@ from tvlens.runcheck import (
 )
 from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
 from tvlens.runner import Runner
+from tvlens.runstats import SCHEMA_VERSION, with_statistics
 from tvlens.runtasks import (
     ON_CONFLICT,
     check_task_keys,
@@ -41,10 +44,16 @@ from tvlens.runtasks import (
 )
 from tvlens.sweep import layer_sweep
 
-SCHEMA_VERSION = 1
-
-
-_INT_FIELDS = ("n_demos", "n_dummy", "n_dev", "n_test", "n_baseline", "seed", "batch_size")
+_INT_FIELDS = (
+    "n_demos",
+    "n_dummy",
+    "n_dev",
+    "n_test",
+    "n_baseline",
+    "seed",
+    "batch_size",
+    "max_new_tokens",
+)
 
 
 @dataclass
@@ -57,6 +66,10 @@ class ProtocolConfig:
             is stored under its name (a file's stem), which must be unique.
         on_conflict: what a task file with conflicting duplicate inputs does:
             ``"error"``, ``"first"`` (keep the first output) or ``"drop"`` (drop the input).
+        answers: ``"single"`` (the paper: single-token answers, next-token scoring) or
+            ``"any"`` (answers of up to ``max_new_tokens`` tokens, generated and scored by
+            exact match; :mod:`tvlens.runanswers`).
+        max_new_tokens: the most tokens generated per answer with ``answers="any"``.
 
     Raises:
         TypeError: on ``tasks`` that is not a list or tuple (a plain ``"to_upper"`` is
@@ -75,6 +88,8 @@ class ProtocolConfig:
     format: str = "arrow"
     batch_size: int = 16
     on_conflict: str = "error"
+    answers: str = "single"
+    max_new_tokens: int = 8
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,6 +118,11 @@ class ProtocolConfig:
         if not isinstance(self.format, str) or self.format not in FORMATS:
             raise ValueError(
                 f"unknown prompt format {self.format!r}; choose one of {sorted(FORMATS)}"
+            )
+        if self.answers not in ANSWERS:
+            raise ValueError(
+                f"answers must be 'single' (one-token answers, next-token scoring: the "
+                f"paper) or 'any' (generation, exact match), got {self.answers!r}"
             )
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
@@ -151,7 +171,7 @@ def run_task(
     made from ``cfg.batch_size`` if ``None``).
     """
     runner = Runner.bind(model, run or RunConfig(batch_size=cfg.batch_size))
-    from tvlens.tasks import filter_single_token
+    from tvlens.tasks import for_model
 
     fmt = cfg.prompt_format
     phase = on_phase or (lambda _: None)
@@ -164,8 +184,11 @@ def run_task(
         "n_dropped": len(task),
         "n_conflicts_dropped": int(getattr(task, "n_conflicts_dropped", 0)),
     }
+    # Single-token answers for next-token scoring (the paper); with answers="any", every
+    # answer the generation can produce within max_new_tokens.
+    max_tokens = cfg.max_new_tokens if cfg.answers == "any" else 1
     try:
-        kept = filter_single_token(task, model.tokenizer, fmt)
+        kept = for_model(task, model, fmt, max_tokens=max_tokens)
         record.update(n_kept=kept.n_kept, n_dropped=kept.n_dropped)
         # Dev and test queries are disjoint; a task with fewer than n_dev + n_test pairs
         # (the 25 letters of next_letter) splits its queries in proportion and repeats them.
@@ -186,6 +209,15 @@ def run_task(
         times[name] = time.perf_counter() - start
         return out
 
+    if cfg.answers == "any":
+        generated = run_generated(model, (dev, test, base), cfg, runner, timed)
+        return {
+            "status": "ok",
+            **record,
+            **generated,
+            "wall_time_s": time.perf_counter() - t0,
+            "phase_times_s": times,
+        }
     sweep = timed("layer_sweep", lambda: layer_sweep(model, dev, **opts))
     reg = timed("regular", lambda: regular(model, test, **opts))
     hyp = timed("hypothesis", lambda: hypothesis(model, test, sweep.best_layer, **opts))
@@ -246,6 +278,7 @@ def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
         "transformer_lens_version": transformer_lens_version(),
         "torch_version": torch.__version__,
         "model_class": type(model).__name__,
+        "dtype": str(model_dtype(model)).removeprefix("torch."),
         "tokenizer": tokenizer_fingerprint(model),
         **protocol_meta(cfg),
     }
@@ -273,6 +306,11 @@ def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
     cfg.validate()
     out = prepare_out(out)
     check_outputs_ours(out)
+    if (out / "seeds.json").exists():
+        raise ValueError(
+            f"{out} holds a run over several seeds (seeds.json): pass --seeds to resume it, "
+            "or another --out"
+        )
     sources = {task_key(r): task_source(r, load_task(r, cfg.on_conflict)) for r in cfg.tasks}
     path = out / "results.json"
     previous = read_results(path)
@@ -334,7 +372,8 @@ def run_protocol(
         def save(final: bool) -> dict[str, Any]:
             keep = not merge_from_disk(out, meta, tasks, plan.sources)
             order = [*keys, *(k for k in tasks if k not in keys)]
-            ordered = {k: tasks[k] for k in order if k in tasks}
+            # counts, Wilson intervals and paired tests per task, from its per-example records
+            ordered = with_statistics({k: tasks[k] for k in order if k in tasks})
             results: dict[str, Any] = json_safe(
                 {
                     "schema_version": SCHEMA_VERSION,

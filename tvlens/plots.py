@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from tvlens.analysis.conflict import ConflictResult
@@ -79,16 +80,40 @@ def layer_sweep_figure(
     return fig
 
 
+Interval = Sequence[float] | None  # [low, high], or None where there is none
+
+
+def _error_y(values: Sequence[float], intervals: Sequence[Interval]) -> dict[str, Any]:
+    """Asymmetric plotly error bars from ``[low, high]`` intervals around ``values``."""
+
+    def part(i: int, v: float, iv: Interval) -> float:
+        if iv is None or not np.isfinite(v) or not np.all(np.isfinite(iv)):
+            return 0.0
+        return float(iv[1] - v) if i else float(v - iv[0])
+
+    pairs = list(zip(values, intervals, strict=True))
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [part(1, v, iv) for v, iv in pairs],
+        "arrayminus": [part(0, v, iv) for v, iv in pairs],
+        "thickness": 1.2,
+    }
+
+
 def modes_figure(
     accuracies: Mapping[str, Mapping[str, float]],
     *,
+    intervals: Mapping[str, Mapping[str, Interval]] | None = None,
     title: str = "Accuracy per task: Baseline, Hypothesis, Regular",
 ) -> go.Figure:
-    """Grouped bars of the modes' accuracies per task.
+    """Grouped bars of the modes' accuracies per task, with error bars if given.
 
     Args:
         accuracies: task -> ``{"baseline": .., "hypothesis": .., "regular": ..}`` (e.g.
             ``EvaluationResult.accuracies``); other modes are added after these three.
+        intervals: task -> ``{mode: [low, high]}`` (e.g. ``results.json``'s
+            ``accuracy_ci``), drawn as error bars.
 
     Returns:
         A figure with one bar trace per mode.
@@ -98,16 +123,14 @@ def modes_figure(
     tasks = list(accuracies)
     seen = {m for acc in accuracies.values() for m in acc}
     modes = [m for m in MODE_ORDER if m in seen] + sorted(seen - set(MODE_ORDER))
-    fig = go.Figure(
-        [
-            go.Bar(
-                name=mode,
-                x=tasks,
-                y=[float(accuracies[t].get(mode, float("nan"))) for t in tasks],
-            )
-            for mode in modes
-        ]
-    )
+    bars = []
+    for mode in modes:
+        ys = [float(accuracies[t].get(mode, float("nan"))) for t in tasks]
+        err = None
+        if intervals is not None:
+            err = _error_y(ys, [intervals.get(t, {}).get(mode) for t in tasks])
+        bars.append(go.Bar(name=mode, x=tasks, y=ys, error_y=err))
+    fig = go.Figure(bars)
     fig.update_layout(
         title=title,
         barmode="group",
@@ -115,6 +138,95 @@ def modes_figure(
         yaxis_range=[0, 1.02],
         template=_TEMPLATE,
     )
+    return fig
+
+
+Estimate = tuple[float, Interval]  # (accuracy, [low, high] or None)
+
+
+def runs_bars_figure(
+    values: Mapping[str, Mapping[str, Estimate]],
+    *,
+    title: str = "Accuracy per task and run",
+    reference: Mapping[str, float] | None = None,
+    reference_name: str = "paper",
+) -> go.Figure:
+    """Grouped bars with error bars: x = the keys of each run's mapping, one trace per run.
+
+    Args:
+        values: run label -> x label (a task, a mode) -> ``(accuracy, [low, high])``.
+        reference: x label -> a value drawn as one more trace without error bars
+            (the paper's averages).
+
+    Returns:
+        A figure with one bar trace per run (plus one for ``reference``).
+    """
+    if not values:
+        raise ValueError("no runs given; pass a mapping run -> {x: (accuracy, interval)}")
+    xs = list(dict.fromkeys(x for run in values.values() for x in run))
+    bars = []
+    for label, run in values.items():
+        ys = [float(run[x][0]) if x in run else float("nan") for x in xs]
+        ivs = [run[x][1] if x in run else None for x in xs]
+        bars.append(go.Bar(name=label, x=xs, y=ys, error_y=_error_y(ys, ivs)))
+    if reference is not None:
+        ys = [float(reference.get(x, float("nan"))) for x in xs]
+        bars.append(go.Bar(name=reference_name, x=xs, y=ys, marker_pattern_shape="/"))
+    fig = go.Figure(bars)
+    fig.update_layout(
+        title=title, barmode="group", yaxis_title="accuracy", yaxis_range=[0, 1.05],
+        template=_TEMPLATE,
+    )  # fmt: skip
+    return fig
+
+
+def relative_depth_figure(
+    curves: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    title: str = "Hypothesis accuracy per layer (dev set), by relative depth",
+) -> go.Figure:
+    """Per-layer dev curves of several runs on one axis: x = layer / (n_layers - 1).
+
+    Models of different depth line up (0 = first layer, 1 = last). Each run gets one
+    colour: its mean over tasks as a thick line, each task as a faint line that the run's
+    legend entry shows and hides with the mean.
+
+    Args:
+        curves: run label -> task -> accuracy per layer.
+    """
+    if not curves:
+        raise ValueError("no runs given; pass a mapping run -> {task: accuracy per layer}")
+    palette = plotly.colors.qualitative.Plotly
+    fig = go.Figure()
+    for i, (label, tasks) in enumerate(curves.items()):
+        if not tasks:
+            continue
+        colour = palette[i % len(palette)]
+        lengths = {len(a) for a in tasks.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"run {label!r}: sweeps of different lengths {sorted(lengths)}")
+        (n,) = lengths
+        x = (np.arange(n) / max(n - 1, 1)).tolist()
+        for task, acc in tasks.items():
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=[float(a) for a in acc], mode="lines", name=f"{label}: {task}",
+                    legendgroup=label, showlegend=False, opacity=0.25, line={"color": colour},
+                    hovertemplate=f"{label}<br>{task}<br>depth %{{x:.2f}}: %{{y:.2f}}",
+                )
+            )  # fmt: skip
+        mean = np.nanmean(np.array([list(a) for a in tasks.values()], dtype=float), axis=0)
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=mean.tolist(), mode="lines+markers", name=f"{label} (mean, {n} layers)",
+                legendgroup=label, line={"color": colour, "width": 4},
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title=title, xaxis_title="relative depth: layer / (n_layers - 1)",
+        yaxis_title="accuracy", yaxis_range=[0, 1.02], xaxis_range=[-0.02, 1.02],
+        template=_TEMPLATE,
+    )  # fmt: skip
     return fig
 
 
@@ -234,6 +346,7 @@ def write_html(
     path: str | Path,
     *,
     title: str = "tvlens",
+    intro_html: str = "",
 ) -> Path:
     """Write figures to ONE self-contained HTML file that opens offline.
 
@@ -244,6 +357,7 @@ def write_html(
         figures: figures in order, or ``heading -> figure``.
         path: the file to write (parent folders are created).
         title: the page title and top heading.
+        intro_html: HTML placed under the heading (the caller escapes what it inserts).
 
     Returns:
         The path written.
@@ -262,8 +376,9 @@ def write_html(
     page = (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}</style>\n"
-        f"</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>\n"
+        f"</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{intro_html}{body}\n</body>\n</html>\n"
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

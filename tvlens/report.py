@@ -1,42 +1,68 @@
-"""Run reports: the paper-style summary table (Markdown) and the HTML figures."""
+"""Run reports: the paper-style summary table (Markdown) and the HTML figures.
+
+Every accuracy is shown with its 95% interval, ``0.58 [0.44, 0.71]``: Wilson's per task,
+the percentile bootstrap for means over tasks (see :mod:`tvlens.runstats`). Reports over
+several runs (models, formats, seeds) are :func:`tvlens.compare.compare`'s.
+"""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-MODES = ("baseline", "hypothesis", "regular")
+from tvlens.runstats import MODES, summarize
+
+__all__ = [
+    "MODES",
+    "PAPER_AVERAGES",
+    "report_html_writer",
+    "summarize",
+    "summary_markdown",
+    "write_report_html",
+]
+
 PAPER_AVERAGES = {"baseline": 0.13, "hypothesis": 0.74, "regular": 0.84}
-
-
-def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean accuracy per category and overall, over the tasks that ran (``None`` if none)."""
-    ok = {n: t for n, t in tasks.items() if t.get("status") == "ok"}
-    per_cat: dict[str, dict[str, float | None]] = {}
-    for cat in sorted({t["category"] for t in ok.values()}):
-        members = [t for t in ok.values() if t["category"] == cat]
-        per_cat[cat] = {m: _mean([t["accuracy"][m] for t in members]) for m in MODES}
-    overall = {m: _mean([t["accuracy"][m] for t in ok.values()]) for m in MODES}
-    return {
-        "per_category": per_cat,
-        "overall": overall,
-        "n_tasks_ok": len(ok),
-        "n_tasks_skipped": len(tasks) - len(ok),
-    }
-
-
-def _mean(xs: list[float | None]) -> float | None:
-    vals = [x for x in xs if x is not None and math.isfinite(x)]
-    return sum(vals) / len(vals) if vals and len(vals) == len(xs) else None
+PAPER_ROW = "paper (7 models, 2.8B–30B)"
+MODE_TITLES = {"baseline": "Baseline", "hypothesis": "Hypothesis", "regular": "Regular"}
 
 
 def _f(x: Any, bold: bool = False) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     return f"**{x:.2f}**" if bold else f"{x:.2f}"
+
+
+def fmt_ci(x: Any, ci: Sequence[float] | None = None, bold: bool = False) -> str:
+    """``0.58 [0.44, 0.71]`` (the interval left out where there is none)."""
+    if ci is None or _f(x) == "–" or any(v is None for v in ci):
+        return _f(x, bold)
+    return f"{_f(x, bold)} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value to two significant digits, ``<0.001`` below that."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def fmt_test(test: Mapping[str, Any] | None) -> str:
+    """``+0.30 (p 0.002)``: the accuracy difference and the test's p-value."""
+    if not test or test.get("difference") is None:
+        return "–"
+    return f"{test['difference']:+.2f} (p {fmt_p(test.get('p'))})"
+
+
+INTERVALS_NOTE = (
+    "Intervals are 95%: Wilson's per task (over its test examples; Baseline over its own "
+    "queries); bootstrap over each task's examples (tasks fixed, 10,000 replicates, seed 0) "
+    "for averages. *H − R*: Hypothesis minus Regular on the same test examples, exact "
+    "McNemar p; *H − B*: Hypothesis minus Baseline, Fisher's exact p (Baseline scores other "
+    "queries)."
+)
 
 
 def skipped_reasons(results: Mapping[str, Any]) -> list[str]:
@@ -69,31 +95,26 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         ]
         return "\n".join(lines) + "\n"
     lines += [
-        "| task | category | pairs kept | best layer | Baseline | Hypothesis | Regular |",
-        "|---|---|---|---|---|---|---|",
+        "| task | category | pairs kept | best layer | Baseline | Hypothesis | Regular "
+        "| H − R | H − B |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, t in tasks.items():
         if t["status"] != "ok":
             lines.append(
                 f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | skipped: "
-                f"{t.get('reason', '')} | | | |"
+                f"{t.get('reason', '')} | | | | | |"
             )
             continue
-        a = t["accuracy"]
+        a, ci, tests = t["accuracy"], t.get("accuracy_ci", {}), t.get("comparisons", {})
         lines.append(
             f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | {t['best_layer']} | "
-            + " | ".join(_f(a[m]) for m in MODES)
-            + " |"
+            + " | ".join(fmt_ci(a[m], ci.get(m)) for m in MODES)
+            + f" | {fmt_test(tests.get('hypothesis_vs_regular'))}"
+            + f" | {fmt_test(tests.get('hypothesis_vs_baseline'))} |"
         )
-    lines += ["", "| average | Baseline | Hypothesis | Regular |", "|---|---|---|---|"]
-    for cat, acc in summary["per_category"].items():
-        lines.append(f"| {cat} | " + " | ".join(_f(acc[m]) for m in MODES) + " |")
-    o = summary["overall"]
-    lines.append("| **all tasks** | " + " | ".join(_f(o[m], bold=True) for m in MODES) + " |")
-    p = PAPER_AVERAGES
-    lines.append(
-        "| paper (7 models, 2.8B–30B) | " + " | ".join(f"{p[m]:.2f}" for m in MODES) + " |"
-    )
+    lines += averages_table(summary)
+    lines += ["", INTERVALS_NOTE]
     conflicts = {n: t.get("n_conflicts_dropped", 0) for n, t in tasks.items()}
     if any(conflicts.values()):
         listed = ", ".join(f"{n} ({k})" for n, k in conflicts.items() if k)
@@ -101,6 +122,22 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
     return "\n".join(lines) + "\n"
+
+
+def averages_table(summary: Mapping[str, Any]) -> list[str]:
+    """The averages per category and over all tasks with intervals, and the paper's row."""
+    ivs = summary.get("intervals", {})
+    lines = ["", "| average | Baseline | Hypothesis | Regular |", "|---|---|---|---|"]
+    for cat, acc in summary["per_category"].items():
+        cis = ivs.get("per_category", {}).get(cat, {})
+        lines.append(f"| {cat} | " + " | ".join(fmt_ci(acc[m], cis.get(m)) for m in MODES) + " |")
+    o, cis = summary["overall"], ivs.get("overall", {})
+    lines.append(
+        "| **all tasks** | " + " | ".join(fmt_ci(o[m], cis.get(m), bold=True) for m in MODES) + " |"
+    )
+    p = PAPER_AVERAGES
+    lines.append(f"| {PAPER_ROW} | " + " | ".join(f"{p[m]:.2f}" for m in MODES) + " |")
+    return lines
 
 
 def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
@@ -119,11 +156,23 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
         return lambda path: Path(path).write_text(page, encoding="utf-8")
 
     def write(path: Path) -> Path:
-        from tvlens.plots import layer_sweep_figure, modes_figure, write_html
+        from tvlens.plots import layer_sweep_figure, modes_figure, runs_bars_figure, write_html
 
         sweeps = {n: t["dev_accuracy_per_layer"] for n, t in ok.items()}
         accs = {n: t["accuracy"] for n, t in ok.items()}
-        figures = [layer_sweep_figure(sweeps), modes_figure(accs)]
+        cis = {n: t.get("accuracy_ci", {}) for n, t in ok.items()}
+        s = results["summary"]
+        overall_ci = s.get("intervals", {}).get("overall", {})
+        averages = {"all tasks": {m: (s["overall"][m], overall_ci.get(m)) for m in MODES}}
+        figures = [
+            layer_sweep_figure(sweeps),
+            modes_figure(accs, intervals=cis, title="Accuracy per task (95% Wilson intervals)"),
+            runs_bars_figure(
+                averages,
+                title="Mean over tasks (95% bootstrap intervals) and the paper's",
+                reference=PAPER_AVERAGES,
+            ),
+        ]
         return Path(write_html(figures, path, title=title))
 
     return write
@@ -138,6 +187,94 @@ def write_report_html(results: Mapping[str, Any], path: str | Path) -> Path:
     from tvlens.runfiles import atomic_write
 
     return atomic_write(path, report_html_writer(results))
+
+
+# ---- reports over several runs (tvlens.compare) ----------------------------------------
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cells(tag: str, xs: Sequence[str]) -> str:
+        return "".join(f"<{tag}>{html.escape(x.replace('`', ''))}</{tag}>" for x in xs)
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return f"<table><tr>{cells('th', header)}</tr>{body}</table>\n"
+
+
+RUNS_HEADER = ["run", "results", "model", "format", "seed", "dev/test/baseline n", "tasks",
+               "wall time"]  # fmt: skip
+
+
+def comparison_markdown(comp: Any, title: str | None = None) -> str:
+    """``summary.md``: the runs, the per-task table, the averages beside the paper's."""
+    modes = [MODE_TITLES[m] for m in MODES]
+    lines = [f"# {title or comp.title()}", "", *_md_table(RUNS_HEADER, comp.runs_rows())]
+    lines += ["", comp.alignment_note()]
+    if not comp.tasks:
+        return "\n".join([*lines, "", "No task was finished by every run."]) + "\n"
+    lines += ["", "## Accuracy per task (95% Wilson intervals)", ""]
+    header = ["task", "category", "run", "best layer (depth)", *modes, "H − R"]
+    lines += _md_table(header, comp.task_rows())
+    lines += ["", "## Averages over the shared tasks (95% bootstrap intervals)", ""]
+    lines += _md_table(["average", "run", *modes], comp.average_rows())
+    lines += [
+        "",
+        "Best layer: index / last index, relative depth in parentheses. H − R: Hypothesis "
+        "minus Regular on the same test examples, with the exact McNemar p. Averages: "
+        "percentile bootstrap over each task's examples (tasks fixed, 10,000 replicates, "
+        "seed 0).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Path], Any]:
+    """A function writing ``report.html`` (figures with error bars) to a given path."""
+    title = title or comp.title()
+    intro = _html_table(RUNS_HEADER, comp.runs_rows())
+    intro += f"<p>{html.escape(comp.alignment_note())}</p>\n"
+
+    def write(path: Path) -> Path:
+        from tvlens.plots import relative_depth_figure, runs_bars_figure, write_html
+
+        if not comp.tasks:
+            page = f"<!DOCTYPE html>\n<html><body><h1>{html.escape(title)}</h1>{intro}"
+            Path(path).write_text(page + "</body></html>\n", encoding="utf-8")
+            return Path(path)
+        figs = {}
+        for m in ("hypothesis", "regular", "baseline"):
+            values = {}
+            for r in comp.runs:
+                tasks = {n: comp.task(r, n) for n in comp.tasks}
+                values[r.label] = {
+                    n: (t["accuracy"][m], t["accuracy_ci"].get(m)) for n, t in tasks.items()
+                }
+            figs[f"{MODE_TITLES[m]} accuracy per task"] = runs_bars_figure(
+                values, title=f"{MODE_TITLES[m]} (95% Wilson intervals)"
+            )
+        curves = {
+            r.label: {n: comp.task(r, n)["dev_accuracy_per_layer"] for n in comp.tasks}
+            for r in comp.runs
+        }
+        figs["Per-layer dev accuracy by relative depth"] = relative_depth_figure(curves)
+        averages = {
+            label: {
+                MODE_TITLES[m]: (s["overall"][m], s["intervals"]["overall"].get(m)) for m in MODES
+            }
+            for label, s in comp.summaries.items()
+        }
+        figs["Averages over the shared tasks"] = runs_bars_figure(
+            averages,
+            title="Mean over the shared tasks (95% bootstrap intervals) and the paper's",
+            reference={MODE_TITLES[m]: v for m, v in PAPER_AVERAGES.items()},
+        )
+        return Path(write_html(figs, path, title=title, intro_html=intro))
+
+    return write
 
 
 def chromium_command(

@@ -10,11 +10,10 @@ first-token accuracy and word F1 beside it.
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
+from tvlens._example import ICLExample
 from tvlens.answer_scoring import GeneratedPrediction, GenerationResult
 from tvlens.generation import generate_baseline, generate_hypothesis, generate_regular
 from tvlens.protocol import HookedModel
@@ -43,41 +42,19 @@ def _metrics(results: dict[str, GenerationResult], name: str) -> dict[str, float
 
 def run_generated(
     model: HookedModel,
-    task: Any,
+    examples: tuple[list[ICLExample], list[ICLExample], list[ICLExample]],
     cfg: Any,
     runner: Runner,
-    record: dict[str, Any],
-    phase: Callable[[str], None],
+    timed: Callable[[str, Callable[[], Any]], Any],
 ) -> dict[str, Any]:
-    """One task of the protocol with generated answers; the task's JSON record.
+    """The generated protocol on one task's ``(dev, test, baseline)`` examples.
 
     ``cfg`` is a :class:`tvlens.experiment.ProtocolConfig` with ``answers="any"``;
-    ``record`` holds the task's counts so far. A task with too few pairs whose answer fits
-    ``cfg.max_new_tokens`` is returned as skipped, with the reason.
+    ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
+    (layer, accuracies, per-example generations).
     """
-    from tvlens.tasks import for_model
-
+    dev, test, base = examples
     fmt = cfg.prompt_format
-    t0 = time.perf_counter()
-    try:
-        kept = for_model(task, model, fmt, max_tokens=cfg.max_new_tokens)
-        record.update(n_kept=kept.n_kept, n_dropped=kept.n_dropped)
-        dev, test = kept.dev_test(
-            cfg.n_dev, cfg.n_test, n_demos=cfg.n_demos, n_dummy=cfg.n_dummy, seed=cfg.seed
-        )
-        base = kept.sample(cfg.n_baseline, n_demos=1, n_dummy=1, seed=cfg.seed + 2)
-    except ValueError as err:
-        warnings.warn(f"skipping task {task.name}: {err}", stacklevel=3)
-        return {"status": "skipped", "reason": str(err), **record}
-    times = {"filter_and_sample": time.perf_counter() - t0}
-
-    def timed(name: str, fn: Callable[[], Any]) -> Any:
-        phase(name)
-        start = time.perf_counter()
-        out = fn()
-        times[name] = time.perf_counter() - start
-        return out
-
     opts: dict[str, Any] = {"fmt": fmt, "run": runner, "max_new_tokens": cfg.max_new_tokens}
     sweep = timed(
         "layer_sweep", lambda: layer_sweep(model, dev, fmt=fmt, first_token=True, run=runner)
@@ -87,8 +64,6 @@ def run_generated(
     bas = timed("baseline", lambda: generate_baseline(model, base, **opts))
     results = {"baseline": bas, "hypothesis": hyp, "regular": reg}
     return {
-        "status": "ok",
-        **record,
         "answers": "any",
         "metric": "exact_match",
         "dev_metric": "first_token",
@@ -97,8 +72,6 @@ def run_generated(
         "accuracy": _metrics(results, "exact_match"),
         "first_token_accuracy": _metrics(results, "first_token_accuracy"),
         "f1": _metrics(results, "f1"),
-        "wall_time_s": time.perf_counter() - t0,
-        "phase_times_s": times,
         "test_examples": [
             {
                 "demos": [list(d) for d in r.demos],

@@ -45,7 +45,7 @@ def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """
 
     def show(v: Any) -> str:
-        return "(not recorded)" if v is _MISSING else str(v)
+        return "(not recorded)" if v is _MISSING else repr(v)
 
     out = []
     for key in (k for k in now if k not in _VERSIONS):

@@ -14,7 +14,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens._compat import final_norm, unembed
-from tvlens.batching import model_device
+from tvlens.batching import model_device, model_dtype
 from tvlens.hooks import check_vectors
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
@@ -54,14 +54,6 @@ def _as_tensor(
     return vector
 
 
-def _model_dtype(model: HookedModel) -> torch.dtype:
-    params = getattr(model, "parameters", None)
-    if params is not None:
-        for param in params():
-            return param.dtype
-    return torch.float32
-
-
 @torch.inference_mode()
 def project_topk(
     model: HookedModel, vectors: Float[Tensor, "n d_model"], k: int
@@ -79,7 +71,7 @@ def project_topk(
     d_vocab = int(getattr(model.cfg, "d_vocab", 0) or 0)
     if d_vocab and k > d_vocab:
         raise ValueError(f"k={k} is larger than the vocabulary ({d_vocab} tokens)")
-    x = vectors.to(device=model_device(model), dtype=_model_dtype(model))[:, None, :]
+    x = vectors.to(device=model_device(model), dtype=model_dtype(model))[:, None, :]
     logits = unembed(model, final_norm(model, x))[:, 0].float()
     if k > logits.shape[-1]:
         raise ValueError(f"k={k} is larger than the vocabulary ({logits.shape[-1]} tokens)")

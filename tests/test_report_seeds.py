@@ -1,0 +1,139 @@
+"""``tvlens run --seeds``: one folder, one run per seed, mean and spread beside the intervals."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import tvlens.experiment as experiment
+import tvlens.models
+from tests.conftest import build_tiny
+from tvlens.cli import main
+from tvlens.compare import compare
+from tvlens.experiment import ProtocolConfig, run_protocol
+from tvlens.runfiles import LOCK_NAME
+from tvlens.seeds import SEEDS_FILE, check_seeds, run_seeds
+
+CFG = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
+SMALL = ["--n-dev", "4", "--n-test", "5", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_tiny("bridge")
+
+
+def schema() -> dict:
+    return json.loads(files("tvlens").joinpath("results_schema.json").read_text())
+
+
+def test_run_seeds_layout_and_aggregate(model, tmp_path) -> None:
+    cfg = ProtocolConfig(tasks=["to_upper", "to_lower"], **CFG)
+    agg = run_seeds(model, cfg, [0, 1, 2], tmp_path, progress=False)
+    assert agg == json.loads((tmp_path / SEEDS_FILE).read_text())
+    assert agg["seeds"] == [0, 1, 2] and agg["runs"] == {
+        "0": "seed-0",
+        "1": "seed-1",
+        "2": "seed-2",
+    }
+    per_seed = []
+    for s in (0, 1, 2):
+        data = json.loads((tmp_path / f"seed-{s}" / "results.json").read_text())
+        jsonschema.validate(data, schema())
+        assert data["meta"]["seed"] == s
+        per_seed.append(data)
+    queries = [tuple(e["query"] for e in d["tasks"]["to_upper"]["test_examples"]) for d in per_seed]
+    assert len(set(queries)) > 1  # each seed samples its own examples
+    t = agg["tasks"]["to_upper"]
+    accs = [d["tasks"]["to_upper"]["accuracy"]["hypothesis"] for d in per_seed]
+    h = t["accuracy"]["hypothesis"]
+    assert h["values"] == accs and h["mean"] == pytest.approx(sum(accs) / 3)
+    assert h["ci_per_seed"] == [
+        d["tasks"]["to_upper"]["accuracy_ci"]["hypothesis"] for d in per_seed
+    ]
+    assert h["mean_ci_halfwidth"] > 0 and h["sd"] >= 0
+    assert t["best_layer"] == [d["tasks"]["to_upper"]["best_layer"] for d in per_seed]
+    overall = agg["summary"]["overall"]["regular"]
+    assert overall["values"] == [d["summary"]["overall"]["regular"] for d in per_seed]
+    assert set(agg["summary"]["per_seed"]) == {"0", "1", "2"}
+    md = (tmp_path / "summary.md").read_text()
+    assert "3 seed(s): 0, 1, 2" in md and "± " in md and "(±" in md and "[seed-1/summary.md]" in md
+    assert "| to_upper | algorithmic |" in md and "paper (7 models" in md
+    html = (tmp_path / "report.html").read_text()
+    assert "<script src=" not in html and "seed 2" in html
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_seeds_resume_and_the_folder_compares_as_one_run_per_seed(model, tmp_path, monkeypatch):
+    cfg = ProtocolConfig(tasks=["to_upper"], **CFG)
+    run_seeds(model, cfg, [0, 1], tmp_path, progress=False)
+    calls = []
+    real = experiment.run_task
+
+    def counting(model, ref, cfg, **kw):
+        calls.append(cfg.seed)
+        return real(model, ref, cfg, **kw)
+
+    monkeypatch.setattr(experiment, "run_task", counting)
+    agg = run_seeds(model, cfg, [0, 1, 2], tmp_path, progress=False)
+    assert calls == [2] and agg["seeds"] == [0, 1, 2]
+    comp = compare([tmp_path])
+    assert [r.label for r in comp.runs] == ["seed 0", "seed 1", "seed 2"]
+
+
+def test_single_and_multi_seed_folders_do_not_mix(model, tmp_path) -> None:
+    cfg = ProtocolConfig(tasks=["to_upper"], **CFG)
+    run_protocol(model, cfg, tmp_path / "single", progress=False)
+    with pytest.raises(ValueError, match="holds a single-seed run"):
+        run_seeds(model, cfg, [0, 1], tmp_path / "single", progress=False)
+    run_seeds(model, cfg, [0], tmp_path / "multi", progress=False)
+    with pytest.raises(ValueError, match=r"several seeds \(seeds.json\): pass --seeds"):
+        run_protocol(model, cfg, tmp_path / "multi", progress=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "summary.md").write_text("notes\n")
+    with pytest.raises(ValueError, match="not written by tvlens"):
+        run_seeds(model, cfg, [0], tmp_path / "mine", progress=False)
+    assert not (tmp_path / "mine" / "seed-0").exists()
+
+
+def test_check_seeds() -> None:
+    assert check_seeds((0, 1)) == [0, 1]
+    with pytest.raises(ValueError, match="repeat"):
+        check_seeds([1, 1])
+    with pytest.raises(ValueError, match="non-empty"):
+        check_seeds([])
+    with pytest.raises(TypeError, match="a seed must be an int"):
+        check_seeds([0, 1.5])
+
+
+@pytest.fixture()
+def loads(model, monkeypatch):
+    calls: list[str] = []
+
+    def fake(name="gemma-3-270m", *, kind="bridge", device=None, **kw):
+        calls.append(name)
+        return model
+
+    monkeypatch.setattr(tvlens.models, "load_model", fake)
+    return calls
+
+
+def test_cli_seeds(loads, tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "o")
+    assert main(["run", "--out", out, *SMALL, "--tasks", "to_upper", "--seeds", "0", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 tasks x 2 seeds: baseline" in printed and "mean ± sd across seeds" in printed
+    assert loads == ["gemma-3-270m"] and (tmp_path / "o" / "seed-1" / "results.json").exists()
+    # a single-seed run into the folder is refused before the model loads
+    assert main(["run", "--out", out, *SMALL, "--tasks", "to_upper"]) == 2
+    assert "pass --seeds to resume it" in capsys.readouterr().err and loads == ["gemma-3-270m"]
+    # a seed folder with other settings is refused before the model loads
+    assert main(["run", "--out", out, *SMALL, "--tasks", "to_upper", "--format", "paper",
+                 "--seeds", "0", "1"]) == 2  # fmt: skip
+    assert "other settings" in capsys.readouterr().err and loads == ["gemma-3-270m"]
+    with pytest.raises(SystemExit):
+        main(["run", "--out", out, "--seed", "1", "--seeds", "0", "1"])

@@ -1,0 +1,364 @@
+"""One report over several ``tvlens run`` folders: models, formats, seeds, methods side by side.
+
+:func:`compare` (and ``tvlens compare RUN_DIR... --out DIR``) reads each folder's
+``results.json`` (schema version 1 files are upgraded: their
+intervals are computed from the per-example records they hold), aligns the runs on the
+tasks every run finished, and writes ``summary.md``, ``report.html`` and ``comparison.json``:
+
+- per task and run: best layer (and its relative depth), the three accuracies with Wilson's
+  95% interval, Hypothesis − Regular with the exact McNemar p;
+- the averages over the shared tasks per category and overall (95% bootstrap intervals)
+  beside the paper's (Baseline .13 / Hypothesis .74 / Regular .84);
+- figures: grouped bars per task with error bars, one bar per run; the per-layer dev curves
+  of all runs on one axis of relative depth ``layer / (n_layers - 1)``; the averages.
+
+Tasks not finished in every run are dropped from the comparison, and the report lists them
+with the reason. A folder written by ``tvlens run --seeds`` counts as one run per seed.
+Each run is labelled by the settings that differ between the runs (model, format, seed...).
+
+Example:
+    >>> comp = compare(["results/gemma", "results/smollm2"], out="results/cmp")  # doctest: +SKIP
+    >>> comp.to_dataframe().head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tvlens.report import MODES, PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
+from tvlens.runstats import summarize, upgrade_results
+
+__all__ = ["COMPARE_FILES", "Comparison", "Run", "compare", "load_runs", "run_labels",
+           "write_comparison"]  # fmt: skip
+
+COMPARE_FILES = ("summary.md", "report.html", "comparison.json")
+_NOT_SETTINGS = {"tvlens_version", "transformer_lens_version", "torch_version", "wall_time_s",
+                 "tokenizer"}  # fmt: skip
+_FIRST = ("model", "model_class", "format", "seed")
+Loaded = tuple[Path, dict[str, Any], int]  # (results.json, results as schema 2, version read)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results.json: where it came from, its label, and its content (schema version 2)."""
+
+    path: Path
+    label: str
+    results: dict[str, Any]
+    read_version: int
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The run's ``meta``."""
+        return dict(self.results["meta"])
+
+    def ok_tasks(self) -> dict[str, Any]:
+        """The finished tasks, by name."""
+        return {n: t for n, t in self.results["tasks"].items() if t.get("status") == "ok"}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} cannot be read as JSON: {err}") from err
+
+
+def _read_results(path: Path) -> Loaded:
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
+        raise ValueError(f"{path} is not a tvlens results.json (it has no 'meta' object)")
+    return path, upgrade_results(data, path), int(data["schema_version"])
+
+
+def load_runs(run_dir: str | Path) -> list[Loaded]:
+    """``(results.json path, results as schema 2, version read)`` for each run in ``run_dir``.
+
+    ``run_dir`` is a ``tvlens run --out`` folder (or its ``results.json``), or a
+    ``tvlens run --seeds`` folder, which holds one run per seed.
+
+    Raises:
+        ValueError: naming the folder, if it is missing, holds no results, or a file in it
+            is not a results.json tvlens can read.
+    """
+    path = Path(run_dir)
+    if path.is_file() and path.suffix == ".json":
+        return [_read_results(path)]
+    if not path.exists():
+        raise ValueError(f"{path}: no such folder; pass folders written by `tvlens run --out`")
+    if not path.is_dir():
+        raise ValueError(f"{path} is a file, not a results folder of `tvlens run`")
+    single, seeds = path / "results.json", path / "seeds.json"
+    if single.exists() and seeds.exists():
+        raise ValueError(f"{path} holds both results.json and seeds.json; pass one run folder")
+    if seeds.exists():
+        index = _read_json(seeds)
+        runs = index.get("runs") if isinstance(index, dict) else None
+        if not isinstance(runs, dict) or not runs:
+            raise ValueError(f"{seeds} lists no runs: not a seeds.json of `tvlens run --seeds`")
+        out = []
+        for sub in runs.values():
+            f = path / str(sub) / "results.json"
+            if not f.exists():
+                raise ValueError(f"{seeds} lists {sub}, but {f} does not exist")
+            out.append(_read_results(f))
+        return out
+    if not single.exists():
+        raise ValueError(
+            f"{path} holds no results.json: not a results folder of `tvlens run` (or a run "
+            "that has not finished a task yet)"
+        )
+    return [_read_results(single)]
+
+
+def _setting(meta: Mapping[str, Any], key: str) -> str:
+    value = meta.get(key)
+    if key == "format" and isinstance(value, Mapping):
+        value = value.get("name")
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def run_labels(items: Sequence[Loaded]) -> list[str]:
+    """A short label per run: the settings that differ between the runs (else the folder).
+
+    Only settings every run records are compared (one that a run lacks was added by a later
+    tvlens); the model is named by itself, the others as ``"seed 1"``, ``"format paper"``.
+    """
+    metas = [r["meta"] for _, r, _ in items]
+    # a setting some runs lack predates them (added by a later tvlens): not a difference
+    shared = set.intersection(*(set(m) for m in metas)) - _NOT_SETTINGS
+    keys = [k for k in _FIRST if k in shared] + sorted(shared - set(_FIRST))
+    differ = [k for k in keys if len({_setting(m, k) for m in metas}) > 1]
+    labels = [
+        ", ".join(_setting(m, k) if k == "model" else f"{k} {_setting(m, k)}" for k in differ)
+        or p.parent.name
+        for (p, _, _), m in zip(items, metas, strict=True)
+    ]
+    return [
+        f"{lab} ({p.parent.name})" if labels.count(lab) > 1 else lab
+        for lab, (p, _, _) in zip(labels, items, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several runs aligned on their shared tasks (see :func:`compare`).
+
+    Attributes:
+        runs: the runs, labelled.
+        tasks: the tasks every run finished, in the order the runs list them.
+        dropped: each other task -> why, per run (``"smollm2-135m: not in the run"``).
+        summaries: run label -> averages over ``tasks`` (as ``results.json``'s summary).
+    """
+
+    runs: tuple[Run, ...]
+    tasks: tuple[str, ...]
+    dropped: dict[str, list[str]]
+    summaries: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, runs: Sequence[Run]) -> Comparison:
+        """Align ``runs`` on the tasks every one of them finished."""
+        if not runs:
+            raise ValueError("no runs to compare")
+        oks = [r.ok_tasks() for r in runs]
+        order = list(dict.fromkeys(n for r in runs for n in r.results["tasks"]))
+        shared = tuple(n for n in order if all(n in ok for ok in oks))
+        dropped = {}
+        for name in (n for n in order if n not in shared):
+            why = []
+            for r in runs:
+                t = r.results["tasks"].get(name)
+                if t is None:
+                    why.append(f"{r.label}: not in the run")
+                elif t.get("status") != "ok":
+                    why.append(f"{r.label}: skipped ({str(t.get('reason', ''))[:80]})")
+            dropped[name] = why
+        summaries = {r.label: summarize({n: r.results["tasks"][n] for n in shared}) for r in runs}
+        return cls(tuple(runs), shared, dropped, summaries)
+
+    def task(self, run: Run, name: str) -> dict[str, Any]:
+        """The record of task ``name`` in ``run``."""
+        return dict(run.results["tasks"][name])
+
+    def to_dataframe(self) -> Any:
+        """One row per (run, shared task, mode): accuracy, interval, best layer, depth."""
+        import pandas as pd
+
+        rows = []
+        for r in self.runs:
+            for name in self.tasks:
+                t = self.task(r, name)
+                n_layers = len(t["dev_accuracy_per_layer"])
+                for m in MODES:
+                    ci = t["accuracy_ci"].get(m) or [None, None]
+                    rows.append({
+                        "run": r.label, "model": r.meta.get("model"),
+                        "format": _setting(r.meta, "format"), "seed": r.meta.get("seed"),
+                        "task": name, "category": t["category"], "mode": m,
+                        "accuracy": t["accuracy"][m], "ci_low": ci[0], "ci_high": ci[1],
+                        "best_layer": t["best_layer"], "n_layers": n_layers,
+                        "best_depth": t["best_layer"] / max(n_layers - 1, 1),
+                    })  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """``comparison.json``: runs, shared and dropped tasks, per-task numbers, averages."""
+        keep = ("category", "best_layer", "accuracy", "accuracy_ci", "counts", "comparisons",
+                "dev_accuracy_per_layer")  # fmt: skip
+        return {
+            "schema_version": 1,
+            "kind": "tvlens-compare",
+            "runs": [
+                {
+                    "label": r.label,
+                    "path": str(r.path),
+                    "schema_version_read": r.read_version,
+                    "meta": r.meta,
+                }
+                for r in self.runs
+            ],
+            "tasks": list(self.tasks),
+            "dropped": self.dropped,
+            "per_task": {
+                n: {r.label: {k: self.task(r, n).get(k) for k in keep} for r in self.runs}
+                for n in self.tasks
+            },
+            "averages": self.summaries,
+        }
+
+    # ---- tables ---------------------------------------------------------------------------
+    def runs_rows(self) -> list[list[str]]:
+        """One row per run: label, file, model, format, seed, sizes, tasks, wall time."""
+        rows = []
+        for r in self.runs:
+            m, s = r.meta, r.results["summary"]
+            upgraded = f" (schema {r.read_version}, upgraded)" if r.read_version < 2 else ""
+            rows.append([
+                r.label, f"`{r.path}`{upgraded}", str(m.get("model")), _setting(m, "format"),
+                str(m.get("seed")), f"{m.get('n_dev')}/{m.get('n_test')}/{m.get('n_baseline')}",
+                f"{s['n_tasks_ok']} ok, {s['n_tasks_skipped']} skipped",
+                f"{float(m.get('wall_time_s') or 0):.0f} s",
+            ])  # fmt: skip
+        return rows
+
+    def task_rows(self) -> list[list[str]]:
+        """One row per (shared task, run): best layer (depth), three accuracies, H − R."""
+        rows = []
+        for name in self.tasks:
+            for i, r in enumerate(self.runs):
+                t = self.task(r, name)
+                last = len(t["dev_accuracy_per_layer"]) - 1
+                ci = t["accuracy_ci"]
+                rows.append([
+                    name if i == 0 else "", t["category"] if i == 0 else "", r.label,
+                    f"{t['best_layer']}/{last} ({t['best_layer'] / max(last, 1):.2f})",
+                    *(fmt_ci(t["accuracy"][m], ci.get(m)) for m in MODES),
+                    fmt_test(t["comparisons"].get("hypothesis_vs_regular")),
+                ])  # fmt: skip
+        return rows
+
+    def average_rows(self) -> list[list[str]]:
+        """Per category and over all shared tasks, one row per run; then the paper's row."""
+        rows = []
+        cats = sorted({c for s in self.summaries.values() for c in s["per_category"]})
+        for cat in [*cats, None]:
+            for i, (label, s) in enumerate(self.summaries.items()):
+                iv = s["intervals"]
+                acc = s["overall"] if cat is None else s["per_category"][cat]
+                cis = iv["overall"] if cat is None else iv["per_category"][cat]
+                head = cat if cat is not None else f"**all {len(self.tasks)} shared tasks**"
+                rows.append([
+                    head if i == 0 else "", label,
+                    *(fmt_ci(acc[m], cis.get(m), bold=cat is None) for m in MODES),
+                ])  # fmt: skip
+        rows.append([PAPER_ROW, "", *(f"{PAPER_AVERAGES[m]:.2f}" for m in MODES)])
+        return rows
+
+    def alignment_note(self) -> str:
+        """Which tasks the comparison uses, and which it dropped and why."""
+        note = f"Aligned on the {len(self.tasks)} tasks every run finished."
+        if self.dropped:
+            listed = ", ".join(f"{n} ({'; '.join(why)})" for n, why in self.dropped.items())
+            note += f" Dropped from the comparison: {listed}."
+        return note
+
+    def title(self) -> str:
+        """``tvlens compare: <label> vs <label>...``."""
+        return "tvlens compare: " + " vs ".join(r.label for r in self.runs)
+
+    def markdown(self, title: str | None = None) -> str:
+        """``summary.md``: the runs, the per-task table, the averages beside the paper's."""
+        from tvlens.report import comparison_markdown
+
+        return comparison_markdown(self, title)
+
+    def html_writer(self, title: str | None = None) -> Callable[[Path], Any]:
+        """A function writing ``report.html`` (figures with error bars) to a given path."""
+        from tvlens.report import comparison_html_writer
+
+        return comparison_html_writer(self, title)
+
+
+def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Comparison:
+    """Compare several ``tvlens run`` folders; write the report to ``out`` if given.
+
+    Args:
+        run_dirs: results folders of ``tvlens run`` (``--out``; a ``--seeds`` folder adds
+            one run per seed), or their ``results.json`` files.
+        out: a folder for ``summary.md``, ``report.html`` and ``comparison.json``; it is
+            locked while writing, written atomically, and a file there that tvlens did not
+            write is refused. ``None`` writes nothing.
+
+    Raises:
+        TypeError: for one folder given as a plain string (pass a list).
+        ValueError: naming the folder or file: a missing folder, a folder without
+            results, an unreadable or too new results.json, an ``out`` that is one of the
+            run folders or holds files tvlens did not write.
+    """
+    if isinstance(run_dirs, (str, Path)):
+        raise TypeError(f"run_dirs must be a list of folders; did you mean [{str(run_dirs)!r}]?")
+    items = [item for d in run_dirs for item in load_runs(d)]
+    if not items:
+        raise ValueError("no run folders given; pass at least one")
+    runs = [Run(p, lab, r, v) for (p, r, v), lab in zip(items, run_labels(items), strict=True)]
+    comp = Comparison.of(runs)
+    if out is not None:
+        write_comparison(comp, out, inputs=[Path(d) for d in run_dirs])
+    return comp
+
+
+def write_comparison(
+    comp: Comparison, out: str | Path, *, inputs: Sequence[Path] = (), title: str | None = None
+) -> Path:
+    """Write ``summary.md``, ``report.html`` and ``comparison.json`` of ``comp`` to ``out``.
+
+    Raises:
+        ValueError: if ``out`` is one of ``inputs`` or holds a run, or holds files tvlens
+            did not write (from :func:`~tvlens.runfiles.check_outputs_ours`).
+    """
+    from tvlens.runfiles import (
+        check_outputs_ours,
+        dumps_strict,
+        prepare_out,
+        run_lock,
+        write_output,
+    )
+
+    out = prepare_out(out)
+    for d in inputs:
+        if d.exists() and out.resolve() == d.resolve():
+            raise ValueError(f"--out {out} is one of the run folders compared; pass another")
+    for name in ("results.json", "seeds.json"):
+        if (out / name).exists():
+            raise ValueError(f"--out {out} holds a run ({name}); pass another folder")
+    with run_lock(out):
+        check_outputs_ours(out, COMPARE_FILES)
+        write_output(out, "comparison.json", dumps_strict(comp.to_json()))
+        write_output(out, "summary.md", comp.markdown(title))
+        write_output(out, "report.html", comp.html_writer(title))
+    return out
