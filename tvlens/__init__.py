@@ -11,17 +11,21 @@ from tvlens.answer_scoring import GenerationResult
 from tvlens.config import RunConfig
 from tvlens.decoding import Generations
 from tvlens.extract import extract_task_vectors, extract_thetas, task_vector
+from tvlens.function_vectors import FunctionVector, build_function_vector
+from tvlens.fv_compare import MethodComparison, compare_methods
 from tvlens.generation import (
     generate_baseline,
     generate_hypothesis,
     generate_regular,
 )
+from tvlens.heads import HeadActivations, mean_head_activations, shuffle_labels
 from tvlens.hooks import (
     logits_at_hooks,
     resid_extractor_hooks,
     resid_hook_name,
     task_vector_hooks,
 )
+from tvlens.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.modes import baseline, evaluate, hypothesis, regular
 from tvlens.patches import Patches
 from tvlens.prompts import (
@@ -43,11 +47,15 @@ __all__ = [
     "PAPER_FORMAT",
     "PAPER_TASKS",
     "EvaluationResult",
+    "FunctionVector",
     "GenerationResult",
     "Generations",
+    "HeadActivations",
     "HookedModel",
     "ICLExample",
+    "IndirectEffects",
     "LayerSweepResult",
+    "MethodComparison",
     "ModeResult",
     "Patches",
     "Prediction",
@@ -59,6 +67,8 @@ __all__ = [
     "TaskVector",
     "__version__",
     "baseline",
+    "build_function_vector",
+    "compare_methods",
     "evaluate",
     "extract_task_vectors",
     "extract_thetas",
@@ -67,12 +77,15 @@ __all__ = [
     "generate_regular",
     "get_task",
     "hypothesis",
+    "indirect_effects",
     "layer_sweep",
     "list_tasks",
     "logits_at_hooks",
+    "mean_head_activations",
     "regular",
     "resid_extractor_hooks",
     "resid_hook_name",
+    "shuffle_labels",
     "task_vector",
     "task_vector_hooks",
     "tokenize_prompts",
