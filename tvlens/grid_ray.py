@@ -21,11 +21,11 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tvlens.grid import Cell, CellWorker, Loader
+from tvlens.grid_cells import Cell, CellWorker, Loader
 
 if TYPE_CHECKING:
     from tvlens.experiment import ProtocolConfig
-    from tvlens.grid import _Book
+    from tvlens.grid_cells import _Book
 
 __all__ = ["local_cpus", "run_on_ray"]
 
