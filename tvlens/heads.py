@@ -22,12 +22,17 @@ What "a head's output" is (the vector a function vector sums):
   ``g * z_h W_O[h] / rms(a)``, and these contributions sum exactly to ``hook_attn_out``
   (checked on every call: :attr:`HeadActivations.decomposition_error`). The mean over
   prompts is taken of these per-prompt contributions. On a pre-norm model it equals
-  ``"pre_norm"``. Why: a raw ``z W_O`` has the scale of the attention output *before* the
-  norm, which on Gemma 3 is unrelated to what reaches the stream (a single layer's
-  ``rms(a)`` differs by orders of magnitude across layers), so a sum of raw outputs of heads
-  from different layers mixes scales the model never adds.
+  ``"pre_norm"``. Why: on Gemma 3 270M the norm multiplies a raw ``z W_O`` by ``g / rms(a)``,
+  a gain that grows from ~0.6 (layer 0) to ~170 (layers 14-15) over an attention RMS of
+  0.2-10, so a head's raw output (norm 2-15 in layers 2-17) is ~1/500 of the residual stream
+  it would be added to (norm ~6000 at layer 9), while its contribution as it reaches the
+  stream has norm 200-1200. A sum of raw outputs added at one layer changes nothing
+  (measured: 0.00 zero-shot accuracy at every layer and k on to_upper), and it mixes heads
+  whose real scales differ by two orders of magnitude.
 * ``"mean_scale"``: ``g * mean(z_h W_O[h]) / mean(rms(a))``, one scale per layer instead of
-  one per prompt; kept to measure how much the per-prompt scale matters.
+  one per prompt; kept to measure how much the per-prompt scale matters (on Gemma 3 270M,
+  to_upper / en_fr / country_capital / antonyms, k in 1..16: within .08 test accuracy of
+  ``"residual"`` everywhere, so the per-prompt scale matters little; the norm's gain does).
 
 The causal indirect effect patches ``hook_z`` itself (the mean ``z`` of a head), so the
 model recomputes its own norm; the definitions above matter only for building the vector.
