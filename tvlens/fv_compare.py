@@ -40,7 +40,7 @@ from tvlens.protocol import HookedModel
 from tvlens.results import LayerSweepResult, ModeResult
 from tvlens.runner import Runner
 from tvlens.scoring import answer_ids, check_examples, mode_result
-from tvlens.sweep import layer_sweep
+from tvlens.sweep import layer_sweep, sweep_result, swept_layers
 
 METHODS = (
     "baseline",
@@ -88,7 +88,7 @@ def additive_sweep(
     check_examples(examples)
     runner = Runner.bind(model, run)
     n_layers = runner.n_layers
-    swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    swept = swept_layers(n_layers, layers)
     per_layer = _per_layer(vector, n_layers)[swept]
     n, k = len(examples), len(swept)
     answers = answer_ids(model, examples, fmt)
@@ -100,15 +100,7 @@ def additive_sweep(
     preds = runner.predict(
         texts, fmt, patches=patches, group_size=k, rows_per_pass=runner.config.sweep_batch_size
     ).values.reshape(n, k)
-    correct = preds == answers[:, None]
-    tasks = {ex.task for ex in examples}
-    return LayerSweepResult(
-        task=tasks.pop() if len(tasks) == 1 else "mixed",
-        layers=tuple(swept),
-        accuracy=tuple(float(a) for a in correct.float().mean(0).tolist()),
-        correct=correct,
-        predicted_token_ids=preds,
-    )
+    return sweep_result(examples, swept, preds, answers)
 
 
 def add_at_layer(

@@ -26,7 +26,7 @@ from tvlens.answer_scoring import (
 )
 from tvlens.config import RunConfig
 from tvlens.decoding import At, Generations, check_generation_args
-from tvlens.extract import extract_thetas, hypothesis_thetas
+from tvlens.extract import hypothesis_thetas
 from tvlens.hooks import PatchMode, check_layer
 from tvlens.patches import Patches
 from tvlens.prompts import (
@@ -39,6 +39,7 @@ from tvlens.prompts import (
 from tvlens.protocol import HookedModel
 from tvlens.runner import Runner
 from tvlens.scoring import check_examples
+from tvlens.sweep import sweep_thetas, swept_layers
 from tvlens.vectors import TaskVector
 
 Run = RunConfig | Runner | None
@@ -199,17 +200,8 @@ def generate_sweep(
     check_examples(examples)
     check_generation_args(max_new_tokens, "arrow")
     runner = Runner.bind(model, run)
-    n_layers = runner.n_layers
-    swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
-    if not swept:
-        raise ValueError("no layers to sweep")
-    if thetas is None:
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=swept, run=runner)
-    elif tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):
-        raise ValueError(
-            "thetas must be [n_examples, n_layers_swept, d_model] = "
-            f"[{len(examples)}, {len(swept)}, {runner.d_model}], got {tuple(thetas.shape)}"
-        )
+    swept = swept_layers(runner.n_layers, layers)
+    thetas = sweep_thetas(model, examples, swept, thetas, fmt, runner)
     stops = as_stops(fmt.demo_sep if stop is None else stop)
     n, k = len(examples), len(swept)
     texts = [t for t in zero_shot_prompts(examples, fmt) for _ in range(k)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens._example import ICLExample
@@ -56,18 +56,9 @@ def layer_sweep(
     """
     check_examples(examples)
     runner = Runner.bind(model, run, **legacy)
-    n_layers = runner.n_layers
-    swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
-    if not swept:
-        raise ValueError("no layers to sweep")
+    swept = swept_layers(runner.n_layers, layers)
     answers = answer_ids(model, examples, fmt, first_token=first_token)
-    if thetas is None:
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=swept, run=runner)
-    elif tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):
-        raise ValueError(
-            "thetas must be [n_examples, n_layers_swept, d_model] = "
-            f"[{len(examples)}, {len(swept)}, {runner.d_model}], got {tuple(thetas.shape)}"
-        )
+    thetas = sweep_thetas(model, examples, swept, thetas, fmt, runner)
     n, k = len(examples), len(swept)
     # One prompt per (example, layer), example-major: each example's copies form a group.
     texts = [t for t in zero_shot_prompts(examples, fmt) for _ in range(k)]
@@ -75,7 +66,51 @@ def layer_sweep(
     predicted = runner.predict(
         texts, fmt, patches=patches, group_size=k, rows_per_pass=runner.config.sweep_batch_size
     )
-    preds = predicted.values.reshape(n, k)
+    return sweep_result(examples, swept, predicted.values.reshape(n, k), answers)
+
+
+def swept_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
+    """The layers a sweep covers: all, or ``layers`` checked against ``range(n_layers)``.
+
+    Raises:
+        ValueError: for a layer out of range or an empty list.
+    """
+    swept = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    if not swept:
+        raise ValueError("no layers to sweep")
+    return swept
+
+
+def sweep_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    swept: Sequence[int],
+    thetas: Float[Tensor, "n n_layers d_model"] | None,
+    fmt: PromptFormat,
+    runner: Runner,
+) -> Float[Tensor, "n n_layers d_model"]:
+    """θ of every example at the ``swept`` layers: extracted once, or ``thetas`` checked.
+
+    Raises:
+        ValueError: for ``thetas`` not ``[n_examples, len(swept), d_model]``.
+    """
+    if thetas is None:
+        return extract_thetas(model, examples, fmt=fmt, layers=list(swept), run=runner)
+    if tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):
+        raise ValueError(
+            "thetas must be [n_examples, n_layers_swept, d_model] = "
+            f"[{len(examples)}, {len(swept)}, {runner.d_model}], got {tuple(thetas.shape)}"
+        )
+    return thetas
+
+
+def sweep_result(
+    examples: Sequence[ICLExample],
+    swept: Sequence[int],
+    preds: Int[Tensor, "n n_layers"],
+    answers: Int[Tensor, " n"],
+) -> LayerSweepResult:
+    """Per-layer accuracy of greedy tokens ``preds`` against one answer token per example."""
     correct = preds == answers[:, None]
     tasks = {ex.task for ex in examples}
     return LayerSweepResult(
