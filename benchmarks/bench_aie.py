@@ -3,7 +3,7 @@
 (a) loop: per corrupted prompt, one `run_with_hooks` per head with that head's `hook_z` set
     to its clean mean at the last position, full logits, one prompt at a time (what a user
     writes by hand, and what Todd et al.'s code does):
-    `tvlens.fv_testing.reference_indirect_effects`;
+    `tvlens.testing.reference_indirect_effects`;
 (b) `tvlens.indirect_effect.indirect_effects`: all heads of a prompt in one group of rows
     (one packed row per prompt on a bridge over an HF model), logits at the arrow only.
 Both patch the same mean activations (computed once, not timed). Checks that the CIEs are
@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from tvlens import RunConfig, Runner
-    from tvlens.fv_testing import reference_indirect_effects
     from tvlens.heads import mean_head_activations, shuffle_labels
     from tvlens.indirect_effect import indirect_effects
     from tvlens.models import load_model
     from tvlens.prompts import DEFAULT_FORMAT
     from tvlens.tasks import filter_single_token, get_task
+    from tvlens.testing import reference_indirect_effects
 
     fmt = DEFAULT_FORMAT
     torch.set_grad_enabled(False)

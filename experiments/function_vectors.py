@@ -18,10 +18,9 @@ from _common import load, parser, write
 from tvlens import RunConfig, Runner, get_task
 from tvlens.function_vectors import DEFAULT_KS, build_function_vector
 from tvlens.fv_compare import add_at_layer, additive_sweep, compare_methods, comparison_table
-from tvlens.fv_plots import aie_figure, comparison_figure
 from tvlens.heads import HEAD_OUTPUTS
 from tvlens.indirect_effect import mean_aie, top_heads
-from tvlens.plots import layer_sweep_figure
+from tvlens.plots import aie_figure, comparison_figure, layer_sweep_figure
 from tvlens.tasks import for_model
 
 

@@ -12,18 +12,16 @@ from tests.conftest import build_tiny, count_fwd_hooks
 from tests.helpers import letter_examples
 from tvlens import RunConfig, Runner
 from tvlens._compat import post_attention_gain, post_attention_norm
-from tvlens.fv_testing import reference_indirect_effects
 from tvlens.heads import (
-    ArrowRecorder,
     HeadPatches,
     head_patch_hooks,
     mean_head_activations,
     shuffle_labels,
 )
-from tvlens.hooks import resid_hook_name
+from tvlens.hooks import ArrowRecorder, resid_hook_name
 from tvlens.indirect_effect import indirect_effects, mean_aie, top_heads
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts
-from tvlens.testing import tiny_hf_bridge
+from tvlens.testing import reference_indirect_effects, tiny_hf_bridge
 
 EXAMPLES = [e for e in letter_examples(12, n_demos=3, n_dummy=1, seed=3) if e.n_demos >= 2][:6]
 KINDS = ["hooked", "bridge", "hf-llama", "hf-gemma3"]

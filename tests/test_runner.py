@@ -17,8 +17,9 @@ from tvlens import (
     task_vector,
 )
 from tvlens.analysis import conflicting_tasks, robustness
+from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, tokenize_prompts
-from tvlens.runner import Patches, RunConfig, Runner
+from tvlens.runner import RunConfig, Runner
 
 EXAMPLES = letter_examples(5, n_demos=3, n_dummy=2, seed=1)
 
@@ -153,3 +154,64 @@ def test_method_reaches_the_analyses(tiny_model) -> None:
         robustness(tiny_model, [upper, shift], n_vectors=3, k=1, run=run)
     with pytest.raises(ValueError, match=REFUSED):
         conflicting_tasks(tiny_model, [(upper, shift)], n=3, n_dev=3, run=run)
+
+
+# ---- Runner.record: any hook at the arrow ----------------------------------------------
+RECORDED = ("blocks.0.attn.hook_z", "blocks.1.hook_resid_post")
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_record_equals_the_cache_of_each_prompt_alone(tiny_model, side) -> None:
+    runner = Runner(tiny_model, RunConfig(batch_size=3))
+    runner.tokenize = lambda texts, fmt=None: tokenize_prompts(  # type: ignore[method-assign]
+        tiny_model, texts, fmt=fmt or DEFAULT_FORMAT, padding_side=side
+    )
+    texts = icl_prompts(EXAMPLES, DEFAULT_FORMAT)
+    acts = runner.record(texts, RECORDED, DEFAULT_FORMAT, logits=True)
+    assert acts.logits is not None and acts.logits.shape[0] == len(texts)
+    for i, text in enumerate(texts):
+        tokens = tiny_model.to_tokens(text)
+        assert acts.input_ids[i] == tuple(tokens[0].tolist())
+        logits, cache = tiny_model.run_with_cache(tokens)
+        assert (acts.logits[i] - logits[0, -1].float()).abs().max() < 1e-4
+        for name in RECORDED:
+            want = cache[name][0, -1].float()
+            assert acts[name][i].shape == want.shape
+            assert (acts[name][i] - want).abs().max() < 1e-4, (name, i)
+
+
+def test_record_reads_a_patched_hook_and_leaves_no_hook(tiny_model) -> None:
+    from tests.conftest import count_fwd_hooks
+
+    runner = Runner(tiny_model, RunConfig(batch_size=2))
+    texts = icl_prompts(EXAMPLES, DEFAULT_FORMAT)
+    vectors = torch.randn(len(texts), tiny_model.cfg.d_model)
+    patches = Patches.at_layer(vectors, 1)
+    before = count_fwd_hooks(tiny_model)
+    acts = runner.record(texts, ["blocks.1.hook_resid_post"], DEFAULT_FORMAT, patches=patches)
+    assert (acts["blocks.1.hook_resid_post"] - vectors).abs().max() < 1e-5
+    assert acts.logits is None
+    assert count_fwd_hooks(tiny_model) == before
+    with pytest.raises(KeyError, match="was not recorded"):
+        acts["blocks.0.hook_resid_post"]
+
+
+def test_record_refuses_misuse(tiny_model) -> None:
+    runner = Runner(tiny_model)
+    texts = icl_prompts(EXAMPLES, DEFAULT_FORMAT)
+    with pytest.raises(TypeError, match="did you mean"):
+        runner.record(texts, "blocks.0.hook_resid_post")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one hook"):
+        runner.record(texts, [])
+    with pytest.raises(ValueError, match="not a hook point"):
+        runner.record(texts, ["blocks.9.hook_resid_post"])
+    with pytest.raises(ValueError, match="empty batch"):
+        runner.record([], ["blocks.0.hook_resid_post"])
+    with pytest.raises(ValueError, match="2 patches for"):
+        runner.record(
+            texts,
+            ["blocks.0.hook_resid_post"],
+            patches=Patches.at_layer(torch.zeros(2, tiny_model.cfg.d_model), 0),
+        )
+    with pytest.raises(TypeError, match="PromptPatches"):
+        runner.predict(texts, patches=torch.zeros(len(texts), 4))  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from tvlens.hooks import (
 )
 from tvlens.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.modes import baseline, evaluate, hypothesis, regular
-from tvlens.patches import Patches
+from tvlens.patches import ArrowActivations, Patches, PromptPatches
 from tvlens.prompts import (
     DEFAULT_FORMAT,
     PAPER_FORMAT,
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_FORMAT",
     "PAPER_FORMAT",
     "PAPER_TASKS",
+    "ArrowActivations",
     "EvaluationResult",
     "FunctionVector",
     "GenerationResult",
@@ -61,6 +62,7 @@ __all__ = [
     "Prediction",
     "PromptBatch",
     "PromptFormat",
+    "PromptPatches",
     "RunConfig",
     "Runner",
     "Task",

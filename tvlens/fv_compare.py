@@ -186,7 +186,7 @@ class MethodComparison:
 
     def figure(self, *, title: str | None = None) -> Any:
         """Bars of every method's accuracy (plotly)."""
-        from tvlens.fv_plots import comparison_figure
+        from tvlens.plots import comparison_figure
 
         return comparison_figure({self.task: self.accuracies}, title=title)
 

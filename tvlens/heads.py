@@ -93,50 +93,6 @@ def shuffle_labels(examples: Sequence[ICLExample], seed: int = 0) -> list[ICLExa
 
 
 # ---- hooks -----------------------------------------------------------------------------------
-@dataclass
-class ArrowRecorder:
-    """Records any hooks' activations at one position per row (``[batch, ...]`` each).
-
-    Attributes:
-        positions: ``[batch]`` position to read in each row (the arrow).
-        names: the hook names to read, e.g. ``blocks.3.attn.hook_z``.
-        values: filled during a pass, ``name -> [batch, *rest]`` (fp32, detached).
-    """
-
-    positions: Int[Tensor, " batch"]
-    names: tuple[str, ...]
-    values: dict[str, Tensor] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_positions(self.positions)
-
-    @property
-    def hooks(self) -> list[HookPair]:
-        """The ``(hook_name, fn)`` pairs to pass as ``fwd_hooks``."""
-        return [(name, self._make(name)) for name in self.names]
-
-    def _make(self, name: str) -> Any:
-        def hook(act: Tensor, hook: Any) -> Tensor:
-            pos = self.positions.to(act.device)
-            if pos.shape[0] != act.shape[0]:
-                raise ValueError(f"{len(pos)} positions for a batch of {act.shape[0]} rows")
-            rows = torch.arange(act.shape[0], device=act.device)
-            self.values[name] = act[rows, pos].detach().float()
-            return act
-
-        return hook
-
-    def get(self, name: str) -> Tensor:
-        """The recorded ``[batch, ...]`` activations of ``name``.
-
-        Raises:
-            ValueError: if the hook never fired (a bridge skips names it lacks silently).
-        """
-        if name not in self.values:
-            raise ValueError(f"hook {name!r} never fired: does this model have it?")
-        return self.values[name]
-
-
 def head_patch_hooks(
     vectors: Float[Tensor, "rows d_head"],
     layers: Int[Tensor, " rows"],
@@ -303,31 +259,20 @@ def arrow_activations(
 ) -> tuple[dict[str, Tensor], Float[Tensor, " n"], Tensor]:
     """Every hook in ``names`` at each prompt's arrow, with the answer's probability there.
 
-    One pass per batch of the Runner (length-sorted, ``config.batch_size`` prompts), through
-    :meth:`Runner.logits`, which computes logits at the arrows only. Rows in input order.
+    :meth:`Runner.record` with logits: one pass per batch, logits at the arrows only.
+    Rows in input order.
 
     Returns:
         ``name -> [n, ...]`` activations (fp32, CPU), the ``[n]`` probability of
         ``answers[i]`` and the ``[n]`` bools "greedy token == answer".
     """
-    n = len(prompts)
-    values: dict[str, Tensor] = {}
-    prob = torch.zeros(n)
-    correct = torch.zeros(n, dtype=torch.bool)
-    # The Runner's batch loop; Runner.logits narrows the unembedding to the arrows.
-    for idx in runner.batches(prompts, list(range(n)), runner.config.batch_size):
-        batch = runner.tokenize([prompts[i] for i in idx], fmt)
-        rec = ArrowRecorder(batch.positions.to(runner.device), tuple(names))
-        logits = runner.logits(batch, rec.hooks).cpu()
-        ans = answers[idx]
-        prob[idx] = (logits.gather(1, ans[:, None])[:, 0] - logits.logsumexp(-1)).exp()
-        correct[idx] = logits.argmax(-1) == ans
-        for name in names:
-            got = rec.get(name).cpu()
-            if name not in values:
-                values[name] = torch.zeros(n, *got.shape[1:])
-            values[name][idx] = got
-    return values, prob, correct
+    acts = runner.record(prompts, names, fmt, logits=True)
+    logits = acts.logits
+    if logits is None:  # pragma: no cover - record(logits=True) always returns them
+        raise RuntimeError("Runner.record returned no logits")
+    prob = (logits.gather(1, answers[:, None])[:, 0] - logits.logsumexp(-1)).exp()
+    correct = logits.argmax(-1) == answers
+    return acts.values, prob, correct
 
 
 def mean_head_activations(

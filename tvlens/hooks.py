@@ -490,3 +490,48 @@ def logits_at_hooks(
         return picked.unsqueeze(1) if positions.dim() == 1 else picked
 
     return [(hook_name, hook)]
+
+
+# ---- reading any hook at the arrow ---------------------------------------------------
+@dataclass
+class ArrowRecorder:
+    """Records any hooks' activations at one position per row (``[batch, ...]`` each).
+
+    Attributes:
+        positions: ``[batch]`` position to read in each row (the arrow).
+        names: the hook names to read, e.g. ``blocks.3.attn.hook_z``.
+        values: filled during a pass, ``name -> [batch, *rest]`` (fp32, detached).
+    """
+
+    positions: Int[Tensor, " batch"]
+    names: tuple[str, ...]
+    values: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_positions(self.positions)
+
+    @property
+    def hooks(self) -> list[HookPair]:
+        """The ``(hook_name, fn)`` pairs to pass as ``fwd_hooks``."""
+        return [(name, self._make(name)) for name in self.names]
+
+    def _make(self, name: str) -> Any:
+        def hook(act: Tensor, hook: Any) -> Tensor:
+            pos = self.positions.to(act.device)
+            if pos.shape[0] != act.shape[0]:
+                raise ValueError(f"{len(pos)} positions for a batch of {act.shape[0]} rows")
+            rows = torch.arange(act.shape[0], device=act.device)
+            self.values[name] = act[rows, pos].detach().float()
+            return act
+
+        return hook
+
+    def get(self, name: str) -> Tensor:
+        """The recorded ``[batch, ...]`` activations of ``name``.
+
+        Raises:
+            ValueError: if the hook never fired (a bridge skips names it lacks silently).
+        """
+        if name not in self.values:
+            raise ValueError(f"hook {name!r} never fired: does this model have it?")
+        return self.values[name]

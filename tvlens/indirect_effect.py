@@ -11,7 +11,7 @@ one group. Where the Runner packs (a bridge over an HF model), a group is one ro
 prompt's tokens once, then one copy of the arrow per head, since a patch at the arrow can
 change nothing before it. Elsewhere the copies are plain batched rows. Either way no Python
 loop runs a forward pass per head (tested equal to that loop,
-:func:`tvlens.fv_testing.reference_indirect_effects`).
+:func:`tvlens.testing.reference_indirect_effects`).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class IndirectEffects:
 
     def figure(self, *, k: int = 10, title: str | None = None) -> Any:
         """A plotly heatmap of the AIE, the top ``k`` heads marked."""
-        from tvlens.fv_plots import aie_figure
+        from tvlens.plots import aie_figure
 
         top = self.top_heads(min(k, self.aie.numel()))
         return aie_figure(self.aie, top=top, title=title or f"AIE: {self.task}")

@@ -1,9 +1,16 @@
-"""Per-prompt task-vector patches, and what a batched prediction returns."""
+"""Per-prompt patches, and what a batched prediction or recording returns.
+
+:meth:`tvlens.Runner.predict` and :meth:`tvlens.Runner.record` take any
+:class:`PromptPatches`: an object with one patch per prompt that says which hooks patch the
+prompts of one pass. :class:`Patches` (task vectors, function vectors) and
+:class:`tvlens.heads.HeadPatches` (one attention head's ``hook_z``) are the two tvlens has.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from jaxtyping import Float, Int
@@ -12,6 +19,24 @@ from torch import Tensor
 from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens.hooks import PatchMode, as_layer, check_vectors, task_vector_hooks
 from tvlens.protocol import HookPair
+
+
+@runtime_checkable
+class PromptPatches(Protocol):
+    """One patch per prompt, as :meth:`tvlens.Runner.predict` and ``record`` take them.
+
+    The Runner batches, sorts and packs prompts; for each pass it asks the patches for the
+    hooks of the prompts in it (``idx``, in the order of the pass's rows) and the position
+    of each one's arrow there.
+    """
+
+    def __len__(self) -> int:
+        """The number of prompts patched (one patch each)."""
+        ...
+
+    def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:
+        """The ``(hook_name, fn)`` pairs patching prompts ``idx`` at ``positions``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,9 @@ class Patches:
                 f"Patches needs [n, d_model] vectors and [n] layers, got "
                 f"{tuple(self.vectors.shape)} and {tuple(self.layers.shape)}"
             )
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
 
     @classmethod
     def at_layer(
@@ -82,3 +110,24 @@ class Predictions:
 def argmax_token(logits: Tensor, idx: Sequence[int]) -> Tensor:
     """The default reduction of :meth:`Runner.predict`: the greedy next token."""
     return logits.argmax(-1)
+
+
+@dataclass(frozen=True)
+class ArrowActivations:
+    """What :meth:`Runner.record` returns, rows in the order of the prompts.
+
+    Attributes:
+        values: hook name -> ``[n, ...]`` its activation at each prompt's arrow (fp32, CPU).
+        logits: ``[n, d_vocab]`` next-token logits at each arrow (fp32, CPU), if asked for.
+        input_ids: the token ids fed for each prompt.
+    """
+
+    values: dict[str, Tensor]
+    logits: Tensor | None
+    input_ids: tuple[tuple[int, ...], ...]
+
+    def __getitem__(self, name: str) -> Tensor:
+        """``values[name]``, naming the recorded hooks when ``name`` is not one."""
+        if name not in self.values:
+            raise KeyError(f"{name!r} was not recorded; recorded: {sorted(self.values)}")
+        return self.values[name]

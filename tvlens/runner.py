@@ -25,9 +25,9 @@ from tvlens import _compat
 from tvlens.batching import chunks, length_sorted, model_device
 from tvlens.config import RunConfig, with_legacy
 from tvlens.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
-from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
+from tvlens.hooks import ArrowRecorder, StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.packing import PackedBatch, attention_rule_hooks, pack
-from tvlens.patches import Patches, Predictions, argmax_token
+from tvlens.patches import ArrowActivations, Patches, Predictions, PromptPatches, argmax_token
 from tvlens.probes import PackingVerdict, probe_packing
 from tvlens.prompts import PromptBatch, PromptFormat, pad_token_id, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
@@ -309,7 +309,7 @@ class Runner:
         prompts: Sequence[str],
         fmt: PromptFormat | None = None,
         *,
-        patches: Patches | None = None,
+        patches: PromptPatches | None = None,
         group_size: int = 1,
         rows_per_pass: int | None = None,
         reduce: Callable[[Tensor, Sequence[int]], Tensor] = argmax_token,
@@ -318,7 +318,8 @@ class Runner:
 
         Args:
             prompts: prompts ending in the format's arrow.
-            patches: one patch per prompt, applied at its arrow.
+            patches: one patch per prompt, applied at its arrow (a :class:`Patches`, a
+                :class:`~tvlens.heads.HeadPatches` or any :class:`PromptPatches`).
             group_size: consecutive runs of prompts sharing a prefix (the copies of one
                 zero-shot prompt in the layer sweep), packed into one row where possible.
             rows_per_pass: prompts per unpacked pass (default ``config.batch_size``).
@@ -328,8 +329,7 @@ class Runner:
         n = _check_groups(prompts, group_size)
         if self.config.method == "packed":
             _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
-        if patches is not None and patches.vectors.shape[0] != n:
-            raise ValueError(f"{patches.vectors.shape[0]} patches for {n} prompts")
+        _check_patches(patches, n)
         size = rows_per_pass or self.config.batch_size
         values: dict[int, Tensor] = {}
         inputs: list[tuple[int, ...]] = [()] * n
@@ -361,8 +361,71 @@ class Runner:
                 inputs[i] = tuple(batch.row_ids(j))
         return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
 
+    def record(
+        self,
+        prompts: Sequence[str],
+        hook_names: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: PromptPatches | None = None,
+        logits: bool = False,
+    ) -> ArrowActivations:
+        """Any hooks' activations at each prompt's arrow, one pass per batch.
+
+        The Runner's length-sorted batches of ``config.batch_size`` prompts; the arrow of
+        each row is found from its attention mask, so the result does not depend on the
+        batching or the padding side. Logits are computed at the arrows only.
+
+        Args:
+            prompts: prompts ending in the format's arrow.
+            hook_names: hook points to read, e.g. ``"blocks.3.attn.hook_z"`` (``[n, n_heads,
+                d_head]`` each) or ``"blocks.3.hook_resid_post"`` (``[n, d_model]``).
+            patches: one patch per prompt at its arrow; its hooks run before the
+                recording ones, so a recorded hook that is also patched reads the patch.
+            logits: also return the ``[n, d_vocab]`` next-token logits at the arrows.
+
+        Raises:
+            ValueError: no prompt or hook name, or a hook the model lacks (named).
+            TypeError: ``hook_names`` is one string instead of a list.
+
+        Example:
+            >>> acts = runner.record(prompts, ["blocks.3.attn.hook_z"])  # doctest: +SKIP
+            >>> acts["blocks.3.attn.hook_z"].shape  # [n, n_heads, d_head]  # doctest: +SKIP
+        """
+        n = _check_groups(prompts, 1)
+        if isinstance(hook_names, str) or not all(isinstance(x, str) for x in hook_names):
+            raise TypeError(
+                f"hook_names must be a list of hook names, got {hook_names!r}"
+                + (f"; did you mean [{hook_names!r}]?" if isinstance(hook_names, str) else "")
+            )
+        names = tuple(dict.fromkeys(hook_names))
+        if not names:
+            raise ValueError("record needs at least one hook name")
+        _check_patches(patches, n)
+        values: dict[str, Tensor] = {}
+        out_logits: Tensor | None = None
+        inputs: list[tuple[int, ...]] = [()] * n
+        for idx in self.batches(prompts, list(range(n)), self.config.batch_size):
+            batch = self.tokenize([prompts[i] for i in idx], fmt)
+            positions = batch.positions.to(self.device)
+            rec = ArrowRecorder(positions, names)
+            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
+            got = self.logits(batch, [*hooks, *rec.hooks]).cpu()
+            if logits:
+                if out_logits is None:
+                    out_logits = torch.zeros(n, got.shape[-1])
+                out_logits[idx] = got
+            for name in names:
+                act = rec.get(name).cpu()
+                if name not in values:
+                    values[name] = torch.zeros(n, *act.shape[1:])
+                values[name][idx] = act
+            for j, i in enumerate(idx):
+                inputs[i] = tuple(batch.row_ids(j))
+        return ArrowActivations(values, out_logits, tuple(inputs))
+
     def _segment_patches(
-        self, patches: Patches | None, items: list[int], packed: PackedBatch, group_size: int
+        self, patches: PromptPatches | None, items: list[int], packed: PackedBatch, group_size: int
     ) -> list[HookPair]:
         if patches is None:
             return []
@@ -434,3 +497,15 @@ def _check_groups(prompts: Sequence[str], group_size: int) -> int:
     if group_size < 1 or n % group_size:
         raise ValueError(f"{n} prompts do not split into groups of {group_size}")
     return n
+
+
+def _check_patches(patches: PromptPatches | None, n: int) -> None:
+    if patches is None:
+        return
+    if not isinstance(patches, PromptPatches):
+        raise TypeError(
+            f"patches must be a Patches, HeadPatches or another PromptPatches (with __len__ "
+            f"and hooks(idx, positions, n_layers)), got {type(patches).__name__}"
+        )
+    if len(patches) != n:
+        raise ValueError(f"{len(patches)} patches for {n} prompts")

@@ -11,6 +11,11 @@ No download: the tokenizer is a byte-level BPE trained in memory on letters and 
   logits equal the HF model's and shared-prefix packing (:mod:`tvlens.packing`) is exact
   on it.
 
+Oracles, the straightforward TransformerLens loops the batched code must agree with (slow
+on purpose: one prompt per pass, no batching, no packing): :func:`reference_sweep`,
+:func:`reference_generate`, :func:`reference_indirect_effects` (one head per pass too,
+what Todd et al.'s code does; ``benchmarks/bench_aie.py`` times it).
+
 Example:
     >>> model = tiny_hooked_transformer()  # doctest: +SKIP
     >>> bridge = tiny_bridge()  # doctest: +SKIP
@@ -26,13 +31,18 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from tvlens._compat import (
+    HOOK_Z_TEMPLATE,
     bridge_class,
     bridge_config_class,
     hooked_transformer_class,
     hooked_transformer_config_class,
 )
+from tvlens._example import ICLExample
+from tvlens.prompts import PromptFormat, single_answer_token
 
 BOS, PAD = "<|bos|>", "<|pad|>"
 HFArch = Literal["llama", "gemma3"]
@@ -287,4 +297,38 @@ def reference_generate(
             if nxt == eos or stop in model.tokenizer.decode(out):
                 break
             tokens = torch.cat([tokens, torch.tensor([[nxt]], device=tokens.device)], dim=1)
+    return out
+
+
+def reference_indirect_effects(
+    model: Any,
+    examples: Sequence[ICLExample],
+    mean_z: Float[Tensor, "n_layers n_heads d_head"],
+    fmt: PromptFormat,
+) -> Float[Tensor, "n n_layers n_heads"]:
+    """CIE of every head on every prompt, one ``run_with_hooks`` per (prompt, head).
+
+    The prompt is ``model.to_tokens(fmt.icl(demos, query))`` (one prompt, so the arrow is
+    the last position); head ``(L, h)``'s ``hook_z`` there is set to ``mean_z[L, h]`` and the
+    rise in the answer's softmax probability over the unpatched run is recorded.
+    """
+    n_layers, n_heads = mean_z.shape[:2]
+    out = torch.zeros(len(examples), n_layers, n_heads)
+    with torch.inference_mode():
+        for i, ex in enumerate(examples):
+            tokens = model.to_tokens(fmt.icl(ex.demos, ex.query))
+            answer = single_answer_token(model.tokenizer, ex.answer, fmt)
+            base = model(tokens)[0, -1].float().softmax(-1)[answer]
+            for layer in range(n_layers):
+                for head in range(n_heads):
+
+                    def patch(
+                        z: Tensor, hook: Any, v: Tensor = mean_z[layer, head], h: int = head
+                    ) -> Tensor:
+                        z[:, -1, h] = v.to(z.dtype)
+                        return z
+
+                    name = HOOK_Z_TEMPLATE.format(layer=layer)
+                    logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
+                    out[i, layer, head] = logits[0, -1].float().softmax(-1)[answer] - base
     return out
