@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         default=d["max_new_tokens"],
         help="tokens generated per answer with --answers any (%(default)s)",
     )
+    _methods_argument(run, d)
     run.add_argument("--quick", action="store_true", help="a few tasks, small n: a smoke run")
     run.add_argument(
         "--out",
@@ -122,6 +123,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _methods_argument(p: argparse.ArgumentParser, d: dict[str, Any]) -> None:
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        metavar="METHOD",
+        help="tv: the paper's task vectors (default); tv,fv: also function vectors, "
+        "shuffled-label ICL, the layer-average and mean-difference vectors on the same test "
+        f"examples (single-token answers). Default: {','.join(d['methods'])}",
+    )
+
+
+def methods_arg(values: Sequence[str] | None) -> list[str]:
+    """``--methods tv,fv`` or ``--methods tv fv`` as a list (the default ``["tv"]``)."""
+    if values is None:
+        return ["tv"]
+    return [m.strip() for v in values for m in v.split(",") if m.strip()]
+
+
 def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
     """``tvlens grid``: models x formats x seeds, one results folder per cell (tvlens.grid)."""
     from tvlens.prompts import FORMATS
@@ -146,6 +166,7 @@ def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
         g.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name],
                        help="(%(default)s)")  # fmt: skip
     g.add_argument("--answers", default=d["answers"], choices=["single", "any"])
+    _methods_argument(g, d)
     g.add_argument("--on-conflict", default=d["on_conflict"], choices=list(ON_CONFLICT))
     g.add_argument(
         "--address", default=None,
@@ -184,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
     resolve_device(args.device)  # a device this machine lacks fails here, not after loading
     d = ProtocolConfig.defaults()
     task_refs = list(args.tasks) if args.tasks else (list(QUICK_TASKS) if args.quick else [])
-    sizes = {
+    sizes: dict[str, Any] = {
         k: getattr(args, k)
         if getattr(args, k) is not None
         else (QUICK_N[k] if args.quick else d[k])
@@ -200,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         on_conflict=args.on_conflict,
         answers=args.answers,
         max_new_tokens=args.max_new_tokens,
+        methods=methods_arg(args.methods),
         **sizes,
     )
     if args.seeds is not None:
@@ -274,8 +296,10 @@ def _compare(args: argparse.Namespace) -> int:
 def _grid(args: argparse.Namespace) -> int:
     from tvlens.grid import grid
 
-    settings = {k: getattr(args, k) for k in ("n_dev", "n_test", "n_baseline", "n_demos",
-                "n_dummy", "batch_size", "max_new_tokens", "answers", "on_conflict")}  # fmt: skip
+    settings: dict[str, Any] = {k: getattr(args, k) for k in ("n_dev", "n_test", "n_baseline",
+                "n_demos", "n_dummy", "batch_size", "max_new_tokens", "answers",
+                "on_conflict")}  # fmt: skip
+    settings["methods"] = methods_arg(args.methods)
     res = grid(
         args.models, args.tasks or [], args.seeds, args.formats, out=args.out,
         address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,

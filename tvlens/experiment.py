@@ -11,7 +11,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,12 @@ from tvlens.runcheck import (
     tokenizer_fingerprint,
 )
 from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
+from tvlens.runmethods import (
+    FV_SETTINGS,
+    add_function_vectors,
+    check_methods,
+    run_function_vectors,
+)
 from tvlens.runner import Runner
 from tvlens.runstats import SCHEMA_VERSION, with_statistics
 from tvlens.runtasks import (
@@ -70,6 +76,9 @@ class ProtocolConfig:
             ``"any"`` (answers of up to ``max_new_tokens`` tokens, generated and scored by
             exact match; :mod:`tvlens.runanswers`).
         max_new_tokens: the most tokens generated per answer with ``answers="any"``.
+        methods: ``["tv"]`` (the paper) or ``["tv", "fv"]``: function vectors and two
+            baselines beside task vectors on the same test examples
+            (:mod:`tvlens.runmethods`).
 
     Raises:
         TypeError: on ``tasks`` that is not a list or tuple (a plain ``"to_upper"`` is
@@ -90,6 +99,7 @@ class ProtocolConfig:
     on_conflict: str = "error"
     answers: str = "single"
     max_new_tokens: int = 8
+    methods: Sequence[str] = field(default_factory=lambda: ["tv"])
 
     def __post_init__(self) -> None:
         self.validate()
@@ -126,12 +136,17 @@ class ProtocolConfig:
             )
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
+        self.methods = check_methods(self.methods, self.answers)
         check_task_keys(self.tasks)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """The default of every field but ``tasks`` (the CLI's defaults)."""
-        return {f.name: f.default for f in fields(cls) if f.name != "tasks"}
+        return {
+            f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+            for f in fields(cls)
+            if f.name != "tasks"
+        }
 
     @property
     def prompt_format(self) -> PromptFormat:
@@ -222,7 +237,7 @@ def run_task(
     reg = timed("regular", lambda: regular(model, test, **opts))
     hyp = timed("hypothesis", lambda: hypothesis(model, test, sweep.best_layer, **opts))
     bas = timed("baseline", lambda: baseline(model, base, **opts))
-    return {
+    out = {
         "status": "ok",
         **record,
         "dev_accuracy_per_layer": list(sweep.accuracy),
@@ -241,6 +256,24 @@ def run_task(
             for p in bas.predictions
         ],
     }
+    if "fv" in cfg.methods:
+        fv = timed(
+            "function_vectors",
+            lambda: run_function_vectors(
+                model,
+                dev,
+                test,
+                regular=reg,
+                hypothesis=hyp,
+                tv_layer=sweep.best_layer,
+                seed=cfg.seed,
+                runner=runner,
+                fmt=fmt,
+            ),
+        )
+        out = add_function_vectors(out, fv)
+        out["wall_time_s"] = time.perf_counter() - t0
+    return out
 
 
 def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
@@ -262,10 +295,23 @@ def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
 
 def protocol_meta(cfg: ProtocolConfig) -> dict[str, Any]:
     """The protocol settings as ``results.json``'s ``meta`` records them."""
-    return {
+    meta = {
         "format": cfg.prompt_format.to_dict(),
         **{k: v for k, v in cfg.comparable().items() if k != "format"},
     }
+    if "fv" in cfg.methods:
+        meta["fv"] = dict(FV_SETTINGS)
+    return meta
+
+
+def with_defaults(meta: dict[str, Any]) -> dict[str, Any]:
+    """A results.json ``meta`` written before a setting existed, with that setting's default.
+
+    So a run of an older tvlens (no ``methods``, ``answers``, ...) resumes under the
+    defaults it ran with, instead of being refused for settings it never had.
+    """
+    defaults = ProtocolConfig.defaults()
+    return {**{k: v for k, v in defaults.items() if k != "format"}, **meta}
 
 
 def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
@@ -315,7 +361,7 @@ def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
     path = out / "results.json"
     previous = read_results(path)
     if previous is not None:
-        diff = settings_diff(previous["meta"], protocol_meta(cfg))
+        diff = settings_diff(with_defaults(previous["meta"]), protocol_meta(cfg))
         if diff:
             raise refuse_settings(path, diff)
         changed = [
@@ -362,7 +408,7 @@ def run_protocol(
         plan = preflight(cfg, out)
         meta = run_meta(model, cfg)
         prev = plan.previous or {"meta": {}, "tasks": {}}
-        if plan.previous is not None and (diff := settings_diff(prev["meta"], meta)):
+        if plan.previous is not None and (diff := settings_diff(with_defaults(prev["meta"]), meta)):
             raise refuse_settings(out / "results.json", diff)
         tasks: dict[str, Any] = dict(prev.get("tasks", {}))
         wall0 = float(prev["meta"].get("wall_time_s") or 0.0)
@@ -370,7 +416,7 @@ def run_protocol(
         start = time.perf_counter()
 
         def save(final: bool) -> dict[str, Any]:
-            keep = not merge_from_disk(out, meta, tasks, plan.sources)
+            keep = not merge_from_disk(out, meta, tasks, plan.sources, with_defaults)
             order = [*keys, *(k for k in tasks if k not in keys)]
             # counts, Wilson intervals and paired tests per task, from its per-example records
             ordered = with_statistics({k: tasks[k] for k in order if k in tasks})

@@ -8,16 +8,21 @@ several runs (models, formats, seeds) are :func:`tvlens.compare.compare`'s.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tvlens.fv_report import fv_figures, fv_markdown
+from tvlens.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
 from tvlens.runstats import MODES, summarize
 
 __all__ = [
     "MODES",
     "PAPER_AVERAGES",
+    "fmt_acc",
+    "fmt_ci",
+    "fmt_p",
+    "fmt_test",
     "report_html_writer",
     "summarize",
     "summary_markdown",
@@ -27,33 +32,6 @@ __all__ = [
 PAPER_AVERAGES = {"baseline": 0.13, "hypothesis": 0.74, "regular": 0.84}
 PAPER_ROW = "paper (7 models, 2.8B–30B)"
 MODE_TITLES = {"baseline": "Baseline", "hypothesis": "Hypothesis", "regular": "Regular"}
-
-
-def _f(x: Any, bold: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"**{x:.2f}**" if bold else f"{x:.2f}"
-
-
-def fmt_ci(x: Any, ci: Sequence[float] | None = None, bold: bool = False) -> str:
-    """``0.58 [0.44, 0.71]`` (the interval left out where there is none)."""
-    if ci is None or _f(x) == "–" or any(v is None for v in ci):
-        return _f(x, bold)
-    return f"{_f(x, bold)} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def fmt_p(p: float | None) -> str:
-    """A p-value to two significant digits, ``<0.001`` below that."""
-    if p is None or not math.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.2g}"
-
-
-def fmt_test(test: Mapping[str, Any] | None) -> str:
-    """``+0.30 (p 0.002)``: the accuracy difference and the test's p-value."""
-    if not test or test.get("difference") is None:
-        return "–"
-    return f"{test['difference']:+.2f} (p {fmt_p(test.get('p'))})"
 
 
 INTERVALS_NOTE = (
@@ -121,6 +99,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         lines += ["", f"Inputs dropped for conflicting outputs (`{policy}`): {listed}."]
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
+    lines += fv_markdown(results)  # with --methods tv,fv
     return "\n".join(lines) + "\n"
 
 
@@ -164,15 +143,18 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
         s = results["summary"]
         overall_ci = s.get("intervals", {}).get("overall", {})
         averages = {"all tasks": {m: (s["overall"][m], overall_ci.get(m)) for m in MODES}}
-        figures = [
-            layer_sweep_figure(sweeps),
-            modes_figure(accs, intervals=cis, title="Accuracy per task (95% Wilson intervals)"),
-            runs_bars_figure(
+        figures: dict[str, Any] = {
+            "Task vectors: per-layer dev accuracy": layer_sweep_figure(sweeps),
+            "Baseline, Hypothesis, Regular per task": modes_figure(
+                accs, intervals=cis, title="Accuracy per task (95% Wilson intervals)"
+            ),
+            "Mean over tasks": runs_bars_figure(
                 averages,
                 title="Mean over tasks (95% bootstrap intervals) and the paper's",
                 reference=PAPER_AVERAGES,
             ),
-        ]
+            **fv_figures(results),  # with --methods tv,fv
+        }
         return Path(write_html(figures, path, title=title))
 
     return write

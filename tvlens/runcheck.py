@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,12 +93,17 @@ def read_results(path: Path) -> dict[str, Any] | None:
 
 
 def merge_from_disk(
-    out: Path, meta: dict[str, Any], tasks: dict[str, Any], sources: dict[str, dict[str, Any]]
+    out: Path,
+    meta: dict[str, Any],
+    tasks: dict[str, Any],
+    sources: dict[str, dict[str, Any]],
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] = dict,
 ) -> bool:
     """Add to ``tasks`` the finished tasks of ``out/results.json`` that ``tasks`` lacks.
 
     Only results written by tvlens with the same settings are taken, and for a task of
-    this run (``sources``) only one computed on the same data.
+    this run (``sources``) only one computed on the same data. ``upgrade`` maps the meta
+    on disk to this tvlens's (settings added since, at their defaults).
 
     Returns:
         False if that file holds a run with other settings (it must then be kept).
@@ -110,7 +116,7 @@ def merge_from_disk(
         return False
     if disk is None:
         return True
-    if settings_diff(disk["meta"], meta):
+    if settings_diff(upgrade(disk["meta"]), meta):
         return False
     for key, t in disk.get("tasks", {}).items():
         finished = isinstance(t, dict) and t.get("status") == "ok"

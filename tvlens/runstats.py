@@ -10,10 +10,11 @@ Per task (``status: ok``):
 - ``counts``: ``{mode: [k correct, n scored]}``;
 - ``accuracy_ci``: ``{mode: [low, high]}``, Wilson's 95% interval
   (:func:`~tvlens.stats.wilson_interval`);
-- ``comparisons``: ``hypothesis_vs_regular`` and ``hypothesis_vs_baseline``: the exact McNemar
-  test where both modes scored the same examples (in the protocol Hypothesis and Regular
-  do), Fisher's exact test where they did not (the protocol's Baseline runs on its own
-  ``n_baseline`` queries, so Hypothesis vs Baseline is unpaired there).
+- ``comparisons``: ``hypothesis_vs_regular`` and ``hypothesis_vs_baseline`` (and, with
+  function vectors, ``fv_zero_shot_vs_hypothesis`` and ``fv_shuffled_vs_shuffled``): the
+  exact McNemar test where both modes scored the same examples (in the protocol Hypothesis
+  and Regular do), Fisher's exact test where they did not (the protocol's Baseline runs on
+  its own ``n_baseline`` queries, so Hypothesis vs Baseline is unpaired there).
 
 In the summary, ``intervals`` holds the 95% percentile-bootstrap interval of each mean over
 tasks (per category and overall; examples resampled within each task, 10,000 replicates,
@@ -32,7 +33,12 @@ from tvlens.stats import bootstrap_mean_interval, fisher_exact, mcnemar_exact, w
 MODES = ("baseline", "hypothesis", "regular")
 #: The results.json schema this tvlens writes; version 1 files are upgraded on load.
 SCHEMA_VERSION = 2
-COMPARISONS = (("hypothesis", "regular"), ("hypothesis", "baseline"))
+COMPARISONS = (
+    ("hypothesis", "regular"),
+    ("hypothesis", "baseline"),
+    ("fv_zero_shot", "hypothesis"),  # with --methods tv,fv (tvlens.runmethods)
+    ("fv_shuffled", "shuffled"),
+)
 N_BOOT = 10_000
 BOOT_SEED = 0
 _EXAMPLE_LISTS = ("test_examples", "baseline_examples")

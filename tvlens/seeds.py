@@ -29,7 +29,7 @@ from typing import Any
 from tvlens.compare import Comparison, Run, run_labels
 from tvlens.experiment import ProtocolConfig, preflight, run_protocol
 from tvlens.protocol import HookedModel
-from tvlens.report import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, _f, fmt_ci
+from tvlens.report import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
 from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
 from tvlens.runstats import summarize
 from tvlens.stats import Spread
@@ -184,7 +184,9 @@ def _cell(d: Mapping[str, Any], bold: bool = False) -> str:
     if d.get("mean") is None:
         return "–"
     sd = d.get("sd")
-    text = _f(d["mean"], bold) + (f" ± {sd:.2f}" if sd is not None and math.isfinite(sd) else "")
+    text = fmt_acc(d["mean"], bold) + (
+        f" ± {sd:.2f}" if sd is not None and math.isfinite(sd) else ""
+    )
     half = d.get("mean_ci_halfwidth")
     return text + (f" (±{half:.2f})" if half is not None else "")
 

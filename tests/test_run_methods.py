@@ -1,0 +1,158 @@
+"""``tvlens run --methods tv,fv``: function vectors in results.json, summary.md, report.html."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+import jsonschema
+import pytest
+
+import tvlens.models
+from tests.conftest import build_tiny
+from tvlens.cli import main, methods_arg
+from tvlens.experiment import ProtocolConfig, preflight, run_protocol
+from tvlens.fv_report import FV_COLUMNS, fv_markdown
+from tvlens.runfiles import dumps_strict, write_output
+from tvlens.runmethods import FV_MODES, FV_SETTINGS
+
+CFG = dict(tasks=["to_upper"], n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
+SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_tiny("bridge")
+
+
+@pytest.fixture(scope="module")
+def runs(model, tmp_path_factory):
+    """One run with ``--methods tv`` and one with ``tv,fv`` on the same settings."""
+    root = tmp_path_factory.mktemp("methods")
+    tv = run_protocol(model, ProtocolConfig(**CFG), root / "tv", progress=False)
+    both = run_protocol(
+        model, ProtocolConfig(**CFG, methods=["tv", "fv"]), root / "fv", progress=False
+    )
+    return root, tv, both
+
+
+# ---- settings ------------------------------------------------------------------------------
+def test_methods_default_to_the_paper_and_are_checked() -> None:
+    assert ProtocolConfig(tasks=["to_upper"]).methods == ["tv"]
+    assert ProtocolConfig(tasks=["to_upper"], methods=("fv", "tv")).methods == ["tv", "fv"]
+    with pytest.raises(TypeError, match=r"did you mean \['tv', 'fv'\]"):
+        ProtocolConfig(tasks=["to_upper"], methods="tv,fv")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown method"):
+        ProtocolConfig(tasks=["to_upper"], methods=["tv", "fvs"])
+    with pytest.raises(ValueError, match="twice"):
+        ProtocolConfig(tasks=["to_upper"], methods=["tv", "tv"])
+    with pytest.raises(ValueError, match="must include 'tv'"):
+        ProtocolConfig(tasks=["to_upper"], methods=["fv"])
+    with pytest.raises(ValueError, match="answers='single'"):
+        ProtocolConfig(tasks=["to_upper"], methods=["tv", "fv"], answers="any")
+
+
+def test_cli_reads_methods_with_commas_or_spaces() -> None:
+    assert methods_arg(None) == ["tv"]
+    assert methods_arg(["tv,fv"]) == methods_arg(["tv", "fv"]) == ["tv", "fv"]
+    assert methods_arg(["tv, fv"]) == ["tv", "fv"]
+
+
+# ---- the run's files ---------------------------------------------------------------------
+def test_results_hold_every_method_on_the_same_test_examples(runs) -> None:
+    root, _, both = runs
+    schema = json.loads(files("tvlens").joinpath("results_schema.json").read_text())
+    on_disk = json.loads((root / "fv" / "results.json").read_text())
+    jsonschema.validate(on_disk, schema)
+    assert on_disk["meta"]["methods"] == ["tv", "fv"]
+    assert on_disk["meta"]["fv"] == FV_SETTINGS
+    t = both["tasks"]["to_upper"]
+    assert set(FV_MODES) <= set(t["accuracy"])
+    for m in FV_MODES:
+        rows = [r[m] for r in t["test_examples"]]
+        assert len(rows) == 4 and all(isinstance(r["correct"], bool) for r in rows)
+        # the accuracy, counts and interval come from those same rows
+        assert t["accuracy"][m] == pytest.approx(sum(r["correct"] for r in rows) / 4)
+        assert t["counts"][m] == [sum(r["correct"] for r in rows), 4]
+        assert t["accuracy_ci"][m] is not None
+    test = t["comparisons"]["fv_zero_shot_vs_hypothesis"]
+    assert test["paired"] and test["n"] == 4
+    fv = t["fv"]
+    assert fv["layers"]["tv_hypothesis"] == t["best_layer"]
+    assert fv["function_vector"]["k"] in FV_SETTINGS["k"] or fv["function_vector"]["k"] == len(
+        fv["function_vector"]["heads"]
+    )
+    assert len(fv["indirect_effect"]["aie"]) == 3  # [n_layers][n_heads]
+    for m in FV_MODES:
+        assert both["summary"]["overall"][m] == pytest.approx(t["accuracy"][m])
+
+
+def test_fv_leaves_the_task_vector_results_unchanged(runs) -> None:
+    _, tv, both = runs
+    a, b = tv["tasks"]["to_upper"], both["tasks"]["to_upper"]
+    assert a["accuracy"] == {m: b["accuracy"][m] for m in ("baseline", "hypothesis", "regular")}
+    assert a["best_layer"] == b["best_layer"]
+    assert a["dev_accuracy_per_layer"] == b["dev_accuracy_per_layer"]
+    for ra, rb in zip(a["test_examples"], b["test_examples"], strict=True):
+        assert ra["regular"] == rb["regular"] and ra["hypothesis"] == rb["hypothesis"]
+    assert "fv" not in a and not set(FV_MODES) & set(a["accuracy"])
+    assert "methods" in tv["meta"] and "fv" not in tv["meta"]
+
+
+def test_summary_and_report_show_the_comparison(runs) -> None:
+    root, tv, _ = runs
+    md = (root / "fv" / "summary.md").read_text()
+    assert "## Function vectors beside task vectors" in md
+    assert all(title in md for title in FV_COLUMNS.values())
+    assert "| to_upper |" in md.split("## Function vectors")[1]
+    assert "Heads of largest AIE" in md
+    assert "Function vectors" not in (root / "tv" / "summary.md").read_text()
+    assert fv_markdown(tv) == []
+    page = (root / "fv" / "report.html").read_text()
+    assert "Average indirect effect per head" in page
+    assert "FV zero-shot accuracy per layer" in page
+    assert "Average indirect effect" not in (root / "tv" / "report.html").read_text()
+
+
+# ---- resuming ------------------------------------------------------------------------------
+def test_a_run_is_resumed_only_with_its_methods(runs) -> None:
+    root, _, _ = runs
+    with pytest.raises(
+        ValueError, match=r"methods: \['tv'\] \(in results.json\) vs \['tv', 'fv'\]"
+    ):
+        preflight(ProtocolConfig(**CFG, methods=["tv", "fv"]), root / "tv")
+    with pytest.raises(ValueError, match="methods"):
+        preflight(ProtocolConfig(**CFG), root / "fv")
+    preflight(ProtocolConfig(**CFG, methods=["tv", "fv"]), root / "fv")
+
+
+def test_a_run_from_before_methods_resumes_as_tv(model, tmp_path) -> None:
+    out = tmp_path / "old"
+    run_protocol(model, ProtocolConfig(**CFG), out, progress=False)
+    old = json.loads((out / "results.json").read_text())
+    del old["meta"]["methods"]  # what a tvlens without --methods wrote
+    write_output(out, "results.json", dumps_strict(old))
+    preflight(ProtocolConfig(**CFG), out)  # same settings: resumes
+    again = run_protocol(model, ProtocolConfig(**CFG), out, progress=False)
+    assert again["tasks"]["to_upper"]["accuracy"] == old["tasks"]["to_upper"]["accuracy"]
+    with pytest.raises(ValueError, match="methods"):
+        preflight(ProtocolConfig(**CFG, methods=["tv", "fv"]), out)
+
+
+# ---- the command line ----------------------------------------------------------------------
+def test_cli_run_with_methods(model, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(tvlens.models, "load_model", lambda *a, **k: model)
+    out = tmp_path / "cli"
+    argv = ["run", "--out", str(out), *SMALL, "--tasks", "to_upper"]
+    assert main([*argv, "--methods", "tv,fv"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["meta"]["methods"] == ["tv", "fv"] and "fv" in data["tasks"]["to_upper"]
+    capsys.readouterr()
+    assert main([*argv[:2], str(tmp_path / "x"), *argv[3:], "--methods", "fv"]) == 2
+    assert "must include 'tv'" in capsys.readouterr().err
+
+
+def test_cli_run_refuses_fv_with_generated_answers(tmp_path, capsys) -> None:
+    argv = ["run", "--out", str(tmp_path / "g"), *SMALL, "--tasks", "to_upper"]
+    assert main([*argv, "--methods", "tv,fv", "--answers", "any"]) == 2
+    assert "answers='single'" in capsys.readouterr().err
