@@ -25,6 +25,8 @@ N_EXAMPLES = 6
 N_DEV = 6
 N_TEST = 6
 N_DEMOS = 5
+N_CORRUPTED = 3
+FV_KS = (2,)
 SEED = 0
 """
 
@@ -38,7 +40,19 @@ for name, r in results.items():
     assert r.layer == sweeps[name].best_layer
     assert len(r.hypothesis.predictions) == N_TEST
 assert len(top) == 10 and all(a.prob >= b.prob for a, b in zip(top, top[1:]))
-print("CHECKS OK", {{name: r.accuracies for name, r in results.items()}})
+from tvlens.fv_compare import METHODS
+assert comparison.task == fv_task and list(comparison.accuracies) == list(METHODS)
+assert all(len(m.predictions) == N_TEST for m in comparison.modes.values())
+assert comparison.modes["regular"] is results[fv_task].regular  # known=, not rerun
+assert comparison.layers["tv_hypothesis"] == results[fv_task].layer
+assert len(comparison.to_dataframe()) == len(METHODS)
+assert effects.n_prompts == min(N_CORRUPTED, N_DEV)
+assert tuple(effects.aie.shape) == (model.cfg.n_layers, model.cfg.n_heads)
+assert fv.k in FV_KS and set(comparison.k_dev) == set(FV_KS)
+assert fv.heads == tuple((la, h) for la, h, _ in effects.top_heads(fv.k))
+assert fv.layer == comparison.layers["fv_zero_shot"]
+assert fv_loaded == fv and fv_loaded.layer == fv.layer
+print("CHECKS OK", {{name: r.accuracies for name, r in results.items()}}, comparison.accuracies)
 """
 
 
@@ -74,6 +88,11 @@ def test_notebook_structure() -> None:
     names = {line.split("=")[0].strip() for line in SMALL_PARAMETERS.splitlines()}
     for name in names:
         assert f"{name} =" in cell.source, f"the parameters cell has no {name}"
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"]
+    assert "## 8. Function vectors beside task vectors" in headings
+    for c in nb.cells:  # committed without outputs
+        if c.cell_type == "code":
+            assert not c.outputs and c.execution_count is None, c.source
 
 
 @pytest.mark.model
@@ -115,4 +134,12 @@ def test_notebook_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for o in c.outputs
         if "application/vnd.plotly.v1+json" in o.get("data", {})
     ]
-    assert len(figures) == 3, "expected the layer-sweep, modes and vocabulary figures"
+    assert len(figures) == 5, "expected the layer-sweep, modes, vocabulary, AIE and methods figures"
+    table = [  # the methods table, displayed as the last expression of its cell
+        o
+        for c in nb.cells
+        if c.cell_type == "code" and "compare_methods(" in c.source
+        for o in c.outputs
+        if o.get("output_type") == "execute_result"
+    ]
+    assert len(table) == 1 and "fv_zero_shot" in table[0]["data"]["text/plain"], table
