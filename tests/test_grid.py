@@ -197,6 +197,25 @@ def test_cli_grid_in_process(tmp_path, capsys) -> None:
     assert "holds a run with other settings: n_dev: 4" in capsys.readouterr().err
 
 
+def test_cli_grid_runs_function_vectors_in_every_cell(tmp_path) -> None:
+    from tvlens import grid as grid_module
+
+    args = ["grid", "--models", "tiny-bridge", "--tasks", "to_upper", "--seeds", "0", "1",
+            "--out", str(tmp_path / "g"), "--backend", "local", "--n-dev", "4", "--n-test",
+            "5", "--n-baseline", "4", "--n-demos", "3", "--methods", "tv,fv",
+            "--quiet"]  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grid_module, "_default_loader", lambda **kw: tiny_load)
+        assert main(args) == 0
+    for seed in (0, 1):
+        res = json.loads(
+            (tmp_path / "g" / f"tiny-bridge/arrow/seed-{seed}/results.json").read_text()
+        )
+        assert res["meta"]["methods"] == ["tv", "fv"]
+        assert "fv_zero_shot" in res["tasks"]["to_upper"]["accuracy"]
+        assert "fv" in res["tasks"]["to_upper"]
+
+
 # ---- Ray --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_local():

@@ -228,7 +228,8 @@ def grid(
         progress: print a line per finished cell (and the in-process hint) to stderr.
         on_cell: called in this process with each finished cell's record.
         **settings: protocol settings (``n_dev``, ``n_test``, ``n_baseline``, ``n_demos``,
-            ``n_dummy``, ``answers``, ``max_new_tokens``, ``batch_size``, ``on_conflict``).
+            ``n_dummy``, ``answers``, ``max_new_tokens``, ``batch_size``, ``on_conflict``,
+            ``methods``: ``["tv", "fv"]`` adds function vectors to every cell).
 
     Raises:
         TypeError, ValueError: on bad arguments, or an ``out`` that is locked, holds a
