@@ -12,7 +12,7 @@ import tvlens.models
 from tests.conftest import build_tiny
 from tvlens.cli import main, methods_arg
 from tvlens.experiment import ProtocolConfig, preflight, run_protocol
-from tvlens.fv_report import FV_COLUMNS, fv_markdown
+from tvlens.fv_report import FV_COLUMNS, fv_markdown, weak_corruptions
 from tvlens.runfiles import dumps_strict, write_output
 from tvlens.runmethods import FV_MODES, FV_SETTINGS
 
@@ -156,3 +156,20 @@ def test_cli_run_refuses_fv_with_generated_answers(tmp_path, capsys) -> None:
     argv = ["run", "--out", str(tmp_path / "g"), *SMALL, "--tasks", "to_upper"]
     assert main([*argv, "--methods", "tv,fv", "--answers", "any"]) == 2
     assert "answers='single'" in capsys.readouterr().err
+
+
+def test_a_corruption_that_does_not_corrupt_is_reported() -> None:
+    def task(clean: float, corrupted: float) -> dict:
+        return {
+            "fv": {"clean_accuracy": clean, "indirect_effect": {"corrupted_accuracy": corrupted}}
+        }
+
+    tasks = {"to_upper": task(1.0, 0.72), "antonyms": task(0.3, 0.02), "none": task(0.0, 0.0)}
+    assert weak_corruptions(tasks) == {"to_upper": (0.72, 1.0)}
+
+
+def test_summary_flags_weak_corruption(runs) -> None:
+    root, _, both = runs
+    t = both["tasks"]["to_upper"]["fv"]
+    weak = t["indirect_effect"]["corrupted_accuracy"] >= 0.5 * t["clean_accuracy"] > 0
+    assert ("Weak corruption" in (root / "fv" / "summary.md").read_text()) == weak

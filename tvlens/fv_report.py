@@ -90,8 +90,40 @@ def fv_markdown(results: Mapping[str, Any]) -> list[str]:
     aie = mean_aie(tasks)
     if aie is not None:
         heads = ", ".join(f"({la}, {h}) {s:.3f}" for la, h, s in _top(aie))
-        lines += ["", f"Heads of largest AIE averaged over the {len(tasks)} tasks: {heads}."]
+        n = len(tasks)
+        lines += ["", f"Heads of largest AIE averaged over {n} task{'s' * (n != 1)}: {heads}."]
+    weak = weak_corruptions(tasks)
+    if weak:
+        listed = ", ".join(f"{n} ({c:.2f} vs {a:.2f})" for n, (c, a) in weak.items())
+        lines += [
+            "",
+            f"Weak corruption: shuffling the labels keeps at least {WEAK_CORRUPTION:.0%} of "
+            f"clean ICL accuracy for {listed} (accuracy on the AIE's shuffled-label prompts "
+            "vs on the clean dev prompts): "
+            "the answers' form gives the task away, so these tasks' AIE is measured against "
+            "a corruption that barely corrupts; read their top heads with that in mind.",
+        ]
     return lines
+
+
+WEAK_CORRUPTION = 0.5
+"""Shuffled-label ICL accuracy, as a share of clean ICL accuracy, from which
+:func:`weak_corruptions` flags a task."""
+
+
+def weak_corruptions(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Tasks whose shuffled-label prompts keep :data:`WEAK_CORRUPTION` of clean accuracy.
+
+    Returns:
+        task -> (accuracy on the AIE's shuffled-label prompts, on the clean dev prompts).
+    """
+    out = {}
+    for name, t in tasks.items():
+        clean = t["fv"].get("clean_accuracy")
+        corrupted = t["fv"]["indirect_effect"].get("corrupted_accuracy")
+        if clean and corrupted is not None and corrupted >= WEAK_CORRUPTION * clean:
+            out[name] = (float(corrupted), float(clean))
+    return out
 
 
 def fv_figures(results: Mapping[str, Any]) -> dict[str, Any]:
