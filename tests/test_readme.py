@@ -15,12 +15,16 @@ def python_blocks() -> list[str]:
 def test_readme_tiny_model_blocks_run(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     blocks = python_blocks()
-    assert len(blocks) >= 4
+    assert len(blocks) >= 5
     namespace: dict = {}
-    for block in blocks[:4]:  # the tiny-model walkthrough, the Runner, generation, the hooks
+    # the tiny-model walkthrough, the Runner, Runner.record, generation, the hooks
+    for block in blocks[:5]:
         exec(compile(block, str(README), "exec"), namespace)
     assert (tmp_path / "to_upper_theta.safetensors").exists()
     assert (tmp_path / "to_upper_theta.json").exists()
     assert namespace["logits"].shape[0] == 2
     assert len(namespace["reg"].predictions) == 10
     assert 0.0 <= namespace["hyp"].exact_match <= 1.0
+    model, z = namespace["model"], namespace["z"]
+    assert z.shape == (10, model.cfg.n_heads, model.cfg.d_head)
+    assert namespace["acts"].logits.shape == (10, model.cfg.d_vocab)
