@@ -173,3 +173,16 @@ def test_summary_flags_weak_corruption(runs) -> None:
     t = both["tasks"]["to_upper"]["fv"]
     weak = t["indirect_effect"]["corrupted_accuracy"] >= 0.5 * t["clean_accuracy"] > 0
     assert ("Weak corruption" in (root / "fv" / "summary.md").read_text()) == weak
+
+
+def test_cli_seeds_run_function_vectors_in_every_seed(model, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tvlens.models, "load_model", lambda *a, **k: model)
+    out = tmp_path / "seeds"
+    argv = ["run", "--out", str(out), *SMALL, "--tasks", "to_upper", "--seeds", "0", "1"]
+    assert main([*argv, "--methods", "tv,fv"]) == 0
+    for seed in (0, 1):
+        res = json.loads((out / f"seed-{seed}" / "results.json").read_text())
+        assert res["meta"]["methods"] == ["tv", "fv"] and res["meta"]["seed"] == seed
+        assert "fv_zero_shot" in res["tasks"]["to_upper"]["accuracy"]
+        assert "## Function vectors" in (out / f"seed-{seed}" / "summary.md").read_text()
+    assert main([*argv]) == 2  # the seed folders hold a tv,fv run: refused, named
