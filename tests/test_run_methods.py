@@ -186,3 +186,36 @@ def test_cli_seeds_run_function_vectors_in_every_seed(model, tmp_path, monkeypat
         assert "fv_zero_shot" in res["tasks"]["to_upper"]["accuracy"]
         assert "## Function vectors" in (out / f"seed-{seed}" / "summary.md").read_text()
     assert main([*argv]) == 2  # the seed folders hold a tv,fv run: refused, named
+
+
+def test_the_run_equals_compare_methods_called_directly(model, runs) -> None:
+    from tvlens.fv_compare import compare_methods
+    from tvlens.runtasks import load_task
+    from tvlens.tasks import for_model
+
+    _, _, both = runs
+    cfg = ProtocolConfig(**CFG, methods=["tv", "fv"])
+    kept = for_model(load_task("to_upper", "error"), model, cfg.prompt_format, max_tokens=1)
+    dev, test = kept.dev_test(4, 4, n_demos=3, n_dummy=2, seed=0)
+    direct = compare_methods(
+        model,
+        test,
+        dev=dev,
+        k=FV_SETTINGS["k"],
+        n_corrupted=FV_SETTINGS["n_corrupted"],
+        head_output=FV_SETTINGS["head_output"],
+        seed=0,
+        fmt=cfg.prompt_format,
+    )
+    t = both["tasks"]["to_upper"]
+    assert direct.layers == t["fv"]["layers"]
+    for m in FV_MODES:
+        assert [p.correct for p in direct.modes[m].predictions] == [
+            r[m]["correct"] for r in t["test_examples"]
+        ]
+        assert [p.predicted_token_id for p in direct.modes[m].predictions] == [
+            r[m]["predicted_token_id"] for r in t["test_examples"]
+        ]
+    assert direct.function_vector.heads == tuple(
+        tuple(h) for h in t["fv"]["function_vector"]["heads"]
+    )
