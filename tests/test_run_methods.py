@@ -7,11 +7,13 @@ from importlib.resources import files
 
 import jsonschema
 import pytest
+import torch
 
 import tvlens.models
 from tests.conftest import build_tiny
 from tvlens.cli import main, methods_arg
 from tvlens.experiment import ProtocolConfig, preflight, run_protocol
+from tvlens.function_vectors import FunctionVector
 from tvlens.fv_report import FV_COLUMNS, fv_markdown, weak_corruptions
 from tvlens.runfiles import dumps_strict, write_output
 from tvlens.runmethods import FV_MODES, FV_SETTINGS
@@ -193,7 +195,7 @@ def test_the_run_equals_compare_methods_called_directly(model, runs) -> None:
     from tvlens.runtasks import load_task
     from tvlens.tasks import for_model
 
-    _, _, both = runs
+    root, _, both = runs
     cfg = ProtocolConfig(**CFG, methods=["tv", "fv"])
     kept = for_model(load_task("to_upper", "error"), model, cfg.prompt_format, max_tokens=1)
     dev, test = kept.dev_test(4, 4, n_demos=3, n_dummy=2, seed=0)
@@ -219,3 +221,19 @@ def test_the_run_equals_compare_methods_called_directly(model, runs) -> None:
     assert direct.function_vector.heads == tuple(
         tuple(h) for h in t["fv"]["function_vector"]["heads"]
     )
+    saved = FunctionVector.load(root / "fv" / t["fv"]["file"], model=model)
+    assert torch.equal(saved.vector, direct.function_vector.vector)
+    assert saved.layer == t["fv"]["layers"]["fv_zero_shot"] and saved.task == "to_upper"
+
+
+def test_a_users_file_named_like_a_vector_is_kept(model, tmp_path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "to_upper.fv.json").write_text("my notes")
+    with pytest.warns(UserWarning, match="to_upper.fv.json"):
+        res = run_protocol(model, ProtocolConfig(**CFG, methods=["tv", "fv"]), out, progress=False)
+    assert (out / "to_upper.fv.json").read_text() == "my notes"
+    stem = res["tasks"]["to_upper"]["fv"]["file"]
+    assert stem.startswith("to_upper.fv.tvlens-")
+    assert FunctionVector.load(out / stem, model=model).task == "to_upper"
+    assert (out / "to_upper.fv.safetensors").exists() is False

@@ -37,6 +37,7 @@ from tvlens.runmethods import (
     add_function_vectors,
     check_methods,
     run_function_vectors,
+    write_function_vector,
 )
 from tvlens.runner import Runner
 from tvlens.runstats import SCHEMA_VERSION, with_statistics
@@ -178,12 +179,14 @@ def run_task(
     *,
     on_phase: Callable[[str], None] | None = None,
     run: Runner | None = None,
+    vectors: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the protocol on one task; return its JSON record.
 
     A task with too few single-token pairs is returned as ``status: "skipped"`` with the
     reason (and a warning), not raised. ``run`` is the Runner of ``model`` to use (one is
-    made from ``cfg.batch_size`` if ``None``).
+    made from ``cfg.batch_size`` if ``None``). With ``"fv"`` in ``cfg.methods``, the task's
+    :class:`~tvlens.FunctionVector` is put in ``vectors["function_vector"]`` if given.
     """
     runner = Runner.bind(model, run or RunConfig(batch_size=cfg.batch_size))
     from tvlens.tasks import for_model
@@ -272,6 +275,8 @@ def run_task(
             ),
         )
         out = add_function_vectors(out, fv)
+        if vectors is not None:
+            vectors["function_vector"] = fv.function_vector
         out["wall_time_s"] = time.perf_counter() - t0
     return out
 
@@ -387,6 +392,9 @@ def run_protocol(
 ) -> dict[str, Any]:
     """Run every task of ``cfg`` and write ``results.json``, ``summary.md``, ``report.html``.
 
+    With ``"fv"`` in ``cfg.methods``, each task's function vector is written too, as
+    ``<task>.fv.safetensors`` + ``<task>.fv.json`` (``FunctionVector.load(out / "<task>.fv")``).
+
     The folder is locked for the run (``out/.tvlens.lock``). ``results.json`` and
     ``summary.md`` are rewritten after each task (atomically, merging the finished tasks
     already on disk), so an interrupted run started again with the same ``out`` resumes
@@ -449,7 +457,10 @@ def run_protocol(
             def on_phase(phase: str, key: str = key) -> None:
                 bar.set_description(f"{key}: {phase}")
 
-            record = run_task(model, ref, cfg, on_phase=on_phase, run=runner)
+            vectors: dict[str, Any] = {}
+            record = run_task(model, ref, cfg, on_phase=on_phase, run=runner, vectors=vectors)
+            if "function_vector" in vectors:  # before results.json says the task is done
+                record["fv"]["file"] = write_function_vector(out, key, vectors["function_vector"])
             tasks[key] = {**record, "source": plan.sources[key]}
             save(final=False)
         return save(final=True)

@@ -220,16 +220,20 @@ class FunctionVector:
                     f"function vector file(s) {', '.join(existing)} already exist; pass "
                     "overwrite=True to replace them"
                 )
+        blob, text = self.to_bytes()
+        tensor_path.parent.mkdir(parents=True, exist_ok=True)
+        _replace_together([(tensor_path, blob), (meta_path, text)])
+        return tensor_path, meta_path
+
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """The contents :meth:`save` writes: the safetensors file and the JSON file."""
         blob = save_safetensors({"vector": self.vector.detach().cpu().contiguous()})
         meta = {
             **self.metadata(),
             "tensor_sha256": hashlib.sha256(blob).hexdigest(),
             "tvlens_version": _tvlens_version(),
         }
-        text = json.dumps(meta, indent=2, allow_nan=False) + "\n"
-        tensor_path.parent.mkdir(parents=True, exist_ok=True)
-        _replace_together([(tensor_path, blob), (meta_path, text.encode("utf-8"))])
-        return tensor_path, meta_path
+        return blob, (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod
     def load(cls, path: str | Path, model: HookedModel | None = None) -> FunctionVector:

@@ -11,7 +11,8 @@ every method is scored on the same test queries. The task's record then holds:
   ``fv_shuffled`` rows ran on the same query with its demonstrations' labels shuffled);
 * ``fv``: each method's layer, its dev accuracy per layer, the function vector's
   provenance (heads, k, layer, norm), the AIE of every head with the top heads, the dev
-  accuracy of each candidate k, and the phase times.
+  accuracy of each candidate k, the phase times, and ``file``: the vector itself is written
+  beside results.json as ``<task>.fv.safetensors`` + ``<task>.fv.json``.
 
 The settings (:data:`FV_SETTINGS`: candidate ks, shuffled-label prompts of the AIE, the
 definition of a head's output) are the README's and are recorded in ``meta.fv``.
@@ -19,14 +20,18 @@ definition of a head's output) are the README's and are recorded in ``meta.fv``.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tvlens._example import ICLExample
-from tvlens.function_vectors import DEFAULT_KS
+from tvlens.function_vectors import DEFAULT_KS, FunctionVector
 from tvlens.fv_compare import MethodComparison, compare_methods
 from tvlens.protocol import HookedModel
 from tvlens.results import ModeResult
+from tvlens.runfiles import is_ours, write_output
 from tvlens.runner import Runner
 
 METHODS = ("tv", "fv")
@@ -136,3 +141,31 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
     }
     accuracy = {**record["accuracy"], **{m: result.modes[m].accuracy for m in FV_MODES}}
     return {**record, "accuracy": accuracy, "test_examples": test_examples, "fv": fv}
+
+
+def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
+    """Write ``out/<key>.fv.safetensors`` and ``.json`` (atomic, in the run's manifest).
+
+    A file of that name that tvlens did not write is kept: the pair then goes to
+    ``<key>.fv.tvlens-<pid>.*`` (with a warning).
+
+    Returns:
+        The stem to pass to :meth:`FunctionVector.load`, relative to ``out``.
+    """
+    blob, text = fv.to_bytes()
+    stem = f"{key}.fv"
+    theirs = [
+        n
+        for n in (f"{stem}.safetensors", f"{stem}.json")
+        if (out / n).exists() and not is_ours(out, n)
+    ]
+    if theirs:  # both files move, so that the pair keeps one stem
+        stem = f"{key}.fv.tvlens-{os.getpid()}"
+        warnings.warn(
+            f"{', '.join(str(out / n) for n in theirs)} not written by tvlens (or edited "
+            f"since): kept; this run's function vector goes to {out / stem}.*",
+            stacklevel=2,
+        )
+    write_output(out, f"{stem}.safetensors", blob)
+    write_output(out, f"{stem}.json", text)
+    return stem
