@@ -163,15 +163,6 @@ class ProtocolConfig:
         }
 
 
-def _prediction(p: Any) -> dict[str, Any]:
-    return {
-        "input_ids": list(p.input_ids),
-        "predicted_token_id": p.predicted_token_id,
-        "predicted_token": p.predicted_token,
-        "correct": p.correct,
-    }
-
-
 def run_task(
     model: HookedModel,
     task_ref: Any,
@@ -254,7 +245,7 @@ def run_task(
                 "query": p.query,
                 "answer": p.answer,
                 "answer_token_id": p.answer_token_id,
-                "baseline": _prediction(p),
+                "baseline": p.to_record(),
             }
             for p in bas.predictions
         ],
@@ -291,8 +282,8 @@ def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
                 "answer": r.answer,
                 "dummy_queries": list(h.dummy_queries),
                 "answer_token_id": r.answer_token_id,
-                "regular": _prediction(r),
-                "hypothesis": _prediction(h),
+                "regular": r.to_record(),
+                "hypothesis": h.to_record(),
             }
         )
     return out

@@ -34,6 +34,15 @@ class Prediction:
     dummy_queries: tuple[str, ...] = ()
     layer: int | None = None
 
+    def to_record(self) -> dict[str, Any]:
+        """What ``results.json`` keeps per prediction: ids fed, token predicted, correct."""
+        return {
+            "input_ids": list(self.input_ids),
+            "predicted_token_id": self.predicted_token_id,
+            "predicted_token": self.predicted_token,
+            "correct": self.correct,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {

@@ -104,15 +104,6 @@ def run_function_vectors(
     )
 
 
-def _prediction(p: Any) -> dict[str, Any]:
-    return {
-        "input_ids": list(p.input_ids),
-        "predicted_token_id": p.predicted_token_id,
-        "predicted_token": p.predicted_token,
-        "correct": p.correct,
-    }
-
-
 def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> dict[str, Any]:
     """``record`` (a finished task-vector task) with ``result``'s methods merged in.
 
@@ -125,7 +116,7 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
         if [(p.query, p.answer) for p in preds] != [(r["query"], r["answer"]) for r in rows]:
             raise ValueError(f"{mode} was not scored on this task's test examples")
     test_examples = [
-        {**row, **{m: _prediction(result.modes[m].predictions[i]) for m in FV_MODES}}
+        {**row, **{m: result.modes[m].predictions[i].to_record() for m in FV_MODES}}
         for i, row in enumerate(rows)
     ]
     rec = result.to_record()
