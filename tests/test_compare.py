@@ -11,10 +11,13 @@ import pytest
 
 from tests.conftest import build_tiny
 from tvlens.cli import main
-from tvlens.compare import Comparison, compare
+from tvlens.compare import FV_TABLE_MODES, Comparison, compare
 from tvlens.experiment import ProtocolConfig, run_protocol
+from tvlens.numbers import fmt_ci, fmt_test
 from tvlens.report import chromium_command
 from tvlens.runfiles import MANIFEST_NAME
+from tvlens.runmethods import FV_MODES
+from tvlens.runstats import mean_interval, with_statistics
 
 CFG = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
 
@@ -30,6 +33,49 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     cfg = ProtocolConfig(tasks=["next_letter", "to_upper", "to_lower"], **CFG)
     run_protocol(shallow, cfg, root / "shallow", progress=False)
     return {"deep": root / "deep", "shallow": root / "shallow", "root": root}
+
+
+@pytest.fixture(scope="module")
+def fv_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two ``--methods tv,fv`` runs of models of different depth on the same two tasks."""
+    root = tmp_path_factory.mktemp("fv_runs")
+    cfg = ProtocolConfig(tasks=["to_upper", "to_lower"], methods=["tv", "fv"], **CFG)
+    for name, n_layers in (("deep", 4), ("shallow", 3)):
+        run_protocol(build_tiny("bridge", n_layers=n_layers), cfg, root / name, progress=False)
+    return {"deep": root / "deep", "shallow": root / "shallow"}
+
+
+def varied(src: Path, dst: Path, shift: int) -> dict:
+    """A copy of the run ``src`` whose FV methods and Hypothesis score distinct accuracies.
+
+    Tiny random models score 0 everywhere; here method ``i`` of task ``j`` gets its first
+    ``(i + j + shift) % (n + 1)`` of ``n`` test examples right, so a mixed-up column shows.
+    """
+    data = json.loads((src / "results.json").read_text())
+    for j, t in enumerate(data["tasks"].values()):
+        rows = t["test_examples"]
+        for i, m in enumerate((*FV_MODES, "hypothesis")):
+            right = (i + j + shift) % (len(rows) + 1)
+            for r, row in enumerate(rows):
+                row[m]["correct"] = r < right
+            t["accuracy"][m] = right / len(rows)
+    dst.mkdir()
+    (dst / "results.json").write_text(json.dumps(data))
+    return data
+
+
+def without_fv(run: Path) -> None:
+    """Rewrite the run ``run`` as ``--methods tv`` would have written it."""
+    data = json.loads((run / "results.json").read_text())
+    data["meta"]["methods"] = ["tv"]
+    del data["meta"]["fv"]
+    for t in data["tasks"].values():
+        del t["fv"]
+        for m in FV_MODES:
+            del t["accuracy"][m]
+            for row in t["test_examples"]:
+                del row[m]
+    (run / "results.json").write_text(json.dumps(data))
 
 
 def test_compare_aligns_on_shared_tasks_and_says_what_it_dropped(runs, tmp_path) -> None:
@@ -138,6 +184,85 @@ def test_labels_name_the_settings_that_differ(runs, tmp_path) -> None:
     (tmp_path / "copy" / "results.json").write_text(json.dumps(data))
     comp = compare([runs["shallow"], tmp_path / "copy"])
     assert [r.label for r in comp.runs] == ["format paper, seed 0", "format arrow, seed 3"]
+
+
+def test_compare_shows_function_vectors_where_every_run_has_them(fv_runs, tmp_path) -> None:
+    files = {"deep": varied(fv_runs["deep"], tmp_path / "a", 0),
+             "shallow": varied(fv_runs["shallow"], tmp_path / "b", 2)}  # fmt: skip
+    comp = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "cmp")
+    assert comp.fv_shown() and comp.fv_note() is None
+    labels = {"deep": "tiny-bridge-4x64", "shallow": "tiny-bridge-3x64"}
+    md = (tmp_path / "cmp" / "summary.md").read_text()
+    tv_part, fv_part = md.split("\n## Function vectors beside task vectors (`--methods tv,fv`)\n")
+    data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    fv = data["function_vectors"]
+    assert fv["modes"] == list(FV_TABLE_MODES) == [
+        "shuffled", "fv_shuffled", "layer_average", "mean_difference", "fv_zero_shot",
+        "hypothesis",
+    ]  # fmt: skip
+    for run, res in files.items():
+        tasks = with_statistics(res["tasks"])  # counts from the per-example rows
+        label = labels[run]
+        for name, t in tasks.items():
+            got = fv["per_task"][name][label]
+            assert got["accuracy"] == {m: t["accuracy"][m] for m in FV_TABLE_MODES}
+            assert got["accuracy_ci"] == {m: t["accuracy_ci"][m] for m in FV_TABLE_MODES}
+            assert got["layers"] == t["fv"]["layers"]
+            test = t["comparisons"]["fv_zero_shot_vs_hypothesis"]
+            assert got["fv_zero_shot_vs_hypothesis"] == test
+            cells = " | ".join(
+                fmt_ci(t["accuracy"][m], t["accuracy_ci"][m]) for m in FV_TABLE_MODES
+            )
+            assert (
+                f"| {label} | {t['best_layer']} | {t['fv']['layers']['fv_zero_shot']} " in fv_part
+            )
+            assert f"| {cells} | {fmt_test(test)} |" in fv_part
+        avg = fv["averages"][label]
+        for m in FV_TABLE_MODES:
+            mean = sum(t["accuracy"][m] for t in tasks.values()) / 2
+            assert avg["overall"][m] == pytest.approx(mean)
+            assert avg["intervals"]["overall"][m] == mean_interval(list(tasks.values()), m)
+        row = " | ".join(
+            fmt_ci(avg["overall"][m], avg["intervals"]["overall"][m], bold=True)
+            for m in FV_TABLE_MODES
+        )
+        assert f"| {label} | {row} |" in fv_part
+    assert len({fv["averages"][labels["deep"]]["overall"][m] for m in FV_TABLE_MODES}) > 3
+    html = (tmp_path / "cmp" / "report.html").read_text()
+    assert "Function vectors beside task vectors" in html and "FV zero-shot" in html
+    # the task vectors' part is that of the same runs made without function vectors
+    without_fv(tmp_path / "a")
+    without_fv(tmp_path / "b")
+    compare([tmp_path / "a", tmp_path / "b"], tmp_path / "tv_cmp")
+    assert (tmp_path / "tv_cmp" / "summary.md").read_text() == tv_part
+    tv_data = json.loads((tmp_path / "tv_cmp" / "comparison.json").read_text())
+    assert (
+        "function_vectors" not in tv_data
+        and "Function vectors" not in (tmp_path / "tv_cmp" / "report.html").read_text()
+    )
+
+
+def test_compare_leaves_function_vectors_out_unless_every_run_has_them(
+    runs, fv_runs, tmp_path
+) -> None:
+    comp = compare([fv_runs["deep"], runs["shallow"]], tmp_path / "cmp")
+    assert comp.tasks == ("to_upper", "to_lower") and not comp.fv_shown()
+    md = (tmp_path / "cmp" / "summary.md").read_text()
+    assert "## Function vectors" not in md and "FV zero-shot" not in md
+    tv_label = comp.runs[1].label
+    note = (
+        "Function vectors (`--methods tv,fv`) are shown only when every run has them on "
+        f"every shared task; not here: {tv_label}.\n"
+    )
+    assert md.endswith("seed 0).\n\n" + note)
+    assert "function_vectors" not in json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    html = (tmp_path / "cmp" / "report.html").read_text()
+    assert "shown only when every run has them" in html
+    assert "Function vectors beside task vectors" not in html
+    # runs without function vectors: no word of them
+    comp = compare([runs["deep"], runs["shallow"]], tmp_path / "tv")
+    assert comp.fv_note() is None
+    assert "Function vectors" not in (tmp_path / "tv" / "summary.md").read_text()
 
 
 @pytest.mark.browser

@@ -10,7 +10,12 @@ tasks every run finished, and writes ``summary.md``, ``report.html`` and ``compa
 - the averages over the shared tasks per category and overall (95% bootstrap intervals)
   beside the paper's (Baseline .13 / Hypothesis .74 / Regular .84);
 - figures: grouped bars per task with error bars, one bar per run; the per-layer dev curves
-  of all runs on one axis of relative depth ``layer / (n_layers - 1)``; the averages.
+  of all runs on one axis of relative depth ``layer / (n_layers - 1)``; the averages;
+- where every run has function vectors (``tvlens run --methods tv,fv``) on every shared task:
+  the FV methods beside TV Hypothesis per task and run (Wilson intervals), their averages
+  (bootstrap intervals), a figure of those averages, and ``function_vectors`` in
+  ``comparison.json``. Where only some runs have them, the report is the task vectors' alone
+  and says so in one line.
 
 Tasks not finished in every run are dropped from the comparison, and the report lists them
 with the reason. A folder written by ``tvlens run --seeds`` counts as one run per seed.
@@ -24,15 +29,18 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tvlens.fv_report import FV_COLUMNS
 from tvlens.report import MODES, PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
+from tvlens.runmethods import FV_MODES
 from tvlens.runstats import summarize, upgrade_results
 
-__all__ = ["COMPARE_FILES", "Comparison", "Run", "compare", "load_runs", "run_labels",
+__all__ = ["COMPARE_FILES", "FV_TABLE_MODES", "Comparison", "Run", "compare",
+           "has_function_vectors", "load_runs", "ran_function_vectors", "run_labels",
            "write_comparison"]  # fmt: skip
 
 COMPARE_FILES = ("summary.md", "report.html", "comparison.json")
@@ -40,6 +48,22 @@ _NOT_SETTINGS = {"tvlens_version", "transformer_lens_version", "torch_version", 
                  "tokenizer"}  # fmt: skip
 _FIRST = ("model", "model_class", "format", "seed")
 Loaded = tuple[Path, dict[str, Any], int]  # (results.json, results as schema 2, version read)
+FV_TABLE_MODES = tuple(m for m in FV_COLUMNS if m in FV_MODES or m == "hypothesis")
+"""The accuracies of the function-vector tables, in :data:`~tvlens.fv_report.FV_COLUMNS`
+order: the five of :data:`~tvlens.runmethods.FV_MODES` and TV Hypothesis."""
+_FV_TEST = "fv_zero_shot_vs_hypothesis"
+
+
+def has_function_vectors(tasks: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether there is a task record and every one holds the accuracy of every FV mode."""
+    records = list(tasks)
+    return bool(records) and all(set(FV_MODES) <= set(t.get("accuracy", ())) for t in records)
+
+
+def ran_function_vectors(results: Mapping[str, Any]) -> bool:
+    """Whether a run was made with function vectors (``meta.methods``, else a task's ``fv``)."""
+    methods = results["meta"].get("methods") or ["tv"]
+    return "fv" in methods or any("fv" in t for t in results["tasks"].values())
 
 
 @dataclass(frozen=True)
@@ -207,10 +231,13 @@ class Comparison:
         return pd.DataFrame(rows)
 
     def to_json(self) -> dict[str, Any]:
-        """``comparison.json``: runs, shared and dropped tasks, per-task numbers, averages."""
+        """``comparison.json``: runs, shared and dropped tasks, per-task numbers, averages.
+
+        With :meth:`fv_shown`, ``function_vectors`` too (:meth:`fv_to_json`).
+        """
         keep = ("category", "best_layer", "accuracy", "accuracy_ci", "counts", "comparisons",
                 "dev_accuracy_per_layer")  # fmt: skip
-        return {
+        data = {
             "schema_version": 1,
             "kind": "tvlens-compare",
             "runs": [
@@ -230,6 +257,101 @@ class Comparison:
             },
             "averages": self.summaries,
         }
+        if self.fv_shown():
+            data["function_vectors"] = self.fv_to_json()
+        return data
+
+    # ---- function vectors (every run made with --methods tv,fv) ----------------------------
+    def fv_shown(self) -> bool:
+        """Whether every run has function vectors on every shared task: the report shows them."""
+        return bool(self.tasks) and all(
+            has_function_vectors(self.task(r, n) for n in self.tasks) for r in self.runs
+        )
+
+    def fv_modes(self) -> tuple[str, ...]:
+        """:data:`FV_TABLE_MODES` where :meth:`fv_shown`, else none."""
+        return FV_TABLE_MODES if self.fv_shown() else ()
+
+    def fv_note(self) -> str | None:
+        """The line saying why the function vectors some runs have are not shown, else None."""
+        if not self.tasks or self.fv_shown():
+            return None
+        if not any(ran_function_vectors(r.results) for r in self.runs):
+            return None
+        without = [
+            r.label
+            for r in self.runs
+            if not has_function_vectors(self.task(r, n) for n in self.tasks)
+        ]
+        return (
+            "Function vectors (`--methods tv,fv`) are shown only when every run has them on "
+            f"every shared task; not here: {', '.join(without)}."
+        )
+
+    def fv_to_json(self) -> dict[str, Any]:
+        """``comparison.json``'s ``function_vectors``: per task and run, then averages per run.
+
+        Per task and run: each vector's layer, the function vector's k, the accuracies of
+        :data:`FV_TABLE_MODES` with Wilson's interval and counts, FV zero-shot vs TV
+        Hypothesis (exact McNemar). Averages over the shared tasks: as ``averages``, for
+        those modes.
+        """
+        modes = FV_TABLE_MODES
+
+        def task(t: Mapping[str, Any]) -> dict[str, Any]:
+            fv = t.get("fv") or {}
+            return {
+                "layers": fv.get("layers"),
+                "k": (fv.get("function_vector") or {}).get("k"),
+                **{
+                    k: {m: t[k].get(m) for m in modes}
+                    for k in ("accuracy", "accuracy_ci", "counts")
+                },
+                _FV_TEST: t.get("comparisons", {}).get(_FV_TEST),
+            }
+
+        def average(s: Mapping[str, Any]) -> dict[str, Any]:
+            iv = s["intervals"]
+            return {
+                "overall": {m: s["overall"][m] for m in modes},
+                "per_category": {c: {m: a[m] for m in modes} for c, a in s["per_category"].items()},
+                "intervals": {
+                    "overall": {m: iv["overall"].get(m) for m in modes},
+                    "per_category": {
+                        c: {m: ci.get(m) for m in modes} for c, ci in iv["per_category"].items()
+                    },
+                },
+            }
+
+        return {
+            "modes": list(modes),
+            "per_task": {
+                n: {r.label: task(self.task(r, n)) for r in self.runs} for n in self.tasks
+            },
+            "averages": {label: average(s) for label, s in self.summaries.items()},
+        }
+
+    def fv_task_rows(self) -> list[list[str]]:
+        """One row per (shared task, run): both layers, FV methods and TV Hypothesis, FV − TV."""
+        rows = []
+        for name in self.tasks:
+            for i, r in enumerate(self.runs):
+                t = self.task(r, name)
+                fv = t.get("fv") or {}
+                layer = (fv.get("layers") or {}).get("fv_zero_shot")
+                k = (fv.get("function_vector") or {}).get("k")
+                ci = t["accuracy_ci"]
+                rows.append([
+                    name if i == 0 else "", t["category"] if i == 0 else "", r.label,
+                    str(t["best_layer"]), "–" if layer is None else f"{layer} ({k})",
+                    *(fmt_ci(t["accuracy"][m], ci.get(m)) for m in FV_TABLE_MODES),
+                    fmt_test(t["comparisons"].get(_FV_TEST)),
+                ])  # fmt: skip
+        return rows
+
+    def fv_average_rows(self) -> list[list[str]]:
+        """Per category and over all shared tasks, one row per run: the FV tables' means."""
+        return self._mean_rows(FV_TABLE_MODES)
 
     # ---- tables ---------------------------------------------------------------------------
     def runs_rows(self) -> list[list[str]]:
@@ -264,6 +386,12 @@ class Comparison:
 
     def average_rows(self) -> list[list[str]]:
         """Per category and over all shared tasks, one row per run; then the paper's row."""
+        rows = self._mean_rows(MODES)
+        rows.append([PAPER_ROW, "", *(f"{PAPER_AVERAGES[m]:.2f}" for m in MODES)])
+        return rows
+
+    def _mean_rows(self, modes: Sequence[str]) -> list[list[str]]:
+        """Per category and over all shared tasks, one row per run: ``modes``' means."""
         rows = []
         cats = sorted({c for s in self.summaries.values() for c in s["per_category"]})
         for cat in [*cats, None]:
@@ -274,9 +402,8 @@ class Comparison:
                 head = cat if cat is not None else f"**all {len(self.tasks)} shared tasks**"
                 rows.append([
                     head if i == 0 else "", label,
-                    *(fmt_ci(acc[m], cis.get(m), bold=cat is None) for m in MODES),
+                    *(fmt_ci(acc[m], cis.get(m), bold=cat is None) for m in modes),
                 ])  # fmt: skip
-        rows.append([PAPER_ROW, "", *(f"{PAPER_AVERAGES[m]:.2f}" for m in MODES)])
         return rows
 
     def alignment_note(self) -> str:

@@ -193,7 +193,10 @@ RUNS_HEADER = ["run", "results", "model", "format", "seed", "dev/test/baseline n
 
 
 def comparison_markdown(comp: Any, title: str | None = None) -> str:
-    """``summary.md``: the runs, the per-task table, the averages beside the paper's."""
+    """``summary.md``: the runs, the per-task table, the averages beside the paper's.
+
+    Then the function vectors, where every run has them (:func:`comparison_fv_markdown`).
+    """
     modes = [MODE_TITLES[m] for m in MODES]
     lines = [f"# {title or comp.title()}", "", *_md_table(RUNS_HEADER, comp.runs_rows())]
     lines += ["", comp.alignment_note()]
@@ -211,7 +214,37 @@ def comparison_markdown(comp: Any, title: str | None = None) -> str:
         "percentile bootstrap over each task's examples (tasks fixed, 10,000 replicates, "
         "seed 0).",
     ]
+    lines += comparison_fv_markdown(comp)
     return "\n".join(lines) + "\n"
+
+
+def comparison_fv_markdown(comp: Any) -> list[str]:
+    """``summary.md``'s function-vector section over the runs (where every run has them).
+
+    Empty where no run has function vectors; the line saying why they are left out where
+    only some runs have them (:meth:`~tvlens.compare.Comparison.fv_note`).
+    """
+    if not comp.fv_modes():
+        note = comp.fv_note()
+        return ["", note] if note else []
+    from tvlens.fv_report import FV_COLUMNS, FV_NOTE
+
+    methods = [FV_COLUMNS[m] for m in comp.fv_modes()]
+    header = ["task", "category", "run", "TV layer", "FV layer (k)", *methods, "FV − TV"]
+    return [
+        "",
+        "## Function vectors beside task vectors (`--methods tv,fv`)",
+        "",
+        "### Accuracy per task (95% Wilson intervals)",
+        "",
+        *_md_table(header, comp.fv_task_rows()),
+        "",
+        "### Averages over the shared tasks (95% bootstrap intervals)",
+        "",
+        *_md_table(["average", "run", *methods], comp.fv_average_rows()),
+        "",
+        FV_NOTE,
+    ]
 
 
 def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Path], Any]:
@@ -219,6 +252,9 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
     title = title or comp.title()
     intro = _html_table(RUNS_HEADER, comp.runs_rows())
     intro += f"<p>{html.escape(comp.alignment_note())}</p>\n"
+    fv_note = comp.fv_note()
+    if fv_note:
+        intro += f"<p>{html.escape(fv_note.replace('`', ''))}</p>\n"
 
     def write(path: Path) -> Path:
         from tvlens.plots import relative_depth_figure, runs_bars_figure, write_html
@@ -254,9 +290,30 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
             title="Mean over the shared tasks (95% bootstrap intervals) and the paper's",
             reference={MODE_TITLES[m]: v for m, v in PAPER_AVERAGES.items()},
         )
+        if comp.fv_modes():
+            figs["Function vectors beside task vectors"] = comparison_fv_figure(comp)
         return Path(write_html(figs, path, title=title, intro_html=intro))
 
     return write
+
+
+def comparison_fv_figure(comp: Any) -> Any:
+    """The means over the shared tasks of the FV methods and TV Hypothesis, one bar per run."""
+    from tvlens.fv_report import FV_COLUMNS
+    from tvlens.plots import runs_bars_figure
+
+    averages = {
+        label: {
+            FV_COLUMNS[m]: (s["overall"][m], s["intervals"]["overall"].get(m))
+            for m in comp.fv_modes()
+        }
+        for label, s in comp.summaries.items()
+    }
+    return runs_bars_figure(
+        averages,
+        title="Function vectors and TV Hypothesis: mean over the shared tasks "
+        "(95% bootstrap intervals)",
+    )
 
 
 def chromium_command(

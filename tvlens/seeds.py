@@ -11,6 +11,11 @@ Layout of ``out``:
 - ``summary.md``: ``mean ± sd across seeds`` beside the mean width of the within-seed
   intervals; ``report.html``: :mod:`tvlens.compare`'s figures over the seeds.
 
+Where every seed has function vectors on every task (``--methods tv,fv``), the accuracies
+of :data:`~tvlens.runmethods.FV_MODES` are aggregated beside the paper's three (and each
+task lists the function vector's layer and k per seed), and ``summary.md`` gains a section
+on them.
+
 ``out`` itself is locked for the whole command, and its three files follow the rules of
 :mod:`tvlens.runfiles` (atomic, never overwriting a file tvlens did not write). The
 aggregate covers the seeds of the command: pass all of them to extend a run
@@ -26,16 +31,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.compare import Comparison, Run, run_labels
+from tvlens.compare import FV_TABLE_MODES, Comparison, Run, has_function_vectors, run_labels
 from tvlens.experiment import ProtocolConfig, preflight, run_protocol
 from tvlens.protocol import HookedModel
 from tvlens.report import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
 from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
+from tvlens.runmethods import FV_MODES
 from tvlens.runstats import summarize
 from tvlens.stats import Spread
 
 SEEDS_FILE = "seeds.json"
 SEEDS_SCHEMA_VERSION = 1
+SEEDS_FV_NOTE = (
+    "In each seed every method ran on the same test examples, each vector at its own best dev "
+    "layer; each seed's summary.md describes the methods and tests FV zero-shot against TV "
+    "Hypothesis."
+)
 
 
 def seed_dir(out: str | Path, seed: int) -> Path:
@@ -135,12 +146,16 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     """``seeds.json``: each accuracy's mean and spread across seeds beside its intervals.
 
     Only tasks finished in every seed are aggregated (the others are listed); each seed's
-    averages are recomputed over those tasks.
+    averages are recomputed over those tasks. Where every seed has function vectors on
+    those tasks, their accuracies are aggregated too, and each task gains ``fv_layer`` and
+    ``fv_k``: the function vector's layer and number of heads, per seed.
     """
     seeds = list(runs)
     results = list(runs.values())
     names = list(dict.fromkeys(n for r in results for n in r["tasks"]))
     ok = [n for n in names if all(r["tasks"].get(n, {}).get("status") == "ok" for r in results)]
+    fv = all(has_function_vectors(r["tasks"][n] for n in ok) for r in results)
+    modes = (*MODES, *FV_MODES) if fv else MODES
     tasks = {}
     for n in ok:
         recs = [r["tasks"][n] for r in results]
@@ -150,9 +165,11 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
             "accuracy": {
                 m: _spread([t["accuracy"][m] for t in recs],
                            [t.get("accuracy_ci", {}).get(m) for t in recs])
-                for m in MODES
+                for m in modes
             },
         }  # fmt: skip
+        if fv:
+            tasks[n].update(_fv_provenance(recs))
     sums = [summarize({n: r["tasks"][n] for n in ok}) for r in results]
     cats = sorted({t["category"] for t in tasks.values()})
 
@@ -160,7 +177,7 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
         accs = [s["overall"] if cat is None else s["per_category"][cat] for s in sums]
         ivs = [s["intervals"]["overall" if cat is None else "per_category"] for s in sums]
         cis = ivs if cat is None else [iv[cat] for iv in ivs]
-        return {m: _spread([a[m] for a in accs], [c.get(m) for c in cis]) for m in MODES}
+        return {m: _spread([a[m] for a in accs], [c.get(m) for c in cis]) for m in modes}
 
     meta = {k: v for k, v in results[0]["meta"].items() if k not in ("seed", "wall_time_s")}
     meta["wall_time_s"] = sum(float(r["meta"].get("wall_time_s") or 0) for r in results)
@@ -177,6 +194,15 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
             "overall": block(None),
             "per_seed": {str(seed): s for seed, s in zip(seeds, sums, strict=True)},
         },
+    }
+
+
+def _fv_provenance(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """``fv_layer`` and ``fv_k`` of one task, per seed (``None`` where a record lacks them)."""
+    fvs = [t.get("fv") or {} for t in recs]
+    return {
+        "fv_layer": [(fv.get("layers") or {}).get("fv_zero_shot") for fv in fvs],
+        "fv_k": [(fv.get("function_vector") or {}).get("k") for fv in fvs],
     }
 
 
@@ -236,4 +262,55 @@ def seeds_markdown(agg: Mapping[str, Any]) -> str:
     if agg["tasks_not_in_every_seed"]:
         lines += ["", "Not finished in every seed (left out): "
                   + ", ".join(agg["tasks_not_in_every_seed"]) + "."]  # fmt: skip
+    lines += seeds_fv_markdown(agg)
     return "\n".join(lines) + "\n"
+
+
+def _fv_left_out(per_seed: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The line saying why the function vectors some seeds have are left out (else none)."""
+    without = [f"seed {k}" for k, v in per_seed.items() if not set(FV_MODES) <= set(v["overall"])]
+    if len(without) == len(per_seed):
+        return []
+    return ["", "Function vectors (`--methods tv,fv`) are shown only when every seed has them "
+            f"on every task; not here: {', '.join(without)}."]  # fmt: skip
+
+
+def seeds_fv_markdown(agg: Mapping[str, Any]) -> list[str]:
+    """``summary.md``'s function-vector section: mean ± sd across seeds per task and average.
+
+    Empty where no seed has function vectors; one line saying why they are left out where
+    only some seeds have them.
+    """
+    from tvlens.fv_report import FV_COLUMNS
+
+    tasks, s = agg["tasks"], agg["summary"]
+    if not tasks:
+        return []
+    if not all(set(FV_MODES) <= set(t["accuracy"]) for t in tasks.values()):
+        return _fv_left_out(s["per_seed"])
+    modes = FV_TABLE_MODES
+    lines = [
+        "",
+        "## Function vectors beside task vectors (`--methods tv,fv`)",
+        "",
+        "Cells as above. FV layer (k): the function vector's layer and number of heads, per seed.",
+        "",
+        "| task | category | FV layer (k) per seed | "
+        + " | ".join(FV_COLUMNS[m] for m in modes) + " |",
+        "|" + "---|" * (len(modes) + 3),
+    ]  # fmt: skip
+    for n, t in tasks.items():
+        layers = ", ".join(
+            "–" if la is None else f"{la} ({k})"
+            for la, k in zip(t["fv_layer"], t["fv_k"], strict=True)
+        )
+        cells = " | ".join(_cell(t["accuracy"][m]) for m in modes)
+        lines.append(f"| {n} | {t['category']} | {layers} | {cells} |")
+    lines += ["", "| average | " + " | ".join(FV_COLUMNS[m] for m in modes) + " |",
+              "|" + "---|" * (len(modes) + 1)]  # fmt: skip
+    for c, block in s["per_category"].items():
+        lines.append(f"| {c} | " + " | ".join(_cell(block[m]) for m in modes) + " |")
+    lines.append(
+        "| **all tasks** | " + " | ".join(_cell(s["overall"][m], True) for m in modes) + " |"
+    )
+    return [*lines, "", SEEDS_FV_NOTE]
