@@ -99,9 +99,9 @@ def fv_markdown(results: Mapping[str, Any]) -> list[str]:
             "",
             f"Weak corruption: shuffling the labels keeps at least {WEAK_CORRUPTION:.0%} of "
             f"clean ICL accuracy for {listed} (accuracy on the AIE's shuffled-label prompts "
-            "vs on the clean dev prompts): "
-            "the answers' form gives the task away, so these tasks' AIE is measured against "
-            "a corruption that barely corrupts; read their top heads with that in mind.",
+            "vs on the clean dev prompts). Their AIE is measured against a corruption that "
+            "barely corrupts (the answers' form gives the task away, or clean ICL is itself "
+            "weak): read their top heads with that in mind.",
         ]
     return lines
 
