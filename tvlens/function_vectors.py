@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from jaxtyping import Float, Int
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 from tvlens._compat import RESID_POST_TEMPLATE, model_name
@@ -31,7 +30,7 @@ from tvlens.hooks import as_layer, check_hook_template, check_n_layers, task_vec
 from tvlens.indirect_effect import IndirectEffects, top_heads
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel, HookPair
-from tvlens.vectors import _json_safe, _paths, _replace_together, _tvlens_version
+from tvlens.vectors import _json_safe, _paths, _save_pair, pair_bytes
 
 FV_FORMAT_VERSION = 1
 DEFAULT_K = 16
@@ -212,28 +211,11 @@ class FunctionVector:
         Raises:
             FileExistsError: if either file exists and ``overwrite`` is false.
         """
-        tensor_path, meta_path = _paths(path)
-        if not overwrite:
-            existing = [str(p) for p in (tensor_path, meta_path) if p.exists()]
-            if existing:
-                raise FileExistsError(
-                    f"function vector file(s) {', '.join(existing)} already exist; pass "
-                    "overwrite=True to replace them"
-                )
-        blob, text = self.to_bytes()
-        tensor_path.parent.mkdir(parents=True, exist_ok=True)
-        _replace_together([(tensor_path, blob), (meta_path, text)])
-        return tensor_path, meta_path
+        return _save_pair(path, self.to_bytes, "function vector", overwrite)
 
     def to_bytes(self) -> tuple[bytes, bytes]:
         """The contents :meth:`save` writes: the safetensors file and the JSON file."""
-        blob = save_safetensors({"vector": self.vector.detach().cpu().contiguous()})
-        meta = {
-            **self.metadata(),
-            "tensor_sha256": hashlib.sha256(blob).hexdigest(),
-            "tvlens_version": _tvlens_version(),
-        }
-        return blob, (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
+        return pair_bytes(self.vector, self.metadata())
 
     @classmethod
     def load(cls, path: str | Path, model: HookedModel | None = None) -> FunctionVector:

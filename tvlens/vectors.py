@@ -9,7 +9,7 @@ import math
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -368,25 +368,11 @@ class TaskVector:
         Raises:
             FileExistsError: if either file exists and ``overwrite`` is false.
         """
-        tensor_path, meta_path = _paths(path)
-        if not overwrite:
-            existing = [str(p) for p in (tensor_path, meta_path) if p.exists()]
-            if existing:
-                raise FileExistsError(
-                    f"task vector file(s) {', '.join(existing)} already exist; pass "
-                    f"overwrite=True to replace {tensor_path} and {meta_path}"
-                )
-        # Everything that can fail on the content happens before any file is touched.
-        blob = save_safetensors({"vector": self.vector.detach().cpu().contiguous()})
-        meta = {
-            **self.metadata(),
-            "tensor_sha256": hashlib.sha256(blob).hexdigest(),
-            "tvlens_version": _tvlens_version(),
-        }
-        text = json.dumps(meta, indent=2, allow_nan=False) + "\n"
-        tensor_path.parent.mkdir(parents=True, exist_ok=True)
-        _replace_together([(tensor_path, blob), (meta_path, text.encode("utf-8"))])
-        return tensor_path, meta_path
+        return _save_pair(path, self.to_bytes, "task vector", overwrite)
+
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """The contents :meth:`save` writes: the safetensors file and the JSON file."""
+        return pair_bytes(self.vector, self.metadata())
 
     @classmethod
     def load(cls, path: str | Path, model: HookedModel | None = None) -> TaskVector:
@@ -456,6 +442,43 @@ class TaskVector:
 
 
 # ---- helpers -------------------------------------------------------------------------------
+def pair_bytes(vector: Tensor, metadata: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The two files of a saved vector: safetensors, then JSON with the tensor's sha256.
+
+    Everything that can fail on the content (non-JSON metadata, NaN) fails here, before
+    any file is touched.
+    """
+    blob = save_safetensors({"vector": vector.detach().cpu().contiguous()})
+    meta = {
+        **metadata,
+        "tensor_sha256": hashlib.sha256(blob).hexdigest(),
+        "tvlens_version": _tvlens_version(),
+    }
+    return blob, (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _save_pair(
+    path: str | Path, files: Callable[[], tuple[bytes, bytes]], kind: str, overwrite: bool
+) -> tuple[Path, Path]:
+    """Write ``<path>.safetensors`` + ``<path>.json`` (``files()``) together, atomically.
+
+    Raises:
+        FileExistsError: if either file exists and ``overwrite`` is false.
+    """
+    tensor_path, meta_path = _paths(path)
+    if not overwrite:
+        existing = [str(p) for p in (tensor_path, meta_path) if p.exists()]
+        if existing:
+            raise FileExistsError(
+                f"{kind} file(s) {', '.join(existing)} already exist; pass "
+                f"overwrite=True to replace {tensor_path} and {meta_path}"
+            )
+    blob, text = files()  # may fail on the content: before any file is touched
+    tensor_path.parent.mkdir(parents=True, exist_ok=True)
+    _replace_together([(tensor_path, blob), (meta_path, text)])
+    return tensor_path, meta_path
+
+
 def _paths(path: str | Path) -> tuple[Path, Path]:
     """``theta`` or ``theta.json`` or ``theta.safetensors`` -> both file paths."""
     p = Path(path)
