@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tvlens._compat import hooked_transformer_class
-from tvlens.testing import tiny_bridge, tiny_hooked_transformer
+from tvlens.testing import tiny_bridge, tiny_hf_bridge, tiny_hooked_transformer
 
 MODEL_KINDS = ["hooked", "bridge"]
 
@@ -23,6 +24,18 @@ def build_tiny(kind: str, **kwargs: Any) -> Any:
             pytest.skip("HookedTransformer was removed in transformer-lens 4")
         return tiny_hooked_transformer(**kwargs)
     return tiny_bridge(**kwargs)
+
+
+# The two classes and the HF-backed bridges (grouped-query Llama, post-norm Gemma 3).
+ALL_KINDS = ["hooked", "bridge", "hf-llama", "hf-gemma3"]
+
+
+@cache
+def tiny_of_kind(kind: str) -> Any:
+    """One shared tiny model per kind of :data:`ALL_KINDS` (tests must not leave hooks)."""
+    if kind.startswith("hf-"):
+        return tiny_hf_bridge(arch=kind[3:])  # type: ignore[arg-type]
+    return build_tiny(kind)
 
 
 @pytest.fixture(scope="session", params=MODEL_KINDS)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.conftest import build_tiny, count_fwd_hooks
+from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
 from tvlens import RunConfig, Runner, TaskVector
 from tvlens.function_vectors import FunctionVector, build_function_vector
@@ -26,35 +26,26 @@ from tvlens.hooks import resid_hook_name
 from tvlens.indirect_effect import indirect_effects
 from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, zero_shot_prompts
-from tvlens.testing import tiny_hf_bridge
 
 EXAMPLES = [e for e in letter_examples(16, n_demos=3, n_dummy=1, seed=4) if e.n_demos >= 2]
-KINDS = ["hooked", "bridge", "hf-llama", "hf-gemma3"]
-
-
-@cache
-def _model(kind: str) -> Any:
-    if kind.startswith("hf-"):
-        return tiny_hf_bridge(arch=kind[3:])  # type: ignore[arg-type]
-    return build_tiny(kind)
 
 
 @cache
 def _fv(kind: str, k: int = 3) -> FunctionVector:
-    model = _model(kind)
+    model = tiny_of_kind(kind)
     acts = mean_head_activations(model, EXAMPLES[:5])
     effects = indirect_effects(model, shuffle_labels(EXAMPLES[:5]), acts)
     return build_function_vector(acts, effects, k=k, n_demos=3, seed=0)
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
-    _model(request.param)  # skips "hooked" on TransformerLens 4
+    tiny_of_kind(request.param)  # skips "hooked" on TransformerLens 4
     return str(request.param)
 
 
 def test_function_vector_is_the_sum_of_the_top_heads(kind: str) -> None:
-    model = _model(kind)
+    model = tiny_of_kind(kind)
     acts = mean_head_activations(model, EXAMPLES[:5])
     effects = indirect_effects(model, shuffle_labels(EXAMPLES[:5]), acts)
     for head_output in ("residual", "pre_norm", "mean_scale"):
@@ -87,7 +78,7 @@ def _manual_add(model: Any, prompt: str, vec: torch.Tensor, layer: int) -> torch
 
 
 def test_fv_added_at_a_layer_equals_a_manual_resid_post_add(kind: str) -> None:
-    model = _model(kind)
+    model = tiny_of_kind(kind)
     fv = _fv(kind) * 20.0  # large enough to move the logits
     prompts = zero_shot_prompts(EXAMPLES[:4], DEFAULT_FORMAT)
     runner = Runner(model, RunConfig(batch_size=3))
@@ -107,7 +98,7 @@ def test_fv_added_at_a_layer_equals_a_manual_resid_post_add(kind: str) -> None:
 
 
 def test_additive_sweep_equals_adding_at_each_layer(kind: str) -> None:
-    model = _model(kind)
+    model = tiny_of_kind(kind)
     fv = _fv(kind) * 20.0
     runner = Runner(model, RunConfig(batch_size=3, sweep_batch_size=5))
     for vector in (fv.vector, torch.randn(model.cfg.n_layers, model.cfg.d_model) * 3):
@@ -123,7 +114,7 @@ def test_additive_sweep_equals_adding_at_each_layer(kind: str) -> None:
 def test_save_load_round_trip(tmp_path: Path) -> None:
     fv = _fv("bridge").at(2)
     tensor_path, meta_path = fv.save(tmp_path / "fv")
-    loaded = FunctionVector.load(tmp_path / "fv", model=_model("bridge"))
+    loaded = FunctionVector.load(tmp_path / "fv", model=tiny_of_kind("bridge"))
     assert loaded == fv and loaded.layer == 2 and loaded.heads == fv.heads
     meta = json.loads(meta_path.read_text())
     assert meta["kind"] == "function_vector" and meta["format_version"] == 1
@@ -145,7 +136,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a function vector"):
         FunctionVector.load(tmp_path / "tv")
     with pytest.raises(ValueError, match="built on"):
-        FunctionVector.load(tmp_path / "other", model=_model("hf-llama"))
+        FunctionVector.load(tmp_path / "other", model=tiny_of_kind("hf-llama"))
 
 
 def test_function_vector_validates(no_jaxtyping: None) -> None:
@@ -175,7 +166,7 @@ def test_function_vector_validates(no_jaxtyping: None) -> None:
 
 
 def test_compare_methods_on_tiny_models(kind: str) -> None:
-    model = _model(kind)
+    model = tiny_of_kind(kind)
     dev, test = EXAMPLES[:5], EXAMPLES[5:9]
     result = compare_methods(model, test, dev=dev, k=2, run=RunConfig(batch_size=4))
     assert list(result.accuracies) == list(METHODS)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 import torch
 
-from tests.conftest import build_tiny, count_fwd_hooks
+from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
 from tvlens import RunConfig, Runner
 from tvlens._compat import post_attention_gain, post_attention_norm
@@ -21,22 +20,14 @@ from tvlens.heads import (
 from tvlens.hooks import ArrowRecorder, resid_hook_name
 from tvlens.indirect_effect import indirect_effects, mean_aie, top_heads
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts
-from tvlens.testing import reference_indirect_effects, tiny_hf_bridge
+from tvlens.testing import reference_indirect_effects
 
 EXAMPLES = [e for e in letter_examples(12, n_demos=3, n_dummy=1, seed=3) if e.n_demos >= 2][:6]
-KINDS = ["hooked", "bridge", "hf-llama", "hf-gemma3"]
 
 
-@cache
-def _model(kind: str) -> Any:
-    if kind.startswith("hf-"):
-        return tiny_hf_bridge(arch=kind[3:])  # type: ignore[arg-type]
-    return build_tiny(kind)
-
-
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def model(request: pytest.FixtureRequest) -> Any:
-    return _model(request.param)
+    return tiny_of_kind(request.param)
 
 
 def _z_at_arrows(model: Any, prompts: list[str]) -> torch.Tensor:
@@ -126,7 +117,7 @@ def test_aie_batched_equals_one_head_at_a_time(model: Any, method: str) -> None:
 
 
 def test_indirect_effects_of_chosen_heads() -> None:
-    model = _model("hf-llama")
+    model = tiny_of_kind("hf-llama")
     acts = mean_head_activations(model, EXAMPLES)
     corrupted = shuffle_labels(EXAMPLES[:3])
     every = indirect_effects(model, corrupted, acts)
@@ -158,20 +149,20 @@ def test_head_activations_decompose_the_attention_output(model: Any) -> None:
 
 
 def test_unknown_head_output_is_refused(no_jaxtyping: None) -> None:
-    acts = mean_head_activations(_model("bridge"), EXAMPLES[:2])
+    acts = mean_head_activations(tiny_of_kind("bridge"), EXAMPLES[:2])
     with pytest.raises(ValueError, match="head output"):
         acts.head_outputs("raw")  # type: ignore[arg-type]
 
 
 def test_grouped_query_attention_heads_are_query_heads() -> None:
     for arch, kv in [("llama", 2), ("gemma3", 1)]:
-        model = _model(f"hf-{arch}")
+        model = tiny_of_kind(f"hf-{arch}")
         acts = mean_head_activations(model, EXAMPLES[:2])
         assert (acts.n_heads, acts.n_key_value_heads) == (4, kv)
 
 
 def test_post_attention_gain_is_one_plus_gemmas_weight() -> None:
-    model = _model("hf-gemma3")
+    model = tiny_of_kind("hf-gemma3")
     hf_norm = model.original_model.model.layers[1].post_attention_layernorm
     saved = hf_norm.weight.detach().clone()
     with torch.no_grad():
@@ -185,7 +176,7 @@ def test_post_attention_gain_is_one_plus_gemmas_weight() -> None:
     finally:
         with torch.no_grad():
             hf_norm.weight.copy_(saved)
-    assert post_attention_gain(_model("hf-llama"), 0) is None
+    assert post_attention_gain(tiny_of_kind("hf-llama"), 0) is None
 
 
 def test_head_patch_hooks_validate(no_jaxtyping: None) -> None:
@@ -225,7 +216,7 @@ def test_top_heads_and_effect_views() -> None:
     assert top_heads(aie, 2) == [(1, 0, pytest.approx(0.5)), (2, 1, pytest.approx(0.3))]
     with pytest.raises(ValueError, match="k must be"):
         top_heads(aie, 7)
-    model = _model("bridge")
+    model = tiny_of_kind("bridge")
     acts = mean_head_activations(model, EXAMPLES[:3])
     effects = indirect_effects(model, shuffle_labels(EXAMPLES[:3]), acts)
     frame = effects.to_dataframe()
