@@ -190,9 +190,23 @@ class MethodComparison:
 
         return comparison_figure({self.task: self.accuracies}, title=title)
 
-    def to_record(self, *, k_aie: int = 10) -> dict[str, Any]:
-        """The JSON record of this task (for ``results.json``)."""
+    def vectors_record(self, *, k_aie: int = 10) -> dict[str, Any]:
+        """The JSON record of how the vectors were chosen: dev curves, the FV, the AIE, k."""
         fv = self.function_vector
+        return {
+            "dev_accuracy_per_layer": {k: list(s.accuracy) for k, s in self.sweeps.items()},
+            "function_vector": {**fv.metadata(), "k": fv.k, "norm": float(fv.vector.norm())},
+            "indirect_effect": self.effects.to_record(k_aie),
+            "k_dev": {
+                str(kk): {"layer": la, "dev_accuracy": a} for kk, (la, a) in self.k_dev.items()
+            },
+            "clean_accuracy": float(self.activations.clean_correct.float().mean()),
+            "resid_norm_per_layer": self.activations.resid.norm(dim=-1).tolist(),
+            "phase_times_s": dict(self.times),
+        }
+
+    def to_record(self, *, k_aie: int = 10) -> dict[str, Any]:
+        """The JSON record of this task (for ``results.json``): methods, vectors, examples."""
         methods = {
             m: {"accuracy": acc, "layer": self.layers.get(m)} for m, acc in self.accuracies.items()
         }
@@ -212,19 +226,7 @@ class MethodComparison:
                     "correct": q.correct,
                 }
             test.append(row)
-        return {
-            "methods": methods,
-            "dev_accuracy_per_layer": {k: list(s.accuracy) for k, s in self.sweeps.items()},
-            "function_vector": {**fv.metadata(), "k": fv.k, "norm": float(fv.vector.norm())},
-            "indirect_effect": self.effects.to_record(k_aie),
-            "k_dev": {
-                str(kk): {"layer": la, "dev_accuracy": a} for kk, (la, a) in self.k_dev.items()
-            },
-            "clean_accuracy": float(self.activations.clean_correct.float().mean()),
-            "resid_norm_per_layer": self.activations.resid.norm(dim=-1).tolist(),
-            "phase_times_s": dict(self.times),
-            "test_examples": test,
-        }
+        return {"methods": methods, **self.vectors_record(k_aie=k_aie), "test_examples": test}
 
 
 def compare_methods(

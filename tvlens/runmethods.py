@@ -119,7 +119,7 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
         {**row, **{m: result.modes[m].predictions[i].to_record() for m in FV_MODES}}
         for i, row in enumerate(rows)
     ]
-    rec = result.to_record()
+    rec = result.vectors_record()
     fv = {
         "layers": dict(result.layers),
         "dev_accuracy_per_layer": rec["dev_accuracy_per_layer"],
