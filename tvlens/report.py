@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.fv_report import fv_figures, fv_markdown
+from tvlens.fv_report import FV_COLUMNS, FV_NOTE, fv_figures, fv_markdown
 from tvlens.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
 from tvlens.runstats import MODES, summarize
 
@@ -227,7 +227,6 @@ def comparison_fv_markdown(comp: Any) -> list[str]:
     if not comp.fv_modes():
         note = comp.fv_note()
         return ["", note] if note else []
-    from tvlens.fv_report import FV_COLUMNS, FV_NOTE
 
     methods = [FV_COLUMNS[m] for m in comp.fv_modes()]
     header = ["task", "category", "run", "TV layer", "FV layer (k)", *methods, "FV − TV"]
@@ -299,7 +298,6 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
 
 def comparison_fv_figure(comp: Any) -> Any:
     """The means over the shared tasks of the FV methods and TV Hypothesis, one bar per run."""
-    from tvlens.fv_report import FV_COLUMNS
     from tvlens.plots import runs_bars_figure
 
     averages = {

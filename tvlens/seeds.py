@@ -33,6 +33,7 @@ from typing import Any
 
 from tvlens.compare import FV_TABLE_MODES, Comparison, Run, has_function_vectors, run_labels
 from tvlens.experiment import ProtocolConfig, preflight, run_protocol
+from tvlens.fv_report import FV_COLUMNS
 from tvlens.protocol import HookedModel
 from tvlens.report import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
 from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
@@ -281,8 +282,6 @@ def seeds_fv_markdown(agg: Mapping[str, Any]) -> list[str]:
     Empty where no seed has function vectors; one line saying why they are left out where
     only some seeds have them.
     """
-    from tvlens.fv_report import FV_COLUMNS
-
     tasks, s = agg["tasks"], agg["summary"]
     if not tasks:
         return []
