@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
-from tvlens import RunConfig, Runner
+from tvlens import ICLExample, RunConfig, Runner
 from tvlens._compat import post_attention_gain, post_attention_norm
 from tvlens.heads import (
     HeadPatches,
@@ -227,3 +227,41 @@ def test_top_heads_and_effect_views() -> None:
     record = effects.to_record(k=3)
     assert len(record["top_heads"]) == 3 and 0 <= record["corrupted_accuracy"] <= 1
     torch.testing.assert_close(mean_aie([effects, effects]), effects.aie)
+
+
+def _labelled(outputs: list[str], answer: str = "Asia") -> ICLExample:
+    demos = tuple((f"place{j}", y) for j, y in enumerate(outputs))
+    return ICLExample(demos=demos, query="Kyoto", answer=answer, task="location_continent")
+
+
+def test_shuffle_labels_makes_every_repeated_label_wrong() -> None:
+    # issue 18 item 6: a permutation by position left repeated labels correct (39% of
+    # location_religion demonstrations); every demonstration must now be labelled wrong.
+    cases = [
+        ["Asia", "Asia", "Europe", "Africa"],  # a permutation can do it
+        ["Asia", "Asia", "Europe", "Europe"],
+        ["Asia", "Asia", "Asia", "Europe", "Africa"],  # it cannot: labels from the pool
+        ["Asia", "Asia", "Asia", "Asia", "Asia"],
+    ]
+    examples = [_labelled(c) for c in cases] + [_labelled(["Oceania", "Europe"], "Africa")]
+    for seed in range(25):
+        shuffled = shuffle_labels(examples, seed=seed)
+        for ex, sh in zip(examples, shuffled, strict=True):
+            assert [x for x, _ in sh.demos] == [x for x, _ in ex.demos]
+            assert all(a[1] != b[1] for a, b in zip(sh.demos, ex.demos, strict=True)), (seed, sh)
+        # where a permutation exists the labels are a permutation (the label mix is kept)
+        for k in (0, 1):
+            assert sorted(y for _, y in shuffled[k].demos) == sorted(cases[k])
+        assert shuffle_labels(examples, seed=seed) == shuffled
+
+
+def test_shuffle_labels_pool_and_its_errors() -> None:
+    same = _labelled(["Asia", "Asia", "Asia"])
+    got = shuffle_labels([same], pool=["Asia", "Europe"])[0]
+    assert [y for _, y in got.demos] == ["Europe"] * 3
+    with pytest.raises(ValueError, match="pool holds no other output"):
+        shuffle_labels([same])  # every output and the answer are "Asia"
+    with pytest.raises(TypeError, match="pool must be a list"):
+        shuffle_labels([same], pool="Europe")
+    with pytest.raises(ValueError, match="--n-demos 2"):
+        shuffle_labels([_labelled(["Asia"])])

@@ -95,9 +95,16 @@ SCORES_HOOK = "blocks.{layer}.attn.hook_attn_scores"
 
 
 def n_ctx(model: HookedModel) -> int | None:
-    """The model's context length, or ``None`` where its config does not say."""
-    value = int(getattr(model.cfg, "n_ctx", 0) or 0)
-    return value or None
+    """The model's context length, or ``None`` where its config does not say.
+
+    The smaller of TransformerLens's ``cfg.n_ctx`` and, on a bridge, the wrapped HF model's
+    ``max_position_embeddings``: a bridge runs past the latter without a word.
+    """
+    limits = [
+        int(getattr(model.cfg, "n_ctx", 0) or 0),
+        int(getattr(_hf_config(model), "max_position_embeddings", 0) or 0),
+    ]
+    return min((x for x in limits if x > 0), default=None)
 
 
 def _hf_config(model: HookedModel) -> Any:

@@ -39,6 +39,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._compat import KVCache, kv_cache_kind
+from tvlens._compat import n_ctx as context_length
 from tvlens.answer_scoring import as_stops
 from tvlens.hooks import logits_at_hooks
 from tvlens.patches import Patches
@@ -98,6 +99,33 @@ class KVCacheVerdict:
 
     usable: bool
     reason: str
+
+
+def check_context(ids: Sequence[Sequence[int]], max_new_tokens: int, n_ctx: int | None) -> None:
+    """Refuse a generation that would run past the model's context.
+
+    The model runs on the prompt and all generated tokens but the last: ``len(prompt) +
+    max_new_tokens - 1`` positions, each of which must lie inside ``n_ctx``.
+
+    Raises:
+        ValueError: naming the longest prompt, the length it would reach and the fix.
+    """
+    if not n_ctx or not ids:
+        return
+    i = max(range(len(ids)), key=lambda j: len(ids[j]))
+    need = len(ids[i]) + max_new_tokens - 1
+    if need > n_ctx:
+        room = n_ctx - len(ids[i]) + 1
+        fix = (
+            f"lower max_new_tokens (--max-new-tokens) to {room} or less"
+            if room >= 1
+            else "the prompt alone fills the context"
+        )
+        raise ValueError(
+            f"prompt {i} is {len(ids[i])} tokens: with max_new_tokens={max_new_tokens} "
+            f"generation would run on {need} positions, past the model's context of {n_ctx}; "
+            f"{fix}, or use fewer demonstrations or shorter inputs"
+        )
 
 
 def check_generation_args(max_new_tokens: Any, at: Any) -> None:
@@ -381,6 +409,7 @@ def _generate(
     rows_per_pass: int | None = None,
 ) -> Generations:
     ids = runner.token_ids(prompts, fmt)
+    check_context(ids, max_new_tokens, context_length(runner.model))
     n = len(ids)
     tok = runner.model.tokenizer
     out: dict[int, Generation] = {}

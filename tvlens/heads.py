@@ -20,8 +20,9 @@ What "a head's output" is (the vector a function vector sums):
   2/3's ``ln1_post``) adds ``g * a / rms(a)`` where ``a = sum_h z_h W_O[h] + b_O``; with the
   prompt's own ``rms(a)`` held fixed this is linear in ``a``, so head ``h`` contributes
   ``g * z_h W_O[h] / rms(a)``, and these contributions sum exactly to ``hook_attn_out``
-  (checked on every call: :attr:`HeadActivations.decomposition_error`). The mean over
-  prompts is taken of these per-prompt contributions. On a pre-norm model it equals
+  (checked on every call: :func:`mean_head_activations` raises where
+  :attr:`HeadActivations.decomposition_error` exceeds :data:`DECOMPOSITION_TOLERANCE`).
+  The mean over prompts is taken of these per-prompt contributions. On a pre-norm model it equals
   ``"pre_norm"``. Why: on Gemma 3 270M the norm multiplies a raw ``z W_O`` by ``g / rms(a)``,
   a gain that grows from ~0.6 (layer 0) to ~170 (layers 14-15) over an attention RMS of
   0.2-10, so a head's raw output (norm 2-15 in layers 2-17) is ~1/500 of the residual stream
@@ -51,6 +52,7 @@ from torch import Tensor
 
 from tvlens import _compat
 from tvlens._example import ICLExample
+from tvlens.batching import model_dtype
 from tvlens.config import RunConfig
 from tvlens.hooks import check_n_layers, check_positions, resid_hook_name
 from tvlens.patches import Patches
@@ -65,31 +67,89 @@ Head = tuple[int, int]
 
 
 # ---- corrupted prompts -----------------------------------------------------------------------
-def shuffle_labels(examples: Sequence[ICLExample], seed: int = 0) -> list[ICLExample]:
-    """The examples with their demonstration outputs permuted so no demo keeps its own.
+def shuffle_labels(
+    examples: Sequence[ICLExample],
+    seed: int = 0,
+    *,
+    pool: Sequence[str] | None = None,
+) -> list[ICLExample]:
+    """The examples with every demonstration's label made wrong (Todd et al.'s corruption).
 
-    Todd et al.'s corruption (their shuffle may leave a label in place; a derangement makes
-    every demonstration wrong). Query, answer and dummy queries are kept.
+    Each example's demonstration outputs are permuted so that no demonstration keeps a
+    label equal to its own output (not only its own position: a label that repeats inside
+    the demonstrations, e.g. ``"Asia"`` twice, cannot land on the other ``"Asia"``). Where
+    no such permutation exists (one label fills more than half of the demonstrations), the
+    demonstrations still labelled correctly get a label drawn from ``pool`` instead. Query,
+    answer and dummy queries are kept. Deterministic for a seed; on demonstrations whose
+    labels are all distinct the permutations are those of a plain derangement.
+
+    Args:
+        examples: the clean examples.
+        seed: the random seed.
+        pool: the outputs wrong labels may be drawn from (default: every demonstration
+            output and answer of ``examples``, sorted).
 
     Raises:
-        ValueError: for an example with fewer than 2 demonstrations.
+        ValueError: for an example with fewer than 2 demonstrations, or one whose
+            demonstrations cannot all be made wrong (``pool`` has no other output).
+
+    Example:
+        >>> ex = ICLExample(demos=(("a", "A"), ("b", "B")), query="c", answer="C")
+        >>> [y for _, y in shuffle_labels([ex])[0].demos]
+        ['B', 'A']
     """
     check_examples(examples)
+    if pool is None:
+        pool = sorted({y for ex in examples for _, y in ex.demos} | {ex.answer for ex in examples})
+    elif isinstance(pool, str) or not all(isinstance(y, str) for y in pool):
+        raise TypeError(f"pool must be a list of output strings, got {pool!r}")
     rng = random.Random(seed)
     out = []
     for i, ex in enumerate(examples):
         n = ex.n_demos
         if n < 2:
             raise ValueError(
-                f"example {i} has {n} demonstration(s); shuffling labels needs at least 2"
+                f"example {i} has {n} demonstration(s); shuffling labels needs at least 2 "
+                "(use n_demos >= 2, e.g. --n-demos 2)"
             )
-        order = list(range(n))
-        while any(j == k for j, k in enumerate(order)):
-            rng.shuffle(order)
         outputs = [y for _, y in ex.demos]
-        demos = tuple((x, outputs[order[j]]) for j, (x, _) in enumerate(ex.demos))
+        labels = _wrong_labels(outputs, rng)
+        for j, y in enumerate(labels):
+            if y == outputs[j]:
+                others = [p for p in pool if p != y]
+                if not others:
+                    raise ValueError(
+                        f"example {i}: every label is {y!r} and pool holds no other output, "
+                        "so no demonstration can be labelled wrong; pass pool= with the "
+                        "task's other outputs"
+                    )
+                labels[j] = rng.choice(others)
+        demos = tuple((x, labels[j]) for j, (x, _) in enumerate(ex.demos))
         out.append(replace(ex, demos=demos))
     return out
+
+
+def _wrong_labels(outputs: list[str], rng: random.Random, tries: int = 1000) -> list[str]:
+    """``outputs`` permuted so that position ``j`` holds a label other than ``outputs[j]``.
+
+    Rejection sampling over random permutations (as a plain derangement draws them) while a
+    such permutation exists, i.e. no label fills more than half of the positions; past
+    ``tries``, or where none exists, the labels are rotated by the largest label count
+    over the positions sorted by label, which makes every position wrong when one can.
+    """
+    n = len(outputs)
+    most = max(outputs.count(y) for y in outputs)
+    if 2 * most <= n:
+        order = list(range(n))
+        for _ in range(tries):
+            if all(outputs[k] != outputs[j] for j, k in enumerate(order)):
+                return [outputs[k] for k in order]
+            rng.shuffle(order)
+    ranked = sorted(range(n), key=lambda j: (outputs.index(outputs[j]), j))
+    labels = list(outputs)
+    for r, j in enumerate(ranked):
+        labels[j] = outputs[ranked[(r + most) % n]]
+    return labels
 
 
 # ---- hooks -----------------------------------------------------------------------------------
@@ -250,6 +310,28 @@ class HeadActivations:
         return self.outputs[kind]
 
 
+DECOMPOSITION_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
+"""Largest relative error of the head decomposition accepted per dtype (others: 5e-2)."""
+
+
+def check_decomposition(err: Float[Tensor, "n n_layers"], dtype: torch.dtype) -> None:
+    """Refuse head outputs that do not sum to ``hook_attn_out`` (see the module docstring).
+
+    Raises:
+        RuntimeError: naming the layer, the error and the tolerance for ``dtype``.
+    """
+    tol = DECOMPOSITION_TOLERANCE.get(dtype, 5e-2)
+    worst = float(err.max()) if err.numel() else 0.0
+    if not worst <= tol:  # NaN fails too
+        layer = int(err.max(0).values.argmax())
+        raise RuntimeError(
+            f"the heads' outputs do not sum to the attention output at the arrow (layer "
+            f"{layer}: relative error {worst:.2e} > {tol:.0e} for {dtype}): tvlens cannot split "
+            "this model's attention into heads, so its function vectors would be wrong; "
+            "please report the model (its attention differs from z @ W_O [+ b_O], then norm)"
+        )
+
+
 def arrow_activations(
     runner: Runner,
     prompts: Sequence[str],
@@ -334,6 +416,7 @@ def mean_head_activations(
         total = raw.sum(2) + bias[None]
         mean_scale = raw.mean(0)
     err = (total - attn_out).norm(dim=-1) / attn_out.norm(dim=-1).clamp_min(1e-6)
+    check_decomposition(err, model_dtype(model))
     outputs = {"residual": contrib.mean(0), "pre_norm": raw.mean(0), "mean_scale": mean_scale}
     tasks = {ex.task for ex in examples}
     return HeadActivations(

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -493,22 +493,49 @@ def logits_at_hooks(
 
 
 # ---- reading any hook at the arrow ---------------------------------------------------
+NOT_POSITION_HOOKS = ("hook_pattern", "hook_attn_scores")
+"""Hook suffixes laid out ``[batch, head, query, key]``: no position axis second."""
+
+
+def check_position_hooks(names: Sequence[str]) -> None:
+    """Refuse hook names whose activations have no ``[batch, pos, ...]`` layout.
+
+    Raises:
+        ValueError: naming the hook and what to use instead.
+    """
+    for name in names:
+        if name.rsplit(".", 1)[-1] in NOT_POSITION_HOOKS:
+            raise ValueError(
+                f"{name!r} is laid out [batch, head, query, key], not [batch, pos, ...], so it "
+                "cannot be read at the arrow; read attention patterns with "
+                "model.run_with_cache, or record attn.hook_z (the heads' outputs)"
+            )
+
+
 @dataclass
 class ArrowRecorder:
     """Records any hooks' activations at one position per row (``[batch, ...]`` each).
 
+    Only hooks laid out ``[batch, pos, ...]`` can be read at a position: attention patterns
+    and scores (``attn.hook_pattern``, ``attn.hook_attn_scores``: ``[batch, head, query,
+    key]``) are refused by name, and a hook whose second axis is not the sequence's length
+    raises when it fires, so a head axis is never indexed with a position.
+
     Attributes:
         positions: ``[batch]`` position to read in each row (the arrow).
         names: the hook names to read, e.g. ``blocks.3.attn.hook_z``.
+        width: the sequence length of the batch (checked against each hook's second axis).
         values: filled during a pass, ``name -> [batch, *rest]`` (fp32, detached).
     """
 
     positions: Int[Tensor, " batch"]
     names: tuple[str, ...]
+    width: int | None = None
     values: dict[str, Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_positions(self.positions)
+        check_position_hooks(self.names)
 
     @property
     def hooks(self) -> list[HookPair]:
@@ -520,6 +547,12 @@ class ArrowRecorder:
             pos = self.positions.to(act.device)
             if pos.shape[0] != act.shape[0]:
                 raise ValueError(f"{len(pos)} positions for a batch of {act.shape[0]} rows")
+            if act.dim() < 2 or (self.width is not None and act.shape[1] != self.width):
+                raise ValueError(
+                    f"hook {name!r} has shape {tuple(act.shape)}, whose second axis is not the "
+                    f"sequence (length {self.width}): it cannot be read at a position; read "
+                    "it with model.run_with_cache instead"
+                )
             rows = torch.arange(act.shape[0], device=act.device)
             self.values[name] = act[rows, pos].detach().float()
             return act

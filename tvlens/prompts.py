@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from tvlens import _compat
 from tvlens._example import ICLExample
 from tvlens.protocol import HookedModel
 
@@ -435,7 +436,7 @@ def tokenize_prompts(
     check_special_tokens(tokenizer, texts)
     sink = sink_token_id(model, prepend_bos)
     rows = [([sink] if sink is not None else []) + encode(tokenizer, t) for t in texts]
-    n_ctx = int(getattr(model.cfg, "n_ctx", 0) or 0)
+    n_ctx = _compat.n_ctx(model)
     for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
         if not row:
             raise ValueError(f"prompt {i} is empty after tokenization: {text!r}")
@@ -446,7 +447,8 @@ def tokenize_prompts(
             )
         if fmt is not None and not text.rstrip().endswith(fmt.arrow.strip()):
             raise ValueError(
-                f"prompt {i} does not end with the arrow {fmt.arrow.strip()!r}: {text[-40:]!r}"
+                f"prompt {i} does not end with the arrow {fmt.arrow.strip()!r}: {text[-40:]!r}; "
+                "end it with the arrow, or pass fmt= (the prompt format) for another one"
             )
     width = max(len(r) for r in rows)
     pad = pad_token_id(tokenizer)

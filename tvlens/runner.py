@@ -25,11 +25,23 @@ from tvlens import _compat
 from tvlens.batching import chunks, length_sorted, model_device
 from tvlens.config import RunConfig, with_legacy
 from tvlens.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
-from tvlens.hooks import ArrowRecorder, StopForward, logits_at_hooks, resid_extractor_hooks
+from tvlens.hooks import (
+    ArrowRecorder,
+    StopForward,
+    check_position_hooks,
+    logits_at_hooks,
+    resid_extractor_hooks,
+)
 from tvlens.packing import PackedBatch, attention_rule_hooks, pack
 from tvlens.patches import ArrowActivations, Patches, Predictions, PromptPatches, argmax_token
 from tvlens.probes import PackingVerdict, probe_packing
-from tvlens.prompts import PromptBatch, PromptFormat, pad_token_id, tokenize_prompts
+from tvlens.prompts import (
+    DEFAULT_FORMAT,
+    PromptBatch,
+    PromptFormat,
+    pad_token_id,
+    tokenize_prompts,
+)
 from tvlens.protocol import HookedModel, HookPair
 
 
@@ -185,8 +197,19 @@ class Runner:
 
     # ---- tokenization ----------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
-        """A padded batch with each row's arrow position (right padding)."""
-        return tokenize_prompts(self.model, texts, fmt=fmt, prepend_bos=self.config.prepend_bos)
+        """A padded batch with each row's arrow position (right padding).
+
+        Every prompt must end with the arrow of ``fmt`` (``None``: the default format), so
+        that the position every verb reads or patches is the arrow, never some other last
+        token.
+
+        Raises:
+            ValueError: a prompt that does not end with the arrow (pass ``fmt=`` for
+                prompts of another format), or any error of :func:`tokenize_prompts`.
+        """
+        return tokenize_prompts(
+            self.model, texts, fmt=fmt or DEFAULT_FORMAT, prepend_bos=self.config.prepend_bos
+        )
 
     def token_ids(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> list[list[int]]:
         """The unpadded token ids of each prompt, checked as :meth:`tokenize` does."""
@@ -385,7 +408,8 @@ class Runner:
             logits: also return the ``[n, d_vocab]`` next-token logits at the arrows.
 
         Raises:
-            ValueError: no prompt or hook name, or a hook the model lacks (named).
+            ValueError: no prompt or hook name, a hook the model lacks (named), or one
+                laid out [batch, head, query, key] (``attn.hook_pattern``): not at a position.
             TypeError: ``hook_names`` is one string instead of a list.
 
         Example:
@@ -401,6 +425,7 @@ class Runner:
         names = tuple(dict.fromkeys(hook_names))
         if not names:
             raise ValueError("record needs at least one hook name")
+        check_position_hooks(names)
         _check_patches(patches, n)
         values: dict[str, Tensor] = {}
         out_logits: Tensor | None = None
@@ -408,7 +433,7 @@ class Runner:
         for idx in self.batches(prompts, list(range(n)), self.config.batch_size):
             batch = self.tokenize([prompts[i] for i in idx], fmt)
             positions = batch.positions.to(self.device)
-            rec = ArrowRecorder(positions, names)
+            rec = ArrowRecorder(positions, names, width=int(batch.tokens.shape[1]))
             hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
             got = self.logits(batch, [*hooks, *rec.hooks]).cpu()
             if logits:
