@@ -78,3 +78,33 @@ def test_resume_with_other_answers_is_refused(model, tmp_path) -> None:
 def test_answers_must_be_known() -> None:
     with pytest.raises(ValueError, match="answers must be"):
         ProtocolConfig(tasks=["to_upper"], answers="many")
+
+
+def test_reports_name_their_metric_and_any_runs_show_first_token_and_f1(model, tmp_path) -> None:
+    # issue 18 item 7: summary.md and report.html showed exact match under the headings of
+    # next-token runs, with no first-token or F1 column.
+    base = dict(tasks=["to_upper", "to_lower"], **SMALL)
+    run_protocol(model, ProtocolConfig(**base), tmp_path / "single", progress=False)
+    run_protocol(
+        model, ProtocolConfig(answers="any", max_new_tokens=3, **base), tmp_path / "any",
+        progress=False,
+    )  # fmt: skip
+    single = (tmp_path / "single" / "summary.md").read_text()
+    generated = (tmp_path / "any" / "summary.md").read_text()
+    assert "Metric: next-token accuracy" in single and "exact match" not in single
+    assert "Metric: exact match of the generated answer" in generated
+    assert "up to 3 new tokens" in generated
+    assert "| task | Baseline first token |" in generated and "Regular F1 |" in generated
+    data = json.loads((tmp_path / "any" / "results.json").read_text())
+    upper = data["tasks"]["to_upper"]
+    data_row = [ln for ln in generated.splitlines() if ln.startswith("| to_upper |")][-1]
+    cells = [c.strip() for c in data_row.strip("|").split("|")]
+    assert cells[1:] == [
+        f"{upper[k][m]:.2f}"
+        for k in ("first_token_accuracy", "f1")
+        for m in ("baseline", "hypothesis", "regular")
+    ]
+    html_any = (tmp_path / "any" / "report.html").read_text()
+    assert "Exact match of generated answers per task" in html_any
+    assert "Word F1 per task" in html_any
+    assert "Next-token accuracy per task" in (tmp_path / "single" / "report.html").read_text()

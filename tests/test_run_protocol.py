@@ -103,11 +103,12 @@ def test_a_file_named_like_a_registered_task_is_refused(tmp_path) -> None:
         ProtocolConfig(tasks=["to_upper", "to_upper"])
 
 
-def test_a_file_that_replaces_a_finished_registered_task_is_refused(model, tmp_path) -> None:
+def test_a_task_that_replaces_a_finished_registered_task_is_refused(model, tmp_path) -> None:
     run_protocol(model, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path / "o", progress=False)
-    f = letters_file(tmp_path / "x" / "to_upper.json", upper=False)
-    with pytest.raises(ValueError, match=r"other data .*registry 'to_upper'.* vs file"):
-        run_protocol(model, ProtocolConfig(tasks=[f], **CFG), tmp_path / "o", progress=False)
+    # (a file named like a registered task is refused before: tests/test_run_misuse.py)
+    t = Task.from_file(letters_file(tmp_path / "x" / "mine.json", upper=False), name="to_upper")
+    with pytest.raises(ValueError, match=r"other data .*registry 'to_upper'.* vs object"):
+        run_protocol(model, ProtocolConfig(tasks=[t], **CFG), tmp_path / "o", progress=False)
 
 
 # ---- the lock ------------------------------------------------------------------------------
@@ -283,9 +284,10 @@ def test_task_objects_are_accepted(model, tmp_path) -> None:
 
 
 def test_a_task_merged_from_disk_must_have_the_same_data(model, tmp_path, monkeypatch) -> None:
-    f = letters_file(tmp_path / "x" / "to_upper.json", upper=False)
+    f = letters_file(tmp_path / "x" / "mine.json", upper=False)
     other = tmp_path / "other"
-    run_protocol(model, ProtocolConfig(tasks=[f], **CFG), other, progress=False)
+    t = Task.from_file(f, name="to_upper")
+    run_protocol(model, ProtocolConfig(tasks=[t], **CFG), other, progress=False)
     out = tmp_path / "out"
     real = experiment.run_task
 

@@ -17,9 +17,12 @@ tasks every run finished, and writes ``summary.md``, ``report.html`` and ``compa
   ``comparison.json``. Where only some runs have them, the report is the task vectors' alone
   and says so in one line.
 
-Tasks not finished in every run are dropped from the comparison, and the report lists them
-with the reason. A folder written by ``tvlens run --seeds`` counts as one run per seed.
-Each run is labelled by the settings that differ between the runs (model, format, seed...).
+Tasks are lined up by name, data and category: one not finished in every run, or whose
+data or category differs between runs, is dropped, and the report says why. A folder written
+by ``tvlens run --seeds`` counts as one run per seed. Each run gets a unique label: the
+settings that differ between the runs (model, format, seed...), then its folder's path.
+What is refused (a run given twice, an edited accuracy, runs of different metrics):
+:mod:`tvlens.compare_align`. The title names the metric.
 
 Example:
     >>> comp = compare(["results/gemma", "results/smollm2"], out="results/cmp")  # doctest: +SKIP
@@ -28,26 +31,31 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tvlens.compare_align import (
+    METRICS,
+    align_tasks,
+    check_distinct_files,
+    check_one_metric,
+    check_unique_labels,
+    load_runs,
+    run_labels,
+    setting_text,
+)
 from tvlens.fv_report import FV_COLUMNS
 from tvlens.report import MODES, PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
 from tvlens.runmethods import FV_MODES
-from tvlens.runstats import summarize, upgrade_results
+from tvlens.runstats import summarize
 
 __all__ = ["COMPARE_FILES", "FV_TABLE_MODES", "Comparison", "Run", "compare",
            "has_function_vectors", "load_runs", "ran_function_vectors", "run_labels",
            "write_comparison"]  # fmt: skip
 
 COMPARE_FILES = ("summary.md", "report.html", "comparison.json")
-_NOT_SETTINGS = {"tvlens_version", "transformer_lens_version", "torch_version", "wall_time_s",
-                 "tokenizer"}  # fmt: skip
-_FIRST = ("model", "model_class", "format", "seed")
-Loaded = tuple[Path, dict[str, Any], int]  # (results.json, results as schema 2, version read)
 FV_TABLE_MODES = tuple(m for m in FV_COLUMNS if m in FV_MODES or m == "hypothesis")
 """The accuracies of the function-vector tables, in :data:`~tvlens.fv_report.FV_COLUMNS`
 order: the five of :data:`~tvlens.runmethods.FV_MODES` and TV Hypothesis."""
@@ -85,89 +93,6 @@ class Run:
         return {n: t for n, t in self.results["tasks"].items() if t.get("status") == "ok"}
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path} cannot be read as JSON: {err}") from err
-
-
-def _read_results(path: Path) -> Loaded:
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
-        raise ValueError(f"{path} is not a tvlens results.json (it has no 'meta' object)")
-    return path, upgrade_results(data, path), int(data["schema_version"])
-
-
-def load_runs(run_dir: str | Path) -> list[Loaded]:
-    """``(results.json path, results as schema 2, version read)`` for each run in ``run_dir``.
-
-    ``run_dir`` is a ``tvlens run --out`` folder (or its ``results.json``), or a
-    ``tvlens run --seeds`` folder, which holds one run per seed.
-
-    Raises:
-        ValueError: naming the folder, if it is missing, holds no results, or a file in it
-            is not a results.json tvlens can read.
-    """
-    path = Path(run_dir)
-    if path.is_file() and path.suffix == ".json":
-        return [_read_results(path)]
-    if not path.exists():
-        raise ValueError(f"{path}: no such folder; pass folders written by `tvlens run --out`")
-    if not path.is_dir():
-        raise ValueError(f"{path} is a file, not a results folder of `tvlens run`")
-    single, seeds = path / "results.json", path / "seeds.json"
-    if single.exists() and seeds.exists():
-        raise ValueError(f"{path} holds both results.json and seeds.json; pass one run folder")
-    if seeds.exists():
-        index = _read_json(seeds)
-        runs = index.get("runs") if isinstance(index, dict) else None
-        if not isinstance(runs, dict) or not runs:
-            raise ValueError(f"{seeds} lists no runs: not a seeds.json of `tvlens run --seeds`")
-        out = []
-        for sub in runs.values():
-            f = path / str(sub) / "results.json"
-            if not f.exists():
-                raise ValueError(f"{seeds} lists {sub}, but {f} does not exist")
-            out.append(_read_results(f))
-        return out
-    if not single.exists():
-        raise ValueError(
-            f"{path} holds no results.json: not a results folder of `tvlens run` (or a run "
-            "that has not finished a task yet)"
-        )
-    return [_read_results(single)]
-
-
-def _setting(meta: Mapping[str, Any], key: str) -> str:
-    value = meta.get(key)
-    if key == "format" and isinstance(value, Mapping):
-        value = value.get("name")
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def run_labels(items: Sequence[Loaded]) -> list[str]:
-    """A short label per run: the settings that differ between the runs (else the folder).
-
-    Only settings every run records are compared (one that a run lacks was added by a later
-    tvlens); the model is named by itself, the others as ``"seed 1"``, ``"format paper"``.
-    """
-    metas = [r["meta"] for _, r, _ in items]
-    # a setting some runs lack predates them (added by a later tvlens): not a difference
-    shared = set.intersection(*(set(m) for m in metas)) - _NOT_SETTINGS
-    keys = [k for k in _FIRST if k in shared] + sorted(shared - set(_FIRST))
-    differ = [k for k in keys if len({_setting(m, k) for m in metas}) > 1]
-    labels = [
-        ", ".join(_setting(m, k) if k == "model" else f"{k} {_setting(m, k)}" for k in differ)
-        or p.parent.name
-        for (p, _, _), m in zip(items, metas, strict=True)
-    ]
-    return [
-        f"{lab} ({p.parent.name})" if labels.count(lab) > 1 else lab
-        for lab, (p, _, _) in zip(labels, items, strict=True)
-    ]
-
-
 @dataclass(frozen=True)
 class Comparison:
     """Several runs aligned on their shared tasks (see :func:`compare`).
@@ -175,35 +100,41 @@ class Comparison:
     Attributes:
         runs: the runs, labelled.
         tasks: the tasks every run finished, in the order the runs list them.
-        dropped: each other task -> why, per run (``"smollm2-135m: not in the run"``).
-        summaries: run label -> averages over ``tasks`` (as ``results.json``'s summary).
+        dropped: each other task -> why, per run (``"smollm2-135m: not in the run"``), or
+            why its data or category differs between runs.
+        summaries: run label -> averages over ``tasks`` (as ``results.json``'s summary);
+            labels are unique (:meth:`of` refuses two runs with one label or one file).
+        answers: the runs' ``meta.answers``: ``"single"`` or ``"any"`` (:attr:`metric`).
     """
 
     runs: tuple[Run, ...]
     tasks: tuple[str, ...]
     dropped: dict[str, list[str]]
     summaries: dict[str, dict[str, Any]]
+    answers: str = "single"
 
     @classmethod
     def of(cls, runs: Sequence[Run]) -> Comparison:
-        """Align ``runs`` on the tasks every one of them finished."""
+        """Align ``runs`` on the tasks every one of them finished on the same data.
+
+        Raises:
+            ValueError: for no runs, two runs with one label or one results.json, or runs
+                scored by different metrics (``--answers single`` and ``any``).
+        """
         if not runs:
             raise ValueError("no runs to compare")
-        oks = [r.ok_tasks() for r in runs]
-        order = list(dict.fromkeys(n for r in runs for n in r.results["tasks"]))
-        shared = tuple(n for n in order if all(n in ok for ok in oks))
-        dropped = {}
-        for name in (n for n in order if n not in shared):
-            why = []
-            for r in runs:
-                t = r.results["tasks"].get(name)
-                if t is None:
-                    why.append(f"{r.label}: not in the run")
-                elif t.get("status") != "ok":
-                    why.append(f"{r.label}: skipped ({str(t.get('reason', ''))[:80]})")
-            dropped[name] = why
+        check_distinct_files([(r.path.parent, r.path) for r in runs])
+        check_unique_labels([r.label for r in runs])
+        pairs = [(r.label, r.results) for r in runs]
+        answers = check_one_metric(pairs)
+        shared, dropped = align_tasks(pairs)
         summaries = {r.label: summarize({n: r.results["tasks"][n] for n in shared}) for r in runs}
-        return cls(tuple(runs), shared, dropped, summaries)
+        return cls(tuple(runs), shared, dropped, summaries, answers)
+
+    @property
+    def metric(self) -> str:
+        """What the accuracies are: next-token accuracy, or exact match of generated answers."""
+        return METRICS.get(self.answers, self.answers)
 
     def task(self, run: Run, name: str) -> dict[str, Any]:
         """The record of task ``name`` in ``run``."""
@@ -222,7 +153,7 @@ class Comparison:
                     ci = t["accuracy_ci"].get(m) or [None, None]
                     rows.append({
                         "run": r.label, "model": r.meta.get("model"),
-                        "format": _setting(r.meta, "format"), "seed": r.meta.get("seed"),
+                        "format": setting_text(r.meta, "format"), "seed": r.meta.get("seed"),
                         "task": name, "category": t["category"], "mode": m,
                         "accuracy": t["accuracy"][m], "ci_low": ci[0], "ci_high": ci[1],
                         "best_layer": t["best_layer"], "n_layers": n_layers,
@@ -249,6 +180,8 @@ class Comparison:
                 }
                 for r in self.runs
             ],
+            "answers": self.answers,
+            "metric": self.metric,
             "tasks": list(self.tasks),
             "dropped": self.dropped,
             "per_task": {
@@ -361,7 +294,7 @@ class Comparison:
             m, s = r.meta, r.results["summary"]
             upgraded = f" (schema {r.read_version}, upgraded)" if r.read_version < 2 else ""
             rows.append([
-                r.label, f"`{r.path}`{upgraded}", str(m.get("model")), _setting(m, "format"),
+                r.label, f"`{r.path}`{upgraded}", str(m.get("model")), setting_text(m, "format"),
                 str(m.get("seed")), f"{m.get('n_dev')}/{m.get('n_test')}/{m.get('n_baseline')}",
                 f"{s['n_tasks_ok']} ok, {s['n_tasks_skipped']} skipped",
                 f"{float(m.get('wall_time_s') or 0):.0f} s",
@@ -415,8 +348,8 @@ class Comparison:
         return note
 
     def title(self) -> str:
-        """``tvlens compare: <label> vs <label>...``."""
-        return "tvlens compare: " + " vs ".join(r.label for r in self.runs)
+        """``tvlens compare: <label> vs <label>... (<metric>)``."""
+        return f"tvlens compare: {' vs '.join(r.label for r in self.runs)} ({self.metric})"
 
     def markdown(self, title: str | None = None) -> str:
         """``summary.md``: the runs, the per-task table, the averages beside the paper's."""
@@ -444,14 +377,18 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Co
     Raises:
         TypeError: for one folder given as a plain string (pass a list).
         ValueError: naming the folder or file: a missing folder, a folder without
-            results, an unreadable or too new results.json, an ``out`` that is one of the
-            run folders or holds files tvlens did not write.
+            results, an unreadable or too new results.json, one whose accuracies are not
+            those of its per-example records, a run given twice, runs scored by different
+            metrics, an ``out`` that is one of the run folders or holds files tvlens did not
+            write. Nothing is written then.
     """
     if isinstance(run_dirs, (str, Path)):
         raise TypeError(f"run_dirs must be a list of folders; did you mean [{str(run_dirs)!r}]?")
-    items = [item for d in run_dirs for item in load_runs(d)]
-    if not items:
+    given = [(Path(d), item) for d in run_dirs for item in load_runs(d)]
+    if not given:
         raise ValueError("no run folders given; pass at least one")
+    check_distinct_files([(d, item[0]) for d, item in given])
+    items = [item for _, item in given]
     runs = [Run(p, lab, r, v) for (p, r, v), lab in zip(items, run_labels(items), strict=True)]
     comp = Comparison.of(runs)
     if out is not None:
@@ -483,9 +420,11 @@ def write_comparison(
     for name in ("results.json", "seeds.json"):
         if (out / name).exists():
             raise ValueError(f"--out {out} holds a run ({name}); pass another folder")
+    data, summary = dumps_strict(comp.to_json()), comp.markdown(title)  # before any write
     with run_lock(out):
         check_outputs_ours(out, COMPARE_FILES)
-        write_output(out, "comparison.json", dumps_strict(comp.to_json()))
-        write_output(out, "summary.md", comp.markdown(title))
-        write_output(out, "report.html", comp.html_writer(title))
+        # renders: may fail first; kind="compare" refuses a run's or a grid's folder
+        write_output(out, "report.html", comp.html_writer(title), kind="compare")
+        write_output(out, "comparison.json", data)
+        write_output(out, "summary.md", summary)
     return out

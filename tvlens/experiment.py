@@ -19,6 +19,7 @@ from tvlens._compat import model_name, transformer_lens_version
 from tvlens._version import __version__
 from tvlens.batching import model_dtype
 from tvlens.config import RunConfig
+from tvlens.fingerprint import weights_sha256
 from tvlens.modes import baseline, hypothesis, regular
 from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.protocol import HookedModel
@@ -31,7 +32,14 @@ from tvlens.runcheck import (
     settings_diff,
     tokenizer_fingerprint,
 )
-from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
+from tvlens.runfiles import (
+    check_folder_kind,
+    check_outputs_ours,
+    dumps_strict,
+    prepare_out,
+    run_lock,
+    write_output,
+)
 from tvlens.runmethods import (
     FV_SETTINGS,
     add_function_vectors,
@@ -43,9 +51,11 @@ from tvlens.runner import Runner
 from tvlens.runstats import SCHEMA_VERSION, with_statistics
 from tvlens.runtasks import (
     ON_CONFLICT,
+    check_task_data,
     check_task_keys,
     load_task,
     source_mismatch,
+    special_pattern,
     task_key,
     task_source,
 )
@@ -84,8 +94,9 @@ class ProtocolConfig:
     Raises:
         TypeError: on ``tasks`` that is not a list or tuple (a plain ``"to_upper"`` is
             refused), or a size that is not an ``int``.
-        ValueError: on a size below 1, an unknown format or ``on_conflict``, or two tasks
-            stored under one name.
+        ValueError: on a size below 1, an unknown format or ``on_conflict``, ``"fv"`` with
+            fewer than 2 demonstrations, two tasks stored under one name, or a task file
+            named like a registered task.
     """
 
     tasks: Sequence[Any] = ()
@@ -138,6 +149,13 @@ class ProtocolConfig:
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
         self.methods = check_methods(self.methods, self.answers)
+        if "fv" in self.methods and self.n_demos < 2:
+            raise ValueError(
+                f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
+                f"demonstrations' labels, which needs at least 2 demonstrations, got "
+                f"n_demos={self.n_demos}: pass --n-demos 2 or more (n_demos=2), or drop fv "
+                "from --methods"
+            )
         check_task_keys(self.tasks)
 
     @classmethod
@@ -192,6 +210,7 @@ def run_task(
         "n_kept": 0,
         "n_dropped": len(task),
         "n_conflicts_dropped": int(getattr(task, "n_conflicts_dropped", 0)),
+        "n_stripped": int(getattr(task, "n_stripped", 0)),
     }
     # Single-token answers for next-token scoring (the paper); with answers="any", every
     # answer the generation can produce within max_new_tokens.
@@ -322,24 +341,29 @@ def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
         "model_class": type(model).__name__,
         "dtype": str(model_dtype(model)).removeprefix("torch."),
         "tokenizer": tokenizer_fingerprint(model),
+        "weights_sha256": weights_sha256(model),
         **protocol_meta(cfg),
     }
 
 
 @dataclass
 class RunPlan:
-    """What :func:`preflight` found: each task's source and the results already in ``out``."""
+    """What :func:`preflight` found: each task's source and the results already in ``out``,
+    and each task reference with its task (checked again once the tokenizer is known)."""
 
     out: Path
     sources: dict[str, dict[str, Any]]
     previous: dict[str, Any] | None
+    tasks: list[tuple[Any, Any]] = field(default_factory=list)
 
 
 def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
     """Every check that needs no model, so a doomed run fails before a model loads.
 
-    Checks the settings, the task names (unique) and data, that ``out`` is a writable
-    folder holding no output files tvlens did not write, and that a run already there has
+    Checks the settings, the task names (unique) and data (every pair, against the prompt
+    format: :func:`~tvlens.runtasks.check_task_data`), that ``out`` is a writable
+    folder holding no output files tvlens did not write and no folder of another kind (a
+    comparison, a grid, a ``--seeds`` run), and that a run already there has
     the same protocol settings and the same data for the tasks it finished.
 
     Raises:
@@ -347,13 +371,12 @@ def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
     """
     cfg.validate()
     out = prepare_out(out)
+    check_folder_kind(out, "run")  # not a comparison's, a grid's or a --seeds folder
     check_outputs_ours(out)
-    if (out / "seeds.json").exists():
-        raise ValueError(
-            f"{out} holds a run over several seeds (seeds.json): pass --seeds to resume it, "
-            "or another --out"
-        )
-    sources = {task_key(r): task_source(r, load_task(r, cfg.on_conflict)) for r in cfg.tasks}
+    loaded = [(r, load_task(r, cfg.on_conflict)) for r in cfg.tasks]
+    for ref, task in loaded:  # every pair, not only those a seed samples
+        check_task_data(ref, task, cfg.prompt_format)
+    sources = {task_key(r): task_source(r, task) for r, task in loaded}
     path = out / "results.json"
     previous = read_results(path)
     if previous is not None:
@@ -371,7 +394,7 @@ def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
                 f"{path} holds results for other data under these task names: "
                 f"{'; '.join(changed)}. Pass another --out, or rename the task file"
             )
-    return RunPlan(out=out, sources=sources, previous=previous)
+    return RunPlan(out=out, sources=sources, previous=previous, tasks=loaded)
 
 
 def run_protocol(
@@ -392,9 +415,15 @@ def run_protocol(
     from the tasks already written. A run whose tasks are all skipped still writes the
     three files, saying so (its accuracies are ``null``).
 
+    A run resumes only with the model it started with: ``meta.weights_sha256``
+    (:func:`~tvlens.fingerprint.weights_sha256`) must match, beside the name, class and
+    tokenizer. A ``results.json`` of an older tvlens, without it, resumes and records it.
+
     Raises:
         ValueError: if ``out`` is not a writable folder, is locked by another run, holds
-            files tvlens did not write, or holds a run with other settings (each named).
+            files tvlens did not write, a folder of another kind, or a run with other
+            settings or weights (each named), or if a task's pair holds a special token
+            of the model's tokenizer (before any task runs).
     """
     from tqdm.auto import tqdm
 
@@ -409,6 +438,9 @@ def run_protocol(
         prev = plan.previous or {"meta": {}, "tasks": {}}
         if plan.previous is not None and (diff := settings_diff(with_defaults(prev["meta"]), meta)):
             raise refuse_settings(out / "results.json", diff)
+        specials = special_pattern(getattr(model, "tokenizer", None))
+        for ref, task in plan.tasks:  # the tokenizer's special tokens, before any task runs
+            check_task_data(ref, task, cfg.prompt_format, specials)
         tasks: dict[str, Any] = dict(prev.get("tasks", {}))
         wall0 = float(prev["meta"].get("wall_time_s") or 0.0)
         keys = [task_key(r) for r in cfg.tasks]

@@ -55,7 +55,7 @@ from tvlens.grid_cells import (
     tiny_load,
 )
 from tvlens.prompts import FORMATS
-from tvlens.runfiles import check_outputs_ours, prepare_out, run_lock
+from tvlens.runfiles import check_folder_kind, check_outputs_ours, prepare_out, run_lock
 from tvlens.runtasks import is_file_ref
 from tvlens.seeds import check_seeds
 
@@ -233,9 +233,10 @@ def grid(
 
     Raises:
         TypeError, ValueError: on bad arguments, or an ``out`` that is locked, holds a
-            single run, or holds a ``grid.json`` tvlens did not write; before any model
-            loads. A cell's own problems (its task data, its folder, its model) are
-            recorded in ``grid.json`` instead.
+            folder of another kind (a run, a ``--seeds`` run, a comparison), or holds a
+            ``grid.json`` tvlens did not write; before any model loads. A cell's own
+            problems (its task data, its folder, its model) are recorded in ``grid.json``
+            instead.
         ImportError: for ``backend="ray"`` or ``address=`` without Ray installed.
     """
     t0 = time.perf_counter()
@@ -303,12 +304,7 @@ def _default_loader(*, dtype: str, device: str | None, kind: str) -> Loader:
 
 
 def _check_grid_folder(out: Path) -> None:
-    for name in ("results.json", "seeds.json"):
-        if (out / name).exists():
-            raise ValueError(
-                f"{out} holds a run ({name}); a grid writes <model>/<format>/seed-<s>/ "
-                "folders and grid.json: pass another --out"
-            )
+    check_folder_kind(out, "grid")  # not a run's, a --seeds run's or a comparison's folder
     check_outputs_ours(out, (GRID_FILE,))
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "fmt_ci",
     "fmt_p",
     "fmt_test",
+    "metric_line",
     "report_html_writer",
     "summarize",
     "summary_markdown",
@@ -41,6 +42,42 @@ INTERVALS_NOTE = (
     "McNemar p; *H − B*: Hypothesis minus Baseline, Fisher's exact p (Baseline scores other "
     "queries)."
 )
+
+
+def metric_line(meta: Mapping[str, Any]) -> str:
+    """One sentence naming what a run's accuracies measure (next token or exact match)."""
+    if meta.get("answers", "single") == "any":
+        return (
+            "**Metric: exact match of the generated answer** (greedy, up to "
+            f"{meta.get('max_new_tokens', 8)} new tokens, stopped at the format's separator; "
+            "compared after the format's normalization). The layer is chosen on dev by "
+            "first-token accuracy. First-token accuracy and word F1 follow the averages."
+        )
+    return (
+        "**Metric: next-token accuracy** (the greedy next token at the arrow equals the "
+        "answer's single token)."
+    )
+
+
+def generation_metrics_table(tasks: Mapping[str, Any]) -> list[str]:
+    """``--answers any``: first-token accuracy and word F1 per mode, per task and on average."""
+    ok = {n: t for n, t in tasks.items() if t["status"] == "ok" and "f1" in t}
+    if not ok:
+        return []
+    cols = [f"{MODE_TITLES[m]} {k}" for k in ("first token", "F1") for m in MODES]
+    lines = ["", "| task | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+
+    def row(name: str, values: Sequence[float]) -> str:
+        return f"| {name} | " + " | ".join(fmt_acc(v) for v in values) + " |"
+
+    per_task = {
+        n: [t["first_token_accuracy"][m] for m in MODES] + [t["f1"][m] for m in MODES]
+        for n, t in ok.items()
+    }
+    lines += [row(n, v) for n, v in per_task.items()]
+    means = [sum(v[i] for v in per_task.values()) / len(per_task) for i in range(len(cols))]
+    lines.append(row("**mean over tasks**", means))
+    return lines
 
 
 def skipped_reasons(results: Mapping[str, Any]) -> list[str]:
@@ -62,6 +99,8 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         f"seed {meta['seed']}, format `{meta['format']['name']}`"
         + (f", conflicting pairs: `{policy}`" if policy != "error" else "")
         + f"; wall time {meta['wall_time_s']:.0f} s.",
+        "",
+        metric_line(meta),
         "",
     ]
     if not summary["n_tasks_ok"]:
@@ -92,11 +131,16 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
             + f" | {fmt_test(tests.get('hypothesis_vs_baseline'))} |"
         )
     lines += averages_table(summary)
+    lines += generation_metrics_table(tasks)
     lines += ["", INTERVALS_NOTE]
     conflicts = {n: t.get("n_conflicts_dropped", 0) for n, t in tasks.items()}
     if any(conflicts.values()):
         listed = ", ".join(f"{n} ({k})" for n, k in conflicts.items() if k)
         lines += ["", f"Inputs dropped for conflicting outputs (`{policy}`): {listed}."]
+    stripped = {n: t.get("n_stripped", 0) for n, t in tasks.items()}
+    if any(stripped.values()):
+        listed = ", ".join(f"{n} ({k})" for n, k in stripped.items() if k)
+        lines += ["", f"Pairs with whitespace around an input or output, stripped: {listed}."]
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
     lines += fv_markdown(results)  # with --methods tv,fv
@@ -134,6 +178,8 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
         )
         return lambda path: Path(path).write_text(page, encoding="utf-8")
 
+    intro = html.escape(metric_line(results["meta"]).replace("**", ""))
+
     def write(path: Path) -> Path:
         from tvlens.plots import layer_sweep_figure, modes_figure, runs_bars_figure, write_html
 
@@ -143,10 +189,13 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
         s = results["summary"]
         overall_ci = s.get("intervals", {}).get("overall", {})
         averages = {"all tasks": {m: (s["overall"][m], overall_ci.get(m)) for m in MODES}}
+        any_answers = results["meta"].get("answers", "single") == "any"
+        metric = "Exact match of generated answers" if any_answers else "Next-token accuracy"
+        dev_metric = "first-token accuracy" if any_answers else "accuracy"
         figures: dict[str, Any] = {
-            "Task vectors: per-layer dev accuracy": layer_sweep_figure(sweeps),
-            "Baseline, Hypothesis, Regular per task": modes_figure(
-                accs, intervals=cis, title="Accuracy per task (95% Wilson intervals)"
+            f"Task vectors: per-layer dev {dev_metric}": layer_sweep_figure(sweeps),
+            f"Baseline, Hypothesis, Regular per task ({metric.lower()})": modes_figure(
+                accs, intervals=cis, title=f"{metric} per task (95% Wilson intervals)"
             ),
             "Mean over tasks": runs_bars_figure(
                 averages,
@@ -155,7 +204,12 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
             ),
             **fv_figures(results),  # with --methods tv,fv
         }
-        return Path(write_html(figures, path, title=title))
+        if any_answers:
+            for key, name in (("first_token_accuracy", "First-token accuracy"), ("f1", "Word F1")):
+                figures[f"{name} per task"] = modes_figure(
+                    {n: t[key] for n, t in ok.items() if key in t}, title=f"{name} per task"
+                )
+        return Path(write_html(figures, path, title=title, intro_html=f"<p>{intro}</p>\n"))
 
     return write
 
@@ -202,10 +256,15 @@ def comparison_markdown(comp: Any, title: str | None = None) -> str:
     lines += ["", comp.alignment_note()]
     if not comp.tasks:
         return "\n".join([*lines, "", "No task was finished by every run."]) + "\n"
-    lines += ["", "## Accuracy per task (95% Wilson intervals)", ""]
+    metric = comp.metric[:1].upper() + comp.metric[1:]
+    lines += ["", f"## {metric} per task (95% Wilson intervals)", ""]
     header = ["task", "category", "run", "best layer (depth)", *modes, "H − R"]
     lines += _md_table(header, comp.task_rows())
-    lines += ["", "## Averages over the shared tasks (95% bootstrap intervals)", ""]
+    lines += [
+        "",
+        f"## Averages of {comp.metric} over the shared tasks (95% bootstrap intervals)",
+        "",
+    ]
     lines += _md_table(["average", "run", *modes], comp.average_rows())
     lines += [
         "",
@@ -270,7 +329,7 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
                 values[r.label] = {
                     n: (t["accuracy"][m], t["accuracy_ci"].get(m)) for n, t in tasks.items()
                 }
-            figs[f"{MODE_TITLES[m]} accuracy per task"] = runs_bars_figure(
+            figs[f"{MODE_TITLES[m]}: {comp.metric} per task"] = runs_bars_figure(
                 values, title=f"{MODE_TITLES[m]} (95% Wilson intervals)"
             )
         curves = {

@@ -36,10 +36,15 @@ def tokenizer_fingerprint(model: HookedModel) -> dict[str, Any]:
 
 _MISSING = object()
 _VERSIONS = ("tvlens_version", "transformer_lens_version", "torch_version")
+# Recorded since a later tvlens: a results.json without them resumes, and records them.
+_ADDED_LATER = ("weights_sha256",)
 
 
 def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """The settings of ``now`` (versions aside) that differ in ``before``, with both values.
+
+    A setting recorded only since a later tvlens (``weights_sha256``) and absent from
+    ``before`` is not a difference: an older run resumes, and its next write records it.
 
     Example:
         ``["model_class: TransformerBridge (in results.json) vs HookedTransformer (this run)"]``
@@ -51,7 +56,7 @@ def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     out = []
     for key in (k for k in now if k not in _VERSIONS):
         a, b = before.get(key, _MISSING), now[key]
-        if a == b:
+        if a == b or (a is _MISSING and key in _ADDED_LATER):
             continue
         if isinstance(a, dict) and isinstance(b, dict):
             subs = [s for s in sorted({*a, *b}) if a.get(s, _MISSING) != b.get(s, _MISSING)]
@@ -67,9 +72,15 @@ def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 def refuse_settings(path: Path, diff: list[str]) -> ValueError:
     """The error for a folder holding a run with other settings, naming each difference."""
+    weights = (
+        " (weights_sha256 differs: the same model name with other weights, e.g. another "
+        "checkpoint or a fine-tune; tvlens does not mix their results)"
+        if any(d.startswith("weights_sha256:") for d in diff)
+        else ""
+    )
     return ValueError(
-        f"{path} holds a run with other settings: {'; '.join(diff)}. Pass another --out, or "
-        "run with the settings of that results.json to resume it"
+        f"{path} holds a run with other settings: {'; '.join(diff)}{weights}. Pass another "
+        "--out, or run with the settings of that results.json to resume it"
     )
 
 

@@ -10,6 +10,12 @@
   that the manifest does not vouch for (the user's own, or edited since) is never
   overwritten: :func:`check_outputs_ours` refuses it before the run, and a write that
   finds one later writes next to it instead.
+- Every folder has one *kind*, recorded in the manifest (``"kind"``): ``run``
+  (``results.json``), ``seeds`` (``seeds.json``), ``compare`` (``comparison.json``) or
+  ``grid`` (``grid.json``). A manifest without one (written before kinds) is read by the
+  file present. :func:`check_folder_kind` refuses a folder of another kind, and
+  :func:`write_output` never writes into one: a run into a comparison's folder would
+  overwrite its summary.md and report.html.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from tvlens.folderkinds import check_kind, kind_of, kind_of_file
 
 LOCK_NAME = ".tvlens.lock"
 MANIFEST_NAME = ".tvlens-run.json"
@@ -291,12 +299,32 @@ def check_outputs_ours(out: Path, names: Sequence[str] = OUTPUT_FILES) -> None:
     )
 
 
+def folder_kind(out: Path, manifest: dict[str, Any] | None = None) -> str | None:
+    """The kind of ``out`` (:mod:`tvlens.folderkinds`), or None for a new folder."""
+    return kind_of(out, (read_manifest(out) if manifest is None else manifest).get("kind"))
+
+
+def check_folder_kind(out: Path, kind: str, manifest: dict[str, Any] | None = None) -> None:
+    """Refuse ``out`` if it holds a folder of another kind than ``kind``.
+
+    Raises:
+        ValueError: naming what the folder holds, how to resume it, and the fix.
+    """
+    recorded = (read_manifest(out) if manifest is None else manifest).get("kind")
+    check_kind(out, kind, recorded, MANIFEST_NAME)
+
+
 def _sibling(path: Path) -> Path:
     return path.with_name(f"{path.stem}.tvlens-{os.getpid()}{path.suffix}")
 
 
 def write_output(
-    out: Path, name: str, data: bytes | str | Callable[[Path], Any], *, beside: bool = False
+    out: Path,
+    name: str,
+    data: bytes | str | Callable[[Path], Any],
+    *,
+    beside: bool = False,
+    kind: str | None = None,
 ) -> Path:
     """Write ``out/name`` atomically and record its sha256 in the manifest.
 
@@ -304,12 +332,22 @@ def write_output(
     file if ``beside``, is kept: the new content goes next to it
     (``<stem>.tvlens-<pid><suffix>``), with a warning.
 
+    ``kind`` is the folder's kind (:mod:`tvlens.folderkinds`; default: the kind ``name`` marks,
+    if any, else the folder's), recorded in the manifest.
+
+    Raises:
+        ValueError: if ``out`` holds a folder of another kind (:func:`check_folder_kind`).
+
     Returns:
         The path written.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     path = out / name
     manifest = read_manifest(out)
+    kind = kind or kind_of_file(name)
+    if kind is not None:
+        check_folder_kind(out, kind, manifest)
+    kind = kind or folder_kind(out, manifest)
     if beside or not is_ours(out, name, manifest):
         side = _sibling(path)
         why = "holds another run" if beside else "was changed by something other than tvlens"
@@ -321,7 +359,8 @@ def write_output(
         old = sha256_file(path)
         files = dict(manifest["files"])
         files[name] = {"sha256": new, "previous_sha256": old}
-        body = {"tool": "tvlens", "manifest_version": 1, "files": files}
+        body = {"tool": "tvlens", "manifest_version": 1, **({"kind": kind} if kind else {})}
+        body["files"] = files
         atomic_write(out / MANIFEST_NAME, json.dumps(body, indent=1) + "\n")
         os.replace(tmp, path)
     except BaseException:

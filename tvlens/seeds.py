@@ -36,7 +36,14 @@ from tvlens.experiment import ProtocolConfig, preflight, run_protocol
 from tvlens.fv_report import FV_COLUMNS
 from tvlens.protocol import HookedModel
 from tvlens.report import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
-from tvlens.runfiles import check_outputs_ours, dumps_strict, prepare_out, run_lock, write_output
+from tvlens.runfiles import (
+    check_folder_kind,
+    check_outputs_ours,
+    dumps_strict,
+    prepare_out,
+    run_lock,
+    write_output,
+)
 from tvlens.runmethods import FV_MODES
 from tvlens.runstats import summarize
 from tvlens.stats import Spread
@@ -77,12 +84,13 @@ def preflight_seeds(cfg: ProtocolConfig, seeds: Sequence[int], out: str | Path) 
     """
     seeds = check_seeds(seeds)
     out = prepare_out(out)
-    check_outputs_ours(out, ("summary.md", "report.html", SEEDS_FILE))
     if (out / "results.json").exists():
         raise ValueError(
             f"{out} holds a single-seed run (results.json); --seeds writes seed-<n>/ "
             "folders and seeds.json: pass another --out"
         )
+    check_folder_kind(out, "seeds")  # nor a compare's or a grid's folder
+    check_outputs_ours(out, ("summary.md", "report.html", SEEDS_FILE))
     for s in seeds:
         preflight(dataclasses.replace(cfg, seed=s), seed_dir(out, s))
     return out

@@ -7,8 +7,19 @@ Supported formats:
   function-vectors datasets' format; other keys are ignored);
 * ``.json`` in the tvlens schema: an object with ``"pairs": [[input, output], ...]`` and
   optional ``"name"``, ``"category"``, ``"description"``, ``"source"``;
-* ``.csv`` (comma) or ``.tsv`` / ``.tab`` (tab): two columns per row, an optional
-  ``input,output`` header row (skipped), blank lines skipped, cells stripped.
+* ``.csv`` (comma, with CSV quoting: ``"a, b",c``) or ``.tsv`` / ``.tab`` (tab, without
+  quoting: a ``"`` is a character like any other, so ``"Hello" world<TAB>...`` keeps its
+  quotes and a lone quote never swallows the lines after it): two columns per row, blank
+  lines skipped. A first row of column names is skipped: ``input,output`` silently, and
+  other names from :data:`~tvlens.tasks.pairs.HEADER_WORDS` (``source,target``,
+  ``question,answer``, ``prompt,completion``...) with a warning. Errors name the line a row
+  starts on.
+
+Whitespace around every input and output (``'mäßig\\n'``, a space after a comma), in JSON
+files too, is stripped and counted (:attr:`Task.n_stripped`, ``n_stripped`` in
+``results.json``); what stays broken after that (an empty string, a line break, a control
+character inside; an arrow or demo separator, found by ``tvlens run`` before the model
+loads) is refused.
 
 Identical duplicate pairs are merged; an input with two different outputs follows
 ``on_conflict`` (``"error"``, ``"first"`` or ``"drop"``, see :mod:`tvlens.tasks.pairs`);
@@ -45,7 +56,8 @@ def read_task_file(
         on_conflict: an input with two different outputs: ``"error"`` (default)
             refuses the file listing the conflicts, ``"first"`` keeps each input's first
             output, ``"drop"`` drops every conflicting input; the count dropped is the
-            task's ``n_conflicts_dropped``.
+            task's ``n_conflicts_dropped``. Surrounding whitespace is stripped (the
+            count is the task's ``n_stripped``).
 
     Raises:
         ValueError: naming the file, if it is missing, of an unknown type, empty, not

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -31,6 +32,13 @@ MAX_LISTED = 5
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 SUFFIXES = (".json", *DELIMITERS)
 META_KEYS = ("name", "category", "description", "source")
+#: Column names: a first row whose two cells are both among them (case-insensitive) is a
+#: header, skipped (with a warning unless it is ``input, output``). ``x, y`` and ``in, out``
+#: are not among them: they are pairs of real tasks (next_letter, antonyms).
+HEADER_WORDS = frozenset(
+    {"input", "output", "inputs", "outputs", "source", "target", "src", "tgt", "question",
+     "answer", "prompt", "completion", "query", "response", "text", "label"}
+)  # fmt: skip
 
 
 def check_on_conflict(on_conflict: Any) -> OnConflict:
@@ -132,6 +140,28 @@ def resolve_pairs(
             f"pairs ({len(conflicts)} conflicting inputs)"
         )
     return kept, n_dropped
+
+
+def strip_pairs(raw: Iterable[Any]) -> tuple[list[Any], int]:
+    """``raw`` with the whitespace around each input and output removed, and how many pairs
+    had some.
+
+    Surrounding whitespace (``'mäßig\\n'``, a space after a CSV comma) is not a task's
+    content: the prompt format places the spaces. What stays broken (a line break or an
+    arrow inside) is refused later; an item that is not two strings is passed on as it is
+    (:func:`resolve_pairs` refuses it). Pairs that become equal are merged, and inputs that
+    then have two outputs follow ``on_conflict``, as any others.
+    """
+    out: list[Any] = []
+    n = 0
+    for pair in raw:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            x, y = pair
+            if isinstance(x, str) and isinstance(y, str) and (x != x.strip() or y != y.strip()):
+                n += 1
+                pair = (x.strip(), y.strip())
+        out.append(pair)
+    return out, n
 
 
 def normalize_pairs(
@@ -253,30 +283,59 @@ def _json_pairs(text: str, where: str) -> tuple[list[Any], dict[str, Any]]:
 
 
 def _csv_pairs(text: str, delimiter: str, where: str) -> list[tuple[str, str]]:
-    """Two-column rows; an ``input,output`` header row is skipped."""
+    """Two-column rows, cells as written (:func:`strip_pairs` strips and counts them).
+
+    A comma-separated file is read with CSV quoting (``"a, b",c``); a tab-separated one
+    without (a quote is a character like any other there). A first row of column names
+    (:data:`HEADER_WORDS`) is skipped. Errors name the line where the row starts.
+    """
     out: list[tuple[str, str]] = []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    if delimiter == ",":
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    else:  # a tab-separated file has no quoting
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE)
     first = True
+    start = 1  # the line the next row starts on
     try:
         for row in reader:
-            line = reader.line_num
+            line, end, start = start, reader.line_num, reader.line_num + 1
             if not row or all(not c.strip() for c in row):
                 continue
-            cells = [c.strip() for c in row]
-            if len(cells) != 2:
-                raise ValueError(
-                    f"{where}: line {line} has {len(cells)} columns, expected 2 (input, output): "
-                    f"{row!r}"
+            if len(row) != 2:
+                spans = (
+                    f'; the quote (") that opens a field on line {line} runs it to line {end}: '
+                    'close it, or write a quote inside a quoted field as ""'
+                    if end > line
+                    else ""
                 )
-            if first and [c.lower() for c in cells] == ["input", "output"]:
+                raise ValueError(
+                    f"{where}: line {line} has {len(row)} columns, expected 2 (input, output): "
+                    f"{row!r}{spans}"
+                )
+            if first and _is_header(row, where, line):
                 first = False
                 continue
             first = False
-            if not cells[0] or not cells[1]:
+            if not row[0].strip() or not row[1].strip():
                 raise ValueError(f"{where}: line {line} has an empty cell: {row!r}")
-            out.append((cells[0], cells[1]))
+            out.append((row[0], row[1]))
     except csv.Error as e:
-        raise ValueError(f"{where}: line {reader.line_num}: not valid CSV ({e})") from None
+        raise ValueError(f"{where}: line {start}: not valid CSV ({e})") from None
     if not out:
         raise ValueError(f"{where}: no rows besides the header; no pairs")
     return out
+
+
+def _is_header(row: list[str], where: str, line: int) -> bool:
+    """Whether the first row names the columns; a warning for names other than input, output."""
+    names = [c.strip().lower() for c in row]
+    if names == ["input", "output"]:
+        return True
+    if names[0] == names[1] or not all(n in HEADER_WORDS for n in names):
+        return False
+    warnings.warn(
+        f"{where}: line {line} {row!r} read as a header (column names), not a pair, and "
+        "skipped; if it is a pair, move it below the first row",
+        stacklevel=5,
+    )
+    return True

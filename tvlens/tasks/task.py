@@ -18,6 +18,7 @@ from tvlens.tasks.pairs import (
     normalize_pairs,
     read_pairs_file,
     resolve_pairs,
+    strip_pairs,
 )
 
 __all__ = ["FilteredTask", "Pair", "Task", "normalize_pairs", "tokenizer_name"]
@@ -39,6 +40,8 @@ class Task:
         n_conflicts_dropped: how many ``(input, output)`` pairs were dropped when the
             task was built because their input had another output
             (``on_conflict="first"`` or ``"drop"``); 0 otherwise. Not part of equality.
+        n_stripped: how many pairs of a task file had whitespace around their input or
+            output, stripped when the file was read; 0 otherwise. Not part of equality.
 
     Build one with :meth:`from_pairs` or :meth:`from_file`, or get a registered one
     with :func:`tvlens.tasks.get_task`.
@@ -51,6 +54,7 @@ class Task:
     source: str = ""
     input_space: tuple[str, ...] = field(default=())
     n_conflicts_dropped: int = field(default=0, compare=False, kw_only=True)
+    n_stripped: int = field(default=0, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -62,11 +66,10 @@ class Task:
                     f"task {self.name!r}: {attr} must be a str, got {value!r} "
                     f"({type(value).__name__})"
                 )
-        n = self.n_conflicts_dropped
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(
-                f"task {self.name!r}: n_conflicts_dropped must be an int >= 0, got {n!r}"
-            )
+        for count in ("n_conflicts_dropped", "n_stripped"):
+            n = getattr(self, count)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"task {self.name!r}: {count} must be an int >= 0, got {n!r}")
         if isinstance(self.input_space, str):
             raise TypeError(
                 f"task {self.name!r}: input_space must be a collection of inputs, not the "
@@ -145,6 +148,9 @@ class Task:
             on_conflict: what to do with an input given two different outputs:
                 ``"error"`` (default), ``"first"`` or ``"drop"`` (see :meth:`from_pairs`).
 
+        Whitespace around an input or output is stripped (counted in :attr:`n_stripped`);
+        pairs that become duplicates or conflicts then follow ``on_conflict``.
+
         Raises:
             ValueError: naming the file, if it is missing, of an unknown type, empty,
                 not JSON, of the wrong shape, or has bad pairs (non-string, empty,
@@ -153,6 +159,7 @@ class Task:
         """
         policy = check_on_conflict(on_conflict)
         raw, meta, where = read_pairs_file(path)
+        raw, n_stripped = strip_pairs(raw)
         pairs, n_dropped = resolve_pairs(raw, where, policy)
         return cls(
             name=name or meta.get("name") or Path(path).stem,
@@ -161,6 +168,7 @@ class Task:
             description=meta.get("description", ""),
             source=meta.get("source", "") or str(path),
             n_conflicts_dropped=n_dropped,
+            n_stripped=n_stripped,
         )
 
     def to_json(self, path: str | Path) -> Path:
@@ -409,6 +417,7 @@ class Task:
             source=self.source,
             input_space=self.input_space,
             n_conflicts_dropped=self.n_conflicts_dropped,
+            n_stripped=self.n_stripped,
             dropped=tuple(dropped),
             tokenizer_name=name,
             format_name=fmt.name,
