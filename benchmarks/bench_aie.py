@@ -4,7 +4,7 @@
     to its clean mean at the last position, full logits, one prompt at a time (what a user
     writes by hand, and what Todd et al.'s code does):
     `tvlens.testing.reference_indirect_effects`;
-(b) `tvlens.indirect_effect.indirect_effects`: all heads of a prompt in one group of rows
+(b) `tvlens.fv.indirect_effect.indirect_effects`: all heads of a prompt in one group of rows
     (one packed row per prompt on a bridge over an HF model), logits at the arrow only.
 Both patch the same mean activations (computed once, not timed). Checks that the CIEs are
 equal (to float tolerance) and the top heads the same; prints times and peak RSS and, as its
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from tvlens import RunConfig, Runner
-    from tvlens.heads import mean_head_activations, shuffle_labels
-    from tvlens.indirect_effect import indirect_effects
+    from tvlens.fv.heads import mean_head_activations, shuffle_labels
+    from tvlens.fv.indirect_effect import indirect_effects
     from tvlens.models import load_model
     from tvlens.prompts import DEFAULT_FORMAT
     from tvlens.tasks import filter_single_token, get_task
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _top(aie: torch.Tensor, k: int) -> list[tuple[int, int, float]]:
-    from tvlens.indirect_effect import top_heads
+    from tvlens.fv.indirect_effect import top_heads
 
     return top_heads(aie, k)
 

@@ -3,7 +3,7 @@
 On `--n` examples of a task (answers of any length up to `--max-new-tokens` tokens), for every
 layer: (a) the loop a user writes by hand with TransformerLens, `tvlens.testing.
 reference_generate` (one prompt, one layer at a time, every step a full forward); (b)
-`tvlens.generation.generate_sweep` (θ for all layers in one extraction, then all
+`tvlens.evaluation.generation.generate_sweep` (θ for all layers in one extraction, then all
 n_examples x n_layers patched prompts decoded together). Both start from the same θ; checks
 that their exact-match accuracies per layer are equal, and prints as its last line
 `generate_speedup_vs_loop=<a/b>`. A benchmark, not a test.
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from tvlens import extract_thetas
-    from tvlens.answer_scoring import normalize_answer
-    from tvlens.generation import generate_sweep
+    from tvlens.evaluation.answer_scoring import normalize_answer
+    from tvlens.evaluation.generation import generate_sweep
     from tvlens.models import load_model
     from tvlens.prompts import DEFAULT_FORMAT
     from tvlens.tasks import for_model, get_task

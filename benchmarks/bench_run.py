@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(Path(args.results).read_text())
         load_s = float("nan")
     else:
-        from tvlens.experiment import ProtocolConfig, run_protocol
         from tvlens.models import load_model
+        from tvlens.run.protocol import ProtocolConfig, run_protocol
 
         t = time.perf_counter()
         model = load_model(args.model)

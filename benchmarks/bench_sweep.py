@@ -51,9 +51,9 @@ def unembed_only(model, rows: int, batch: int = 512) -> float:
 
 def floor(model, examples, fmt, batch_size: int) -> None:
     """(c): the Regular ICL prompts, batched, logits at the arrow only."""
-    from tvlens.batching import chunks
+    from tvlens.engine.batching import chunks
+    from tvlens.engine.runner import RunConfig, Runner
     from tvlens.prompts import icl_prompts
-    from tvlens.runner import RunConfig, Runner
 
     runner = Runner(model, RunConfig(batch_size=batch_size))
     texts = icl_prompts(examples, fmt)

@@ -35,7 +35,7 @@ def load(args: argparse.Namespace) -> Any:
 
 def write(out: str | Path, name: str, data: Any, figures: list[Any], title: str) -> None:
     """Write ``<out>/<name>.json`` and a self-contained ``<out>/<name>.html``."""
-    from tvlens.plots import write_html
+    from tvlens.report.plots import write_html
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

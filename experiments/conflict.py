@@ -8,7 +8,7 @@ from __future__ import annotations
 from _common import load, parser, write
 
 from tvlens.analysis import DEFAULT_CONFLICT_PAIRS, conflicting_tasks
-from tvlens.plots import conflict_figure
+from tvlens.report.plots import conflict_figure
 
 
 def main() -> None:

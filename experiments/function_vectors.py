@@ -16,11 +16,11 @@ import time
 from _common import load, parser, write
 
 from tvlens import RunConfig, Runner, get_task
-from tvlens.function_vectors import DEFAULT_KS, build_function_vector
-from tvlens.fv_compare import add_at_layer, additive_sweep, compare_methods, comparison_table
-from tvlens.heads import HEAD_OUTPUTS
-from tvlens.indirect_effect import mean_aie, top_heads
-from tvlens.plots import aie_figure, comparison_figure, layer_sweep_figure
+from tvlens.fv.heads import HEAD_OUTPUTS
+from tvlens.fv.indirect_effect import mean_aie, top_heads
+from tvlens.fv.methods import add_at_layer, additive_sweep, compare_methods, comparison_table
+from tvlens.fv.vector import DEFAULT_KS, build_function_vector
+from tvlens.report.plots import aie_figure, comparison_figure, layer_sweep_figure
 from tvlens.tasks import for_model
 
 

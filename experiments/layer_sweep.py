@@ -8,7 +8,7 @@ from __future__ import annotations
 from _common import load, parser, write
 
 from tvlens import get_task, layer_sweep
-from tvlens.plots import layer_sweep_figure
+from tvlens.report.plots import layer_sweep_figure
 from tvlens.tasks import for_model
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from _common import load, parser, write
 
 from tvlens.analysis import robustness
-from tvlens.plots import distance_histogram_figure, robustness_figure
+from tvlens.report.plots import distance_histogram_figure, robustness_figure
 
 
 def main() -> None:

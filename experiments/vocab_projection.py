@@ -9,7 +9,7 @@ from _common import load, parser, write
 
 from tvlens import TaskVector, extract_task_vectors, get_task, layer_sweep
 from tvlens.analysis import vocab_table
-from tvlens.plots import vocab_figure
+from tvlens.report.plots import vocab_figure
 from tvlens.tasks import for_model
 
 

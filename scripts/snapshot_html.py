@@ -16,7 +16,7 @@ from pathlib import Path
 
 def snapshot(html: Path, png: Path, width: int = 1200, height: int = 900) -> None:
     """Screenshot ``html`` into ``png`` at the given window size."""
-    from tvlens.report import chromium_command
+    from tvlens.report.summary import chromium_command
 
     png.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:

@@ -11,13 +11,13 @@ import pytest
 
 from tests.conftest import build_tiny
 from tvlens.cli import main
-from tvlens.compare import FV_TABLE_MODES, Comparison, compare
-from tvlens.experiment import ProtocolConfig, run_protocol
-from tvlens.numbers import fmt_ci, fmt_test
-from tvlens.report import chromium_command
-from tvlens.runfiles import MANIFEST_NAME
-from tvlens.runmethods import FV_MODES
-from tvlens.runstats import mean_interval, with_statistics
+from tvlens.report.compare import FV_TABLE_MODES, Comparison, compare
+from tvlens.report.numbers import fmt_ci, fmt_test
+from tvlens.report.summary import chromium_command
+from tvlens.run.files import MANIFEST_NAME
+from tvlens.run.methods import FV_MODES
+from tvlens.run.protocol import ProtocolConfig, run_protocol
+from tvlens.run.statistics import mean_interval, with_statistics
 
 CFG = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
 

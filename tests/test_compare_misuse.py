@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tvlens.cli import main
-from tvlens.compare import compare, run_labels
+from tvlens.report.compare import compare, run_labels
 
 MODES = ("baseline", "hypothesis", "regular")
 SHA = {"to_upper": "a" * 64, "to_lower": "b" * 64}

@@ -15,11 +15,11 @@ from tvlens import (
     layer_sweep,
     regular,
 )
+from tvlens.engine.runner import RunConfig
+from tvlens.evaluation.results import LayerSweepResult
 from tvlens.hooks import resid_hook_name
 from tvlens.prompts import DEFAULT_FORMAT as FMT
 from tvlens.prompts import dummy_prompts, tokenize_prompts
-from tvlens.results import LayerSweepResult
-from tvlens.runner import RunConfig
 
 EXAMPLES = letter_examples(6, n_demos=3, n_dummy=2)
 

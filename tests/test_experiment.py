@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import tvlens.experiment as experiment
+import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
-from tvlens.experiment import ProtocolConfig, run_protocol
-from tvlens.report import chromium_command
+from tvlens.report.summary import chromium_command
+from tvlens.run.protocol import ProtocolConfig, run_protocol
 
 CFG = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
 

@@ -13,18 +13,18 @@ import torch
 from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
 from tvlens import RunConfig, Runner, TaskVector
-from tvlens.function_vectors import FunctionVector, build_function_vector
-from tvlens.fv_compare import (
+from tvlens.engine.patches import Patches
+from tvlens.fv.heads import mean_head_activations, shuffle_labels
+from tvlens.fv.indirect_effect import indirect_effects
+from tvlens.fv.methods import (
     METHODS,
     add_at_layer,
     additive_sweep,
     compare_methods,
     comparison_table,
 )
-from tvlens.heads import mean_head_activations, shuffle_labels
+from tvlens.fv.vector import FunctionVector, build_function_vector
 from tvlens.hooks import resid_hook_name
-from tvlens.indirect_effect import indirect_effects
-from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, zero_shot_prompts
 
 EXAMPLES = [e for e in letter_examples(16, n_demos=3, n_dummy=1, seed=4) if e.n_demos >= 2]

@@ -11,7 +11,10 @@ import torch
 from tests.conftest import build_tiny
 from tests.helpers import letter_examples
 from tvlens import ICLExample, baseline, hypothesis, regular
-from tvlens.answer_scoring import (
+from tvlens.engine.decoding import greedy_generate
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import RunConfig, Runner
+from tvlens.evaluation.answer_scoring import (
     GenerationResult,
     answer_steps,
     answer_within,
@@ -22,17 +25,14 @@ from tvlens.answer_scoring import (
     score_answer,
     token_f1,
 )
-from tvlens.decoding import greedy_generate
-from tvlens.generation import (
+from tvlens.evaluation.generation import (
     generate_baseline,
     generate_hypothesis,
     generate_regular,
 )
 from tvlens.hooks import resid_hook_name
-from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT as FMT
 from tvlens.prompts import PromptFormat
-from tvlens.runner import RunConfig, Runner
 from tvlens.testing import tiny_hf_bridge
 
 KINDS = ["hooked", "bridge", "hf-llama", "hf-gemma3"]
@@ -444,7 +444,7 @@ def test_modes_refuse_bad_input(tiny_model, no_jaxtyping) -> None:
 
 
 def test_generate_sweep_equals_generate_hypothesis_per_layer(tiny_model) -> None:
-    from tvlens.generation import generate_sweep
+    from tvlens.evaluation.generation import generate_sweep
 
     examples = letter_examples(4, n_demos=2, n_dummy=1, seed=5)
     sweep = generate_sweep(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tvlens.cli import main
-from tvlens.grid import Cell, grid, tiny_load
+from tvlens.run.grid import Cell, grid, tiny_load
 
 # Both build on TransformerLens 3 and 4 (no HookedTransformer), of different depth.
 MODELS = ["tiny-bridge", "tiny-hf-llama"]
@@ -181,7 +181,7 @@ def test_arguments_are_checked_before_anything_runs(tmp_path) -> None:
 
 
 def test_cli_grid_in_process(tmp_path, capsys) -> None:
-    from tvlens import grid as grid_module
+    from tvlens.run import grid as grid_module
 
     args = ["grid", "--models", "tiny-bridge", "--tasks", "to_upper", "--seeds", "0",
             "--out", str(tmp_path / "g"), "--backend", "local", "--n-dev", "4", "--n-test",
@@ -198,7 +198,7 @@ def test_cli_grid_in_process(tmp_path, capsys) -> None:
 
 
 def test_cli_grid_runs_function_vectors_in_every_cell(tmp_path) -> None:
-    from tvlens import grid as grid_module
+    from tvlens.run import grid as grid_module
 
     args = ["grid", "--models", "tiny-bridge", "--tasks", "to_upper", "--seeds", "0", "1",
             "--out", str(tmp_path / "g"), "--backend", "local", "--n-dev", "4", "--n-test",
@@ -286,15 +286,15 @@ def test_without_ray_auto_runs_in_process_and_says_how_to_go_parallel(
 
 def test_a_cell_worker_records_failures_instead_of_raising(tmp_path) -> None:
     """The worker class itself: a cell run through it never raises."""
-    from tvlens.experiment import ProtocolConfig
-    from tvlens.grid import CellWorker
+    from tvlens.run.grid import CellWorker
+    from tvlens.run.protocol import ProtocolConfig
 
     w = CellWorker(tiny_load, "tiny-bridge")
     cfg = ProtocolConfig(tasks=["to_upper"], **SMALL)
     rec = w.run(Cell("tiny-bridge", "arrow", 0), cfg, str(tmp_path / "c"))
     assert rec["status"] == "ok" and rec["load_time_s"] is not None
     # the same folder from another thread while locked: a recorded failure, not an exception
-    from tvlens.runfiles import run_lock
+    from tvlens.run.files import run_lock
 
     with run_lock(tmp_path / "c"):
         box: list[dict[str, Any]] = []

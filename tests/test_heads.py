@@ -1,4 +1,4 @@
-"""Per-head hooks, mean head activations and the causal indirect effect (tvlens.heads)."""
+"""Per-head hooks, mean head activations and the causal indirect effect (tvlens.fv.heads)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
 from tvlens import ICLExample, RunConfig, Runner
 from tvlens._compat import post_attention_gain, post_attention_norm
-from tvlens.heads import (
+from tvlens.fv.heads import (
     HeadPatches,
     head_patch_hooks,
     mean_head_activations,
     shuffle_labels,
 )
+from tvlens.fv.indirect_effect import indirect_effects, mean_aie, top_heads
 from tvlens.hooks import ArrowRecorder, resid_hook_name
-from tvlens.indirect_effect import indirect_effects, mean_aie, top_heads
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts
 from tvlens.testing import reference_indirect_effects
 

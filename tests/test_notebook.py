@@ -40,7 +40,7 @@ for name, r in results.items():
     assert r.layer == sweeps[name].best_layer
     assert len(r.hypothesis.predictions) == N_TEST
 assert len(top) == 10 and all(a.prob >= b.prob for a, b in zip(top, top[1:]))
-from tvlens.fv_compare import METHODS
+from tvlens.fv.methods import METHODS
 assert comparison.task == fv_task and list(comparison.accuracies) == list(METHODS)
 assert all(len(m.predictions) == N_TEST for m in comparison.modes.values())
 assert comparison.modes["regular"] is results[fv_task].regular  # known=, not rerun

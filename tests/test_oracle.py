@@ -6,9 +6,9 @@ import pytest
 
 from tests.helpers import letter_examples
 from tvlens import layer_sweep
-from tvlens.config import RunConfig
+from tvlens.engine.config import RunConfig
+from tvlens.engine.runner import Runner
 from tvlens.prompts import DEFAULT_FORMAT
-from tvlens.runner import Runner
 from tvlens.testing import reference_sweep, tiny_hf_bridge
 
 EXAMPLES = letter_examples(5, n_demos=3, n_dummy=2, seed=7)
@@ -35,7 +35,7 @@ def test_packed_sweep_equals_the_hand_written_loop(arch) -> None:
 
 def test_generation_equals_the_hand_written_loop(tiny_model) -> None:
     from tvlens import extract_thetas
-    from tvlens.generation import generate_hypothesis
+    from tvlens.evaluation.generation import generate_hypothesis
     from tvlens.testing import reference_generate
 
     thetas = extract_thetas(tiny_model, EXAMPLES, layers=[1])[:, 0]

@@ -7,8 +7,8 @@ import torch
 
 from tests.helpers import letter_examples
 from tvlens import extract_thetas, hypothesis, layer_sweep
-from tvlens.packing import common_prefix_length, pack
-from tvlens.runner import RunConfig, Runner
+from tvlens.engine.packing import common_prefix_length, pack
+from tvlens.engine.runner import RunConfig, Runner
 
 PACKED, BATCHED = RunConfig(method="packed"), RunConfig(method="batched")
 

@@ -18,7 +18,7 @@ from tvlens.analysis import (
     RobustnessResult,
     summarize_vectors,
 )
-from tvlens.plots import (
+from tvlens.report.plots import (
     conflict_figure,
     distance_histogram_figure,
     layer_sweep_figure,

@@ -43,8 +43,8 @@ def test_task_vector_beats_baseline_on_to_upper(gemma, to_upper) -> None:
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_batched_equals_unbatched_on_gemma(gemma, side) -> None:
+    from tvlens.engine.runner import Runner
     from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, tokenize_prompts
-    from tvlens.runner import Runner
     from tvlens.tasks import for_model, get_task
 
     task = for_model(get_task("country_capital"), gemma)

@@ -7,17 +7,17 @@ import json
 
 import pytest
 
-from tvlens.plots import relative_depth_figure, runs_bars_figure
-from tvlens.report import fmt_ci, fmt_p, summary_markdown
-from tvlens.results import EvaluationResult, ModeResult, Prediction
-from tvlens.runstats import (
+from tvlens.evaluation.results import EvaluationResult, ModeResult, Prediction
+from tvlens.evaluation.stats import PairedTest, UnpairedTest, wilson_interval
+from tvlens.report.plots import relative_depth_figure, runs_bars_figure
+from tvlens.report.summary import fmt_ci, fmt_p, summary_markdown
+from tvlens.run.statistics import (
     SCHEMA_VERSION,
     summarize,
     task_statistics,
     upgrade_results,
     with_statistics,
 )
-from tvlens.stats import PairedTest, UnpairedTest, wilson_interval
 
 
 def mode(name: str, correct: list[bool], queries: list[str] | None = None) -> ModeResult:

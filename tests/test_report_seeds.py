@@ -10,15 +10,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import tvlens.experiment as experiment
 import tvlens.models
+import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
-from tvlens.compare import FV_TABLE_MODES, compare
-from tvlens.experiment import ProtocolConfig, run_protocol
-from tvlens.runfiles import LOCK_NAME
-from tvlens.runmethods import FV_MODES
-from tvlens.seeds import SEEDS_FILE, aggregate_seeds, check_seeds, run_seeds, seeds_markdown
+from tvlens.report.compare import FV_TABLE_MODES, compare
+from tvlens.run.files import LOCK_NAME
+from tvlens.run.methods import FV_MODES
+from tvlens.run.protocol import ProtocolConfig, run_protocol
+from tvlens.run.seeds import SEEDS_FILE, aggregate_seeds, check_seeds, run_seeds, seeds_markdown
 
 CFG = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2, format="paper")
 SMALL = ["--n-dev", "4", "--n-test", "5", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from tests.conftest import build_tiny
-from tvlens.experiment import ProtocolConfig, run_protocol
+from tvlens.run.protocol import ProtocolConfig, run_protocol
 
 SMALL = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
 

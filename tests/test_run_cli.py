@@ -15,8 +15,8 @@ import tvlens.models
 import tvlens.tasks
 from tests.conftest import build_tiny
 from tvlens.cli import EXIT_ALL_SKIPPED, QUICK_N, _parser, main
-from tvlens.experiment import ProtocolConfig
-from tvlens.runfiles import LOCK_NAME
+from tvlens.run.files import LOCK_NAME
+from tvlens.run.protocol import ProtocolConfig
 
 SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]
 
@@ -190,7 +190,7 @@ def test_interrupted_run_keeps_finished_tasks_and_removes_the_lock(
 ) -> None:
     import signal
 
-    import tvlens.experiment as experiment
+    import tvlens.run.protocol as experiment
 
     real = experiment.run_task
 

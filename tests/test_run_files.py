@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-import tvlens.runfiles as runfiles
-from tvlens.runfiles import (
+import tvlens.run.files as runfiles
+from tvlens.run.files import (
     LOCK_NAME,
     MANIFEST_NAME,
     atomic_write,

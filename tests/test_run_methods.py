@@ -12,11 +12,11 @@ import torch
 import tvlens.models
 from tests.conftest import build_tiny
 from tvlens.cli import main, methods_arg
-from tvlens.experiment import ProtocolConfig, preflight, run_protocol
-from tvlens.function_vectors import FunctionVector
-from tvlens.fv_report import FV_COLUMNS, fv_markdown, weak_corruptions
-from tvlens.runfiles import dumps_strict, write_output
-from tvlens.runmethods import FV_MODES, FV_SETTINGS
+from tvlens.fv.vector import FunctionVector
+from tvlens.report.fv import FV_COLUMNS, fv_markdown, weak_corruptions
+from tvlens.run.files import dumps_strict, write_output
+from tvlens.run.methods import FV_MODES, FV_SETTINGS
+from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
 
 CFG = dict(tasks=["to_upper"], n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
 SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]
@@ -191,8 +191,8 @@ def test_cli_seeds_run_function_vectors_in_every_seed(model, tmp_path, monkeypat
 
 
 def test_the_run_equals_compare_methods_called_directly(model, runs) -> None:
-    from tvlens.fv_compare import compare_methods
-    from tvlens.runtasks import load_task
+    from tvlens.fv.methods import compare_methods
+    from tvlens.run.tasks import load_task
     from tvlens.tasks import for_model
 
     root, _, both = runs

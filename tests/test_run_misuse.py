@@ -11,15 +11,15 @@ import jsonschema
 import pytest
 import torch
 
-import tvlens.experiment as experiment
 import tvlens.models
+import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
-from tvlens.compare import compare
-from tvlens.experiment import ProtocolConfig, preflight, run_protocol
-from tvlens.fingerprint import weights_sha256
-from tvlens.grid import grid, tiny_load
-from tvlens.runfiles import MANIFEST_NAME, read_manifest, write_output
+from tvlens.report.compare import compare
+from tvlens.run.files import MANIFEST_NAME, read_manifest, write_output
+from tvlens.run.fingerprint import weights_sha256
+from tvlens.run.grid import grid, tiny_load
+from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
 from tvlens.tasks import Task
 
 CFG = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
@@ -141,7 +141,7 @@ def test_grid_refuses_a_comparison_folder(run_dir, tmp_path) -> None:
 
 
 def test_seeds_refuse_a_comparison_folder_before_any_seed_runs(run_dir, tmp_path) -> None:
-    from tvlens.seeds import preflight_seeds
+    from tvlens.run.seeds import preflight_seeds
 
     compare([run_dir], tmp_path / "cmp")
     with pytest.raises(ValueError, match="holds a comparison"):

@@ -10,11 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import tvlens.experiment as experiment
+import tvlens.run.protocol as experiment
 import tvlens.tasks
 from tests.conftest import build_tiny
-from tvlens.experiment import ProtocolConfig, run_protocol
-from tvlens.runfiles import LOCK_NAME, write_output
+from tvlens.run.files import LOCK_NAME, write_output
+from tvlens.run.protocol import ProtocolConfig, run_protocol
 from tvlens.tasks import Task
 
 CFG = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2, format="paper")

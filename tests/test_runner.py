@@ -17,9 +17,9 @@ from tvlens import (
     task_vector,
 )
 from tvlens.analysis import conflicting_tasks, robustness
-from tvlens.patches import Patches
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import RunConfig, Runner
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, tokenize_prompts
-from tvlens.runner import RunConfig, Runner
 
 EXAMPLES = letter_examples(5, n_demos=3, n_dummy=2, seed=1)
 

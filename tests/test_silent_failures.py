@@ -13,11 +13,11 @@ import torch
 from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tests.helpers import letter_examples
 from tvlens import _compat
-from tvlens.heads import mean_head_activations
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import RunConfig, Runner
+from tvlens.fv.heads import mean_head_activations
 from tvlens.hooks import ArrowRecorder
-from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts
-from tvlens.runner import RunConfig, Runner
 
 EXAMPLES = letter_examples(6, n_demos=3, n_dummy=1, seed=3)
 

@@ -1,4 +1,5 @@
-"""tvlens.stats against reference values: Wilson, McNemar, Fisher, the bootstrap, spreads."""
+"""tvlens.evaluation.stats against reference values: Wilson, McNemar, Fisher, the bootstrap,
+spreads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from tvlens.stats import (
+from tvlens.evaluation.stats import (
     Z95,
     Spread,
     bootstrap_mean_interval,

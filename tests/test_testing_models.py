@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from tvlens import packing
+from tvlens.engine import packing
 from tvlens.testing import (
     BOS,
     HF_ARCHS,
@@ -133,7 +133,7 @@ def test_unknown_arch_raises() -> None:
 
 def _tvlens_packing_verdict(model: Any) -> tuple[bool, str]:
     """tvlens's own packing check on ``model``: ``(exact, why)``."""
-    from tvlens.runner import Runner
+    from tvlens.engine.runner import Runner
 
     verdict = Runner(model).packing
     return bool(verdict.exact), str(verdict.reason)

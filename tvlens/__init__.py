@@ -7,27 +7,30 @@ compositions of TransformerLens hooks that work on ``HookedTransformer`` and
 
 from tvlens._example import ICLExample
 from tvlens._version import __version__
-from tvlens.answer_scoring import GenerationResult
-from tvlens.config import RunConfig
-from tvlens.decoding import Generations
-from tvlens.extract import extract_task_vectors, extract_thetas, task_vector
-from tvlens.function_vectors import FunctionVector, build_function_vector
-from tvlens.fv_compare import MethodComparison, compare_methods
-from tvlens.generation import (
+from tvlens.engine.config import RunConfig
+from tvlens.engine.decoding import Generations
+from tvlens.engine.patches import ArrowActivations, Patches, PromptPatches
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.answer_scoring import GenerationResult
+from tvlens.evaluation.extract import extract_task_vectors, extract_thetas, task_vector
+from tvlens.evaluation.generation import (
     generate_baseline,
     generate_hypothesis,
     generate_regular,
 )
-from tvlens.heads import HeadActivations, mean_head_activations, shuffle_labels
+from tvlens.evaluation.modes import baseline, evaluate, hypothesis, regular
+from tvlens.evaluation.results import EvaluationResult, LayerSweepResult, ModeResult, Prediction
+from tvlens.evaluation.sweep import layer_sweep
+from tvlens.fv.heads import HeadActivations, mean_head_activations, shuffle_labels
+from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
+from tvlens.fv.methods import MethodComparison, compare_methods
+from tvlens.fv.vector import FunctionVector, build_function_vector
 from tvlens.hooks import (
     logits_at_hooks,
     resid_extractor_hooks,
     resid_hook_name,
     task_vector_hooks,
 )
-from tvlens.indirect_effect import IndirectEffects, indirect_effects
-from tvlens.modes import baseline, evaluate, hypothesis, regular
-from tvlens.patches import ArrowActivations, Patches, PromptPatches
 from tvlens.prompts import (
     DEFAULT_FORMAT,
     PAPER_FORMAT,
@@ -36,9 +39,6 @@ from tvlens.prompts import (
     tokenize_prompts,
 )
 from tvlens.protocol import HookedModel
-from tvlens.results import EvaluationResult, LayerSweepResult, ModeResult, Prediction
-from tvlens.runner import Runner
-from tvlens.sweep import layer_sweep
 from tvlens.tasks import PAPER_TASKS, Task, get_task, list_tasks
 from tvlens.vectors import TaskVector
 

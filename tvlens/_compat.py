@@ -260,7 +260,7 @@ def hooked_from_local_dir(
     return model
 
 
-# ---- attention heads (tvlens.heads, tvlens.function_vectors) ---------------------------------
+# ---- attention heads (tvlens.fv.heads, tvlens.fv.vector) ---------------------------------
 # Both model classes expose these names: on a bridge, ``attn.hook_z`` is an alias of the input
 # of the output projection (``attn.o.hook_in``), ``[batch, pos, n_heads, d_head]`` with one
 # slice per *query* head also under grouped-query attention; ``hook_attn_out`` is what the

@@ -19,9 +19,9 @@ QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tvlens.experiment import ProtocolConfig
     from tvlens.prompts import FORMATS
-    from tvlens.runtasks import ON_CONFLICT
+    from tvlens.run.protocol import ProtocolConfig
+    from tvlens.run.tasks import ON_CONFLICT
 
     d = ProtocolConfig.defaults()  # one source of defaults: the protocol's own fields
     p = argparse.ArgumentParser(prog="tvlens", description=__doc__)
@@ -143,9 +143,9 @@ def methods_arg(values: Sequence[str] | None) -> list[str]:
 
 
 def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
-    """``tvlens grid``: models x formats x seeds, one results folder per cell (tvlens.grid)."""
+    """``tvlens grid``: models x formats x seeds, one results folder per cell (tvlens.run.grid)."""
     from tvlens.prompts import FORMATS
-    from tvlens.runtasks import ON_CONFLICT
+    from tvlens.run.tasks import ON_CONFLICT
 
     g = sub.add_parser(
         "grid",
@@ -197,10 +197,10 @@ EXIT_ALL_SKIPPED = 3
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tvlens.experiment import ProtocolConfig, preflight, run_protocol
     from tvlens.models import resolve_device
-    from tvlens.report import skipped_reasons
-    from tvlens.runfiles import prepare_out, run_lock
+    from tvlens.report.summary import skipped_reasons
+    from tvlens.run.files import prepare_out, run_lock
+    from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
 
     resolve_device(args.device)  # a device this machine lacks fails here, not after loading
     d = ProtocolConfig.defaults()
@@ -254,8 +254,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_seeds(args: argparse.Namespace, cfg: Any) -> int:
-    from tvlens.runfiles import prepare_out, run_lock
-    from tvlens.seeds import preflight_seeds, run_seeds
+    from tvlens.run.files import prepare_out, run_lock
+    from tvlens.run.seeds import preflight_seeds, run_seeds
 
     out = prepare_out(args.out)
     with run_lock(out):
@@ -283,7 +283,7 @@ def _run_seeds(args: argparse.Namespace, cfg: Any) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from tvlens.compare import compare
+    from tvlens.report.compare import compare
 
     comp = compare(args.run_dirs, args.out)
     print(
@@ -294,7 +294,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from tvlens.grid import grid
+    from tvlens.run.grid import grid
 
     settings: dict[str, Any] = {k: getattr(args, k) for k in ("n_dev", "n_test", "n_baseline",
                 "n_demos", "n_dummy", "batch_size", "max_new_tokens", "answers",

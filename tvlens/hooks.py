@@ -317,7 +317,7 @@ def resid_extractor_hooks(
             all >= 0 (from the attention mask, e.g. ``batch.positions``).
         layers: layer indices to read (ints, numpy ints or 0-d integer tensors).
         stop_after: end the forward pass after the last layer (catch :class:`StopForward`,
-            or use :func:`tvlens.extract.run_extraction`, which does).
+            or use :func:`tvlens.evaluation.extract.run_extraction`, which does).
 
     Returns:
         A :class:`ResidRecorder`; pass ``recorder.hooks`` as ``fwd_hooks``.

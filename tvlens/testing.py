@@ -8,7 +8,7 @@ No download: the tokenizer is a byte-level BPE trained in memory on letters and 
   takes no ``position_ids``, so tvlens never packs prompts on it.
 * :func:`tiny_hf_bridge`: a ``TransformerBridge`` around a random Hugging Face causal LM
   (Llama or Gemma 3), built the way :func:`tvlens.models.load_model` builds real ones; its
-  logits equal the HF model's and shared-prefix packing (:mod:`tvlens.packing`) is exact
+  logits equal the HF model's and shared-prefix packing (:mod:`tvlens.engine.packing`) is exact
   on it.
 
 Oracles, the straightforward TransformerLens loops the batched code must agree with (slow

@@ -7,7 +7,7 @@
 * :func:`vocab_projection` / :func:`vocab_table` (Section 6): θ read through the final
   norm and unembedding.
 
-Nothing here imports plotly; figures live in :mod:`tvlens.plots`.
+Nothing here imports plotly; figures live in :mod:`tvlens.report.plots`.
 """
 
 from tvlens.analysis.conflict import (

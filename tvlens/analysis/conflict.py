@@ -25,15 +25,15 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.config import RunConfig
-from tvlens.extract import extract_thetas
+from tvlens.engine.config import RunConfig
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.extract import extract_thetas
+from tvlens.evaluation.scoring import answer_ids
+from tvlens.evaluation.sweep import layer_sweep
 from tvlens.hooks import check_layer
-from tvlens.patches import Patches
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, answer_token_ids, icl_prompts
 from tvlens.protocol import HookedModel
-from tvlens.runner import Runner
-from tvlens.scoring import answer_ids
-from tvlens.sweep import layer_sweep
 
 DEFAULT_CONFLICT_PAIRS: tuple[tuple[str, str], ...] = (
     ("next_letter", "to_upper"),

@@ -27,13 +27,13 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.config import RunConfig
-from tvlens.extract import extract_thetas
+from tvlens.engine.config import RunConfig
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.extract import extract_thetas
+from tvlens.evaluation.sweep import layer_sweep
 from tvlens.hooks import check_layer
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
-from tvlens.runner import Runner
-from tvlens.sweep import layer_sweep
 
 Vectors = Float[Tensor, "n d"] | Float[np.ndarray, "n d"]
 
@@ -347,8 +347,8 @@ def robustness(
         k: neighbours of the leave-one-out k-NN accuracy (majority vote, cosine).
         perplexity: t-SNE perplexity (clipped below the number of vectors).
         seed: seeds sampling and t-SNE.
-        run: a :class:`~tvlens.runner.RunConfig` or a :class:`~tvlens.runner.Runner` of
-            ``model`` (batching, sink token, packing).
+        run: a :class:`~tvlens.engine.config.RunConfig` or a
+            :class:`~tvlens.engine.runner.Runner` of ``model`` (batching, sink token, packing).
 
     Raises:
         ValueError: with fewer than 2 tasks, or ``k`` not below the number of vectors.

@@ -14,7 +14,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens._compat import final_norm, unembed
-from tvlens.batching import model_device, model_dtype
+from tvlens.engine.batching import model_device, model_dtype
 from tvlens.hooks import check_vectors
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector

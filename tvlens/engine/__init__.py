@@ -1,0 +1,2 @@
+"""The execution layer: one Runner per model, its configuration, batching, packing,
+patches and decoding."""

@@ -1,0 +1,72 @@
+"""How a :class:`~tvlens.engine.runner.Runner` executes: :class:`RunConfig`.
+
+Results never depend on it."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Method = Literal["auto", "packed", "batched"]
+METHODS = ("auto", "packed", "batched")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a :class:`Runner` executes; results do not depend on it (tested).
+
+    Attributes:
+        batch_size: prompts per forward pass (extraction, the modes).
+        sweep_batch_size: ``(example, layer)`` rows per pass in the layer sweep.
+        prepend_bos: lead prompts with the attention-sink token (``None``: the model's
+            ``cfg.default_prepend_bos``).
+        method: ``"auto"`` packs prompts sharing a prefix where a probe shows it exact,
+            ``"packed"`` insists on it, ``"batched"`` never packs.
+        device: where batches are sent; ``None`` is the model's own device. The model is
+            never moved: a device the model is not on is refused.
+    """
+
+    batch_size: int = 16
+    sweep_batch_size: int = 1024
+    prepend_bos: bool | None = None
+    method: Method = "auto"
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "sweep_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RunConfig.{name} must be an int >= 1, got {value!r}")
+        if self.prepend_bos is not None and not isinstance(self.prepend_bos, bool):
+            raise TypeError(
+                f"RunConfig.prepend_bos must be True, False or None, got {self.prepend_bos!r}"
+            )
+        if self.method not in METHODS:
+            raise ValueError(f"RunConfig.method must be one of {METHODS}, got {self.method!r}")
+        if self.device is not None and not isinstance(self.device, str):
+            raise TypeError(f"RunConfig.device must be a string such as 'cpu', got {self.device!r}")
+
+
+def with_legacy(config: RunConfig, legacy: dict[str, Any]) -> RunConfig:
+    """``config`` updated by the keywords ``run=`` replaced, with a ``DeprecationWarning``.
+
+    Raises:
+        TypeError: for a keyword that is no :class:`RunConfig` field.
+    """
+    names = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(legacy) - names - {"padding_side"})
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}")
+    warnings.warn(
+        f"the keywords {sorted(legacy)} are deprecated: pass run=RunConfig(...) or "
+        "run=Runner(model, ...) instead (padding_side no longer matters: results do not "
+        "depend on it)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    options = dict(legacy)
+    side = options.pop("padding_side", "right")
+    if side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
+    return replace(config, **options)

@@ -1,0 +1,435 @@
+"""Greedy decoding with task vectors patched in: the loops behind ``Runner.generate``.
+
+:func:`greedy_generate` (``Runner.generate``) decodes greedily from each prompt's arrow, in
+batches, with the attention mask built on every step, so left and right padding give the
+tokens one prompt alone gives (tested). Patch semantics:
+
+* θ replaces (or, ``Patches.mode="add"``, is added to) the residual stream after layer L
+  (``blocks.L.hook_resid_post``) at the **arrow** position, found from the attention mask
+  (never ``-1``). Generated tokens see it only through attention.
+* ``at="arrow"`` (the paper) patches the arrow and nothing else. Without a KV cache every
+  step re-runs the whole sequence, so the arrow is patched again on every step's forward;
+  with a cache the arrow runs once, in the prompt pass, and is patched there.
+* ``at="all"`` also patches every generated position (each generated token as it is fed
+  back), which with ``mode="add"`` is steering during generation.
+
+Two decoding paths compute the same tokens: *recompute* (each step a full forward over
+prompt + generated tokens; rows that stopped leave the batch) and *KV cache* (a prompt pass,
+then one token per step). The cache is used only where :meth:`Runner.kv_cache` found it exact
+on the model (a probe comparing both paths, once per Runner). On TransformerLens 3.9 / 4.3 with
+transformers 5.x that is ``HookedTransformer`` only: a ``TransformerBridge`` over a Hugging
+Face model leaves the HF cache empty (its attention reads the cache from a keyword the HF
+layers no longer pass), and a natively built bridge has no HF model to hold a cache.
+
+Example:
+    >>> gens = runner.generate(["France ->"], fmt, max_new_tokens=6)  # doctest: +SKIP
+    >>> gens.texts  # doctest: +SKIP
+    (' Paris\\n',)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._compat import KVCache, kv_cache_kind
+from tvlens._compat import n_ctx as context_length
+from tvlens.engine.patches import Patches
+from tvlens.evaluation.answer_scoring import as_stops
+from tvlens.hooks import logits_at_hooks
+from tvlens.prompts import DEFAULT_FORMAT, PromptBatch, PromptFormat, pad_token_id
+from tvlens.protocol import HookPair
+
+# ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
+# Runner imports this module, so this module cannot import it).
+At = Literal["arrow", "all"]
+AT_VALUES = ("arrow", "all")
+
+
+# ---- values ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Generation:
+    """One prompt's greedy continuation.
+
+    Attributes:
+        token_ids: the generated tokens, including the one that ended it (EOS, or the
+            token completing a stop string).
+        text: their decoded text (a final EOS left out; stop strings kept).
+        input_ids: the prompt's token ids as fed (sink token included).
+        stop_reason: ``"stop"`` (a stop string appeared), ``"eos"`` or ``"length"``
+            (``max_new_tokens`` reached).
+    """
+
+    token_ids: tuple[int, ...]
+    text: str
+    input_ids: tuple[int, ...]
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class Generations:
+    """What :meth:`Runner.generate` returns: per prompt, in input order.
+
+    Attributes:
+        kv_cache: whether the KV-cache path produced them (else the recompute path).
+    """
+
+    token_ids: tuple[tuple[int, ...], ...]
+    texts: tuple[str, ...]
+    input_ids: tuple[tuple[int, ...], ...]
+    stop_reasons: tuple[str, ...]
+    kv_cache: bool
+
+    def __len__(self) -> int:
+        return len(self.token_ids)
+
+    def __getitem__(self, i: int) -> Generation:
+        return Generation(self.token_ids[i], self.texts[i], self.input_ids[i], self.stop_reasons[i])
+
+
+@dataclass(frozen=True)
+class KVCacheVerdict:
+    """Whether generation may reuse a KV cache on a model (it agrees with recompute), and why."""
+
+    usable: bool
+    reason: str
+
+
+def check_context(ids: Sequence[Sequence[int]], max_new_tokens: int, n_ctx: int | None) -> None:
+    """Refuse a generation that would run past the model's context.
+
+    The model runs on the prompt and all generated tokens but the last: ``len(prompt) +
+    max_new_tokens - 1`` positions, each of which must lie inside ``n_ctx``.
+
+    Raises:
+        ValueError: naming the longest prompt, the length it would reach and the fix.
+    """
+    if not n_ctx or not ids:
+        return
+    i = max(range(len(ids)), key=lambda j: len(ids[j]))
+    need = len(ids[i]) + max_new_tokens - 1
+    if need > n_ctx:
+        room = n_ctx - len(ids[i]) + 1
+        fix = (
+            f"lower max_new_tokens (--max-new-tokens) to {room} or less"
+            if room >= 1
+            else "the prompt alone fills the context"
+        )
+        raise ValueError(
+            f"prompt {i} is {len(ids[i])} tokens: with max_new_tokens={max_new_tokens} "
+            f"generation would run on {need} positions, past the model's context of {n_ctx}; "
+            f"{fix}, or use fewer demonstrations or shorter inputs"
+        )
+
+
+def check_generation_args(max_new_tokens: Any, at: Any) -> None:
+    """Refuse a ``max_new_tokens`` that is not an int >= 1 and an unknown ``at``."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+        raise TypeError(
+            f"max_new_tokens must be an int >= 1, got {max_new_tokens!r} "
+            f"({type(max_new_tokens).__name__})"
+        )
+    if max_new_tokens < 1:
+        raise ValueError(
+            f"max_new_tokens must be >= 1, got {max_new_tokens}; max_new_tokens=1 is "
+            "next-token prediction"
+        )
+    if at not in AT_VALUES:
+        raise ValueError(
+            f"at must be 'arrow' (patch only the arrow, the paper) or 'all' (also every "
+            f"generated position), got {at!r}"
+        )
+
+
+# ---- per-row decoding state --------------------------------------------------------------
+class _Rows:
+    """Generated tokens of the rows of one batch, and why each stopped."""
+
+    def __init__(self, tokenizer: Any, n: int, stops: tuple[str, ...], max_new_tokens: int):
+        self.tokenizer = tokenizer
+        self.eos = getattr(tokenizer, "eos_token_id", None)
+        self.stops = stops
+        self.max_new_tokens = max_new_tokens
+        self.gen: list[list[int]] = [[] for _ in range(n)]
+        self.reason: list[str | None] = [None] * n
+
+    def active(self) -> list[int]:
+        return [j for j, r in enumerate(self.reason) if r is None]
+
+    def text(self, j: int) -> str:
+        ids = self.gen[j][:-1] if self.reason[j] == "eos" else self.gen[j]
+        return str(self.tokenizer.decode(ids))
+
+    def push(self, j: int, token: int) -> None:
+        if self.reason[j] is not None:  # a stopped row never changes
+            raise RuntimeError(f"row {j} already stopped ({self.reason[j]})")
+        self.gen[j].append(int(token))
+        if self.eos is not None and int(token) == int(self.eos):
+            self.reason[j] = "eos"
+        elif self.stops and any(s in self.text(j) for s in self.stops):
+            self.reason[j] = "stop"
+        elif len(self.gen[j]) >= self.max_new_tokens:
+            self.reason[j] = "length"
+
+
+def _pad(seqs: Sequence[Sequence[int]], pad: int, side: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Padded tokens, attention mask and each row's offset (where its first token sits)."""
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    offsets = torch.zeros(len(seqs), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        start = 0 if side == "right" else width - len(s)
+        tokens[i, start : start + len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, start : start + len(s)] = 1
+        offsets[i] = start
+    return tokens, mask, offsets
+
+
+def _patch_hooks(
+    patches: Patches | None, idx: Sequence[int], positions: Sequence[Tensor], n_layers: int
+) -> list[HookPair]:
+    if patches is None:
+        return []
+    return [pair for pos in positions for pair in patches.hooks(idx, pos, n_layers)]
+
+
+# ---- the recompute path ------------------------------------------------------------------
+def _recompute(
+    runner: Any,
+    prompt_ids: Sequence[list[int]],
+    idx: Sequence[int],
+    rows: _Rows,
+    patches: Patches | None,
+    at: str,
+    side: str,
+    fwd_hooks: Sequence[HookPair],
+    record: dict[tuple[int, int], Tensor] | None,
+) -> None:
+    """Decode one batch, each step a full forward over prompt + generated tokens."""
+    pad = pad_token_id(runner.model.tokenizer)
+    while act := rows.active():
+        step = len(rows.gen[act[0]])  # every active row has generated as many tokens
+        seqs = [prompt_ids[j] + rows.gen[j] for j in act]
+        tokens, mask, offsets = _pad(seqs, pad, side)
+        arrows = offsets + torch.tensor([len(prompt_ids[j]) - 1 for j in act])
+        shifts = range(step + 1) if at == "all" else range(1)
+        hooks = _patch_hooks(
+            patches, [idx[j] for j in act], [arrows + s for s in shifts], runner.n_layers
+        )
+        batch = PromptBatch(tokens, mask, arrows + step, tuple("" for _ in act))
+        logits = runner.logits(batch, [*hooks, *fwd_hooks])
+        for j, row_logits in zip(act, logits, strict=True):
+            if record is not None:
+                record[(j, step)] = row_logits.cpu()
+            rows.push(j, int(row_logits.argmax()))
+
+
+# ---- the KV-cache path -------------------------------------------------------------------
+@torch.inference_mode()
+def _cached_logits(
+    runner: Any,
+    cache: KVCache,
+    tokens: Tensor,
+    mask: Tensor,
+    positions: Tensor,
+    hooks: Sequence[HookPair],
+) -> Float[Tensor, "batch d_vocab"]:
+    device = runner.device
+    tokens, mask, positions = tokens.to(device), mask.to(device), positions.to(device)
+    kwargs = cache.kwargs(mask, tokens.shape[1])
+    norm_hook = runner.norm_hook
+    if norm_hook is not None:
+        hooks = [*hooks, *logits_at_hooks(positions, norm_hook)]
+        out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
+        return out[:, 0].float()
+    out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
+    return out[torch.arange(len(positions), device=device), positions].float()
+
+
+def _cached(
+    runner: Any,
+    prompt_ids: Sequence[list[int]],
+    idx: Sequence[int],
+    rows: _Rows,
+    patches: Patches | None,
+    at: str,
+    side: str,
+    fwd_hooks: Sequence[HookPair],
+    record: dict[tuple[int, int], Tensor] | None,
+) -> None:
+    """Decode one batch: a prompt pass filling the cache, then one token per step.
+
+    Rows that stopped keep being fed (their outputs are dropped): the cache holds every
+    row, and rows never see each other.
+    """
+    n = len(prompt_ids)
+    tokens, mask, offsets = _pad(prompt_ids, pad_token_id(runner.model.tokenizer), side)
+    arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])
+    cache = KVCache(runner.model, n, runner.device)
+    hooks = _patch_hooks(patches, idx, [arrows], runner.n_layers)
+    logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks])
+    cache.check_filled(tokens.shape[1])
+    step_hooks = _patch_hooks(
+        patches if at == "all" else None, idx, [torch.zeros(n, dtype=torch.long)], runner.n_layers
+    )
+    step = 0
+    while True:
+        for j in rows.active():
+            if record is not None:
+                record[(j, step)] = logits[j].cpu()
+            rows.push(j, int(logits[j].argmax()))
+        if not rows.active():
+            return
+        step += 1
+        new = torch.tensor([[g[-1]] for g in rows.gen], dtype=torch.long)
+        mask = torch.cat([mask, torch.ones(n, 1, dtype=torch.long)], dim=1)
+        first = torch.zeros(n, dtype=torch.long)
+        logits = _cached_logits(runner, cache, new, mask, first, [*step_hooks, *fwd_hooks])
+
+
+# ---- the entry point ---------------------------------------------------------------------
+def probe_kv_cache(runner: Any) -> KVCacheVerdict:
+    """Whether the KV-cache path computes what the recompute path does on ``runner``'s model.
+
+    Structural check first (a cache tvlens knows how to drive), then both paths on two short
+    prompts of different lengths, under right and left padding, 2 tokens each (the prompt
+    pass and one cached step): the greedy tokens must agree and every step's logits within
+    1e-3 of the largest logit.
+    """
+    kind = kv_cache_kind(runner.model)
+    if not kind:
+        return KVCacheVerdict(
+            False,
+            f"{type(runner.model).__name__} has no KV cache tvlens can drive (only "
+            "HookedTransformer, or a TransformerBridge over a Hugging Face model)",
+        )
+    texts = ["a -> b\nc -> d\ne ->", "fg ->"]
+    worst = 0.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for side in ("right", "left"):
+                runs = []
+                for use in (True, False):  # the cache first: a broken one fails fast
+                    record: dict[tuple[int, int], Tensor] = {}
+                    gens = _generate(
+                        runner, texts, None, None, "arrow", 2, (), use, side, (), record
+                    )
+                    runs.append((gens.token_ids, record))
+                (ids_b, rec_b), (ids_a, rec_a) = runs  # b: cached, a: recomputed
+                if ids_a != ids_b or rec_a.keys() != rec_b.keys():
+                    return KVCacheVerdict(
+                        False, f"cached and recomputed tokens differ ({side} padding)"
+                    )
+                for key, ref in rec_a.items():
+                    scale = float(ref.abs().max().clamp_min(1e-6))
+                    worst = max(worst, float((rec_b[key] - ref).abs().max()) / scale)
+    except Exception as err:
+        return KVCacheVerdict(False, f"the KV-cache probe failed: {type(err).__name__}: {err}")
+    if worst >= 1e-3:
+        return KVCacheVerdict(False, f"cached and recomputed logits differ (rel. {worst:.1e})")
+    return KVCacheVerdict(True, f"cached == recomputed on a probe (rel. {worst:.1e})")
+
+
+def greedy_generate(
+    runner: Any,
+    prompts: Sequence[str],
+    fmt: PromptFormat | None = None,
+    *,
+    patches: Patches | None = None,
+    at: str = "arrow",
+    max_new_tokens: int = 8,
+    stop: str | Sequence[str] | None = None,
+    kv_cache: bool | None = None,
+    padding_side: str = "right",
+    fwd_hooks: Sequence[HookPair] = (),
+    rows_per_pass: int | None = None,
+) -> Generations:
+    """Greedy continuations of ``prompts`` from their arrows (see :meth:`Runner.generate`).
+
+    ``at`` and ``padding_side`` are plain strings here so that a wrong value gets this
+    module's error message.
+    """
+    check_generation_args(max_new_tokens, at)
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    if kv_cache is not None and not isinstance(kv_cache, bool):
+        raise TypeError(f"kv_cache must be True, False or None (auto), got {kv_cache!r}")
+    if len(prompts) == 0:
+        raise ValueError("empty batch: pass at least one prompt")
+    if patches is not None and patches.vectors.shape[0] != len(prompts):
+        raise ValueError(f"{patches.vectors.shape[0]} patches for {len(prompts)} prompts")
+    stops = as_stops((fmt or DEFAULT_FORMAT).demo_sep if stop is None else stop)
+    if kv_cache is None:
+        use = runner.kv_cache.usable
+    elif kv_cache:
+        verdict = runner.kv_cache
+        if not verdict.usable:
+            raise ValueError(
+                f"kv_cache=True cannot be used on this model: {verdict.reason}; pass "
+                "kv_cache=None (auto) or False"
+            )
+        use = True
+    else:
+        use = False
+    return _generate(
+        runner,
+        prompts,
+        fmt,
+        patches,
+        at,
+        max_new_tokens,
+        stops,
+        use,
+        padding_side,
+        fwd_hooks,
+        rows_per_pass=rows_per_pass,
+    )
+
+
+def _generate(
+    runner: Any,
+    prompts: Sequence[str],
+    fmt: PromptFormat | None,
+    patches: Patches | None,
+    at: str,
+    max_new_tokens: int,
+    stops: tuple[str, ...],
+    use_cache: bool,
+    side: str,
+    fwd_hooks: Sequence[HookPair],
+    record: dict[tuple[int, int], Tensor] | None = None,
+    rows_per_pass: int | None = None,
+) -> Generations:
+    ids = runner.token_ids(prompts, fmt)
+    check_context(ids, max_new_tokens, context_length(runner.model))
+    n = len(ids)
+    tok = runner.model.tokenizer
+    out: dict[int, Generation] = {}
+    decode = _cached if use_cache else _recompute
+    size = rows_per_pass or runner.config.batch_size
+    for idx in runner.batches(prompts, list(range(n)), size):
+        rows = _Rows(tok, len(idx), stops, max_new_tokens)
+        local: dict[tuple[int, int], Tensor] | None = {} if record is not None else None
+        decode(runner, [ids[i] for i in idx], idx, rows, patches, at, side, fwd_hooks, local)
+        for j, i in enumerate(idx):
+            reason = rows.reason[j]
+            assert reason is not None
+            out[i] = Generation(tuple(rows.gen[j]), rows.text(j), tuple(ids[i]), reason)
+        if record is not None and local is not None:
+            record.update({(idx[j], s): v for (j, s), v in local.items()})
+    gens = [out[i] for i in range(n)]
+    return Generations(
+        token_ids=tuple(g.token_ids for g in gens),
+        texts=tuple(g.text for g in gens),
+        input_ids=tuple(g.input_ids for g in gens),
+        stop_reasons=tuple(g.stop_reason for g in gens),
+        kv_cache=use_cache,
+    )

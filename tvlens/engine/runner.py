@@ -1,0 +1,542 @@
+"""The execution layer: one :class:`Runner` per model runs every forward pass tvlens makes.
+
+A Runner owns tokenization, length-sorted batching, shared-prefix packing and the facts
+about its model that cost something to find out (the final-norm hook, whether packing is
+exact, the longest packed row). The algorithms (extraction, the three modes, the sweep,
+the analyses) say *what* to compute at each prompt's arrow; the Runner decides *how*.
+
+Example:
+    >>> runner = Runner(model, RunConfig(batch_size=32))  # doctest: +SKIP
+    >>> resid = runner.resid_at_arrows(["a -> A\\nb ->"], layers=[3])  # [1, 1, d_model]
+    >>> result = regular(model, examples, run=runner)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens import _compat
+from tvlens.engine.batching import chunks, length_sorted, model_device
+from tvlens.engine.config import RunConfig, with_legacy
+from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
+from tvlens.engine.packing import PackedBatch, attention_rule_hooks, pack
+from tvlens.engine.patches import (
+    ArrowActivations,
+    Patches,
+    Predictions,
+    PromptPatches,
+    argmax_token,
+)
+from tvlens.engine.probes import PackingVerdict, probe_packing
+from tvlens.hooks import (
+    ArrowRecorder,
+    StopForward,
+    check_position_hooks,
+    logits_at_hooks,
+    resid_extractor_hooks,
+)
+from tvlens.prompts import (
+    DEFAULT_FORMAT,
+    PromptBatch,
+    PromptFormat,
+    pad_token_id,
+    tokenize_prompts,
+)
+from tvlens.protocol import HookedModel, HookPair
+
+
+class Runner:
+    """Runs forward passes of one model: batching, tokenization, packing, model facts.
+
+    Per-model facts are computed on first use and cached on this Runner, keyed by the
+    model's parameter dtype and device, so ``model.to(dtype)`` makes them be found anew.
+
+    Args:
+        model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
+        config: how to run (:class:`RunConfig`; defaults if ``None``).
+    """
+
+    def __init__(self, model: HookedModel, config: RunConfig | None = None) -> None:
+        if config is not None and not isinstance(config, RunConfig):
+            raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+        for attr in ("cfg", "run_with_hooks", "tokenizer"):
+            if not hasattr(model, attr):
+                raise TypeError(
+                    f"model has no {attr!r}: pass a TransformerLens model "
+                    "(HookedTransformer or TransformerBridge)"
+                )
+        self.model = model
+        self.config = config or RunConfig()
+        self._facts: dict[tuple[str, Any], Any] = {}
+        if self.config.device is not None:
+            try:
+                want = torch.device(self.config.device)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"RunConfig.device={self.config.device!r} is not a torch device "
+                    "(e.g. 'cpu', 'cuda', 'cuda:1')"
+                ) from err
+            have = model_device(model)
+            if want.type != have.type or (
+                want.type != "cpu" and want.index not in (None, have.index)
+            ):
+                raise ValueError(
+                    f"RunConfig.device={self.config.device!r} but the model is on {have}; "
+                    f"move the model first (model.to({self.config.device!r})) or leave device=None"
+                )
+
+    @classmethod
+    def bind(
+        cls, model: HookedModel, run: RunConfig | Runner | None = None, **legacy: Any
+    ) -> Runner:
+        """The Runner a public function uses: ``run`` itself, or a new one for ``model``.
+
+        ``legacy`` takes the keywords that ``run=`` replaces (``batch_size``,
+        ``prepend_bos``, ``method``, ``sweep_batch_size``, ``padding_side``) for one release,
+        with a ``DeprecationWarning``.
+
+        Raises:
+            ValueError: ``run`` is a Runner bound to another model.
+            TypeError: ``run`` is neither, or an unknown keyword is passed.
+        """
+        if isinstance(run, Runner):
+            if run.model is not model:
+                raise ValueError(
+                    "run= is a Runner bound to another model; pass Runner(model) for this "
+                    "model, or a RunConfig"
+                )
+            if legacy:
+                raise TypeError(f"pass {sorted(legacy)} in the Runner's RunConfig, not beside it")
+            return run
+        if run is not None and not isinstance(run, RunConfig):
+            raise TypeError(f"run= must be a RunConfig or a Runner, got {type(run).__name__}")
+        config = run or RunConfig()
+        return cls(model, with_legacy(config, legacy) if legacy else config)
+
+    # ---- model facts -----------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        """``model.cfg.n_layers``."""
+        return int(self.model.cfg.n_layers)
+
+    @property
+    def d_model(self) -> int:
+        """``model.cfg.d_model``."""
+        return int(self.model.cfg.d_model)
+
+    @property
+    def device(self) -> torch.device:
+        """The device batches are sent to (the model's)."""
+        return model_device(self.model)
+
+    def _fact(self, key: str, compute: Callable[[], Any]) -> Any:
+        params = getattr(self.model, "parameters", None)
+        first = next(iter(params()), None) if params is not None else None
+        signature = (key, None if first is None else (first.dtype, first.device))
+        if signature not in self._facts:
+            self._facts[signature] = compute()
+        return self._facts[signature]
+
+    @property
+    def norm_hook(self) -> str | None:
+        """The hook after the final norm where logits are narrowed to the arrow."""
+        return self._fact("norm_hook", lambda: _compat.final_norm_hook(self.model))
+
+    @property
+    def max_packed_width(self) -> int | None:
+        """The longest packed row that computes exactly (context and sliding window)."""
+        limits = [x for x in (_compat.n_ctx(self.model), _compat.sliding_window(self.model)) if x]
+        return min(limits) if limits else None
+
+    @property
+    def packing(self) -> PackingVerdict:
+        """Whether packing is exact on this model: a structural check, then a probe."""
+        return self._fact("packing", self._probe_packing)
+
+    def check_hooks(self, hooks: Sequence[HookPair]) -> list[HookPair]:
+        """``hooks`` as a list, each name checked to be a hook point of the model.
+
+        A TransformerBridge silently ignores a hook name it does not have, so a patch at a
+        mistyped hook or a layer the model lacks would never fire: refuse it instead.
+
+        Raises:
+            ValueError: naming the unknown hook.
+        """
+        out = list(hooks)
+        known: dict[str, bool] = self._fact("hook_names", dict)
+        for name, _ in out:
+            if name not in known:
+                known[name] = _compat.has_hook(self.model, name)
+            if not known[name]:
+                raise ValueError(
+                    f"{name!r} is not a hook point of this model ({type(self.model).__name__}, "
+                    f"n_layers={self.n_layers}); check the layer and the hook template"
+                )
+        return out
+
+    @property
+    def packs(self) -> bool:
+        """Whether prompts sharing a prefix are packed, after ``config.method``.
+
+        Raises:
+            ValueError: ``method="packed"`` on a model where packing is not exact (saying why).
+        """
+        method = self.config.method
+        if method == "batched":
+            return False
+        verdict = self.packing
+        if method == "packed" and not verdict.exact:
+            raise ValueError(
+                f"method='packed' cannot be used on this model: {verdict.reason}; "
+                "use method='batched' (or 'auto')"
+            )
+        return verdict.exact
+
+    def _probe_packing(self) -> PackingVerdict:
+        return probe_packing(self)
+
+    # ---- tokenization ----------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
+        """A padded batch with each row's arrow position (right padding).
+
+        Every prompt must end with the arrow of ``fmt`` (``None``: the default format), so
+        that the position every verb reads or patches is the arrow, never some other last
+        token.
+
+        Raises:
+            ValueError: a prompt that does not end with the arrow (pass ``fmt=`` for
+                prompts of another format), or any error of :func:`tokenize_prompts`.
+        """
+        return tokenize_prompts(
+            self.model, texts, fmt=fmt or DEFAULT_FORMAT, prepend_bos=self.config.prepend_bos
+        )
+
+    def token_ids(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> list[list[int]]:
+        """The unpadded token ids of each prompt, checked as :meth:`tokenize` does."""
+        batch = self.tokenize(texts, fmt)
+        return [batch.row_ids(i) for i in range(len(batch))]
+
+    # ---- one pass --------------------------------------------------------------------
+    @torch.inference_mode()
+    def logits(
+        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = ()
+    ) -> Float[Tensor, "batch d_vocab"]:
+        """Next-token logits at each row's arrow, computed only there; ``fwd_hooks`` added."""
+        device = self.device
+        tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
+        positions = batch.positions.to(device)
+        norm_hook = self.norm_hook
+        fwd_hooks = self.check_hooks(fwd_hooks)
+        if norm_hook is not None:
+            hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
+            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
+            return out[:, 0].float()
+        out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=list(fwd_hooks))
+        return out[torch.arange(len(positions), device=device), positions].float()
+
+    @torch.inference_mode()
+    def resid(
+        self, batch: PromptBatch, layers: Sequence[int]
+    ) -> Float[Tensor, "batch n_layers d_model"]:
+        """``blocks.L.hook_resid_post`` at each row's arrow; the pass stops after the last."""
+        device = self.device
+        recorder = resid_extractor_hooks(batch.positions.to(device), layers, stop_after=True)
+        with contextlib.suppress(StopForward):
+            self.model.run_with_hooks(
+                batch.tokens.to(device),
+                attention_mask=batch.attention_mask.to(device),
+                fwd_hooks=self.check_hooks(recorder.hooks),
+            )
+        return recorder.stacked().float()
+
+    def _packed_run(self, packed: PackedBatch, hooks: Sequence[HookPair]) -> Any:
+        device = self.device
+        rules = attention_rule_hooks(packed.allow.to(device), self.n_layers)
+        return self.model.run_with_hooks(
+            packed.tokens.to(device),
+            fwd_hooks=[*rules, *self.check_hooks(hooks)],
+            **_compat.position_ids_kwargs(packed.position_ids.to(device)),
+        )
+
+    @torch.inference_mode()
+    def packed_resid(
+        self, packed: PackedBatch, layers: Sequence[int]
+    ) -> Float[Tensor, "batch n_segments n_layers d_model"]:
+        """The residual stream at every segment end of packed rows."""
+        recorder = resid_extractor_hooks(packed.readout.to(self.device), layers, stop_after=True)
+        with contextlib.suppress(StopForward):
+            self._packed_run(packed, recorder.hooks)
+        return recorder.stacked().float()
+
+    @torch.inference_mode()
+    def packed_logits(
+        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = ()
+    ) -> Float[Tensor, "batch n_segments d_vocab"]:
+        """Next-token logits at every segment end of packed rows."""
+        norm_hook = self.norm_hook
+        if norm_hook is None:
+            raise ValueError("packing needs a final-norm hook to read logits at segment ends")
+        readout = packed.readout.to(self.device)
+        hooks = [*fwd_hooks, *logits_at_hooks(readout, norm_hook)]
+        return self._packed_run(packed, hooks).float()
+
+    # ---- many prompts ----------------------------------------------------------------
+    def _pack_groups(
+        self, ids: Sequence[list[int]], group_size: int, groups: slice
+    ) -> PackedBatch | None:
+        """The groups ``groups`` (of ``group_size`` consecutive prompts) as packed rows."""
+        rows = [
+            ids[g * group_size : (g + 1) * group_size] for g in range(groups.start, groups.stop)
+        ]
+        packed = pack(rows, pad_token_id(self.model.tokenizer))
+        limit = self.max_packed_width
+        return None if limit is not None and packed.tokens.shape[1] > limit else packed
+
+    def resid_at_arrows(
+        self,
+        prompts: Sequence[str],
+        layers: Sequence[int],
+        fmt: PromptFormat | None = None,
+        *,
+        group_size: int = 1,
+    ) -> Float[Tensor, "n n_layers d_model"]:
+        """The residual stream after ``layers`` at each prompt's arrow; rows in input order.
+
+        Consecutive runs of ``group_size`` prompts that share a prefix (an example's dummy
+        prompts) are packed into one row where the Runner packs: the prefix runs once.
+        """
+        n = _check_groups(prompts, group_size)
+        if self.config.method == "packed":
+            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
+        out = torch.empty(n, len(layers), self.d_model)
+        todo = list(range(n))
+        if group_size > 1 and self.packs:
+            ids = self.token_ids(prompts, fmt)
+            todo = []
+            # A packed row holds a whole group: twice the rows per pass still holds fewer
+            # tokens than the unpacked batch, and each pass pays a fixed cost per hook.
+            for sl in chunks(n // group_size, 2 * self.config.batch_size):
+                packed = self._pack_groups(ids, group_size, sl)
+                items = range(sl.start * group_size, sl.stop * group_size)
+                if packed is None:
+                    todo.extend(items)
+                    continue
+                resid = self.packed_resid(packed, layers).cpu()
+                out[list(items)] = resid.flatten(0, 1)
+        for idx in self.batches(prompts, todo, self.config.batch_size):
+            out[idx] = self.resid(self.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
+        return out
+
+    def predict(
+        self,
+        prompts: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: PromptPatches | None = None,
+        group_size: int = 1,
+        rows_per_pass: int | None = None,
+        reduce: Callable[[Tensor, Sequence[int]], Tensor] = argmax_token,
+    ) -> Predictions:
+        """Next-token logits at each prompt's arrow, reduced (default: the greedy token).
+
+        Args:
+            prompts: prompts ending in the format's arrow.
+            patches: one patch per prompt, applied at its arrow (a :class:`Patches`, a
+                :class:`~tvlens.fv.heads.HeadPatches` or any :class:`PromptPatches`).
+            group_size: consecutive runs of prompts sharing a prefix (the copies of one
+                zero-shot prompt in the layer sweep), packed into one row where possible.
+            rows_per_pass: prompts per unpacked pass (default ``config.batch_size``).
+            reduce: maps ``([b, d_vocab] logits, prompt indices)`` to per-prompt values,
+                so no pass keeps a whole vocabulary of logits per prompt.
+        """
+        n = _check_groups(prompts, group_size)
+        if self.config.method == "packed":
+            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
+        _check_patches(patches, n)
+        size = rows_per_pass or self.config.batch_size
+        values: dict[int, Tensor] = {}
+        inputs: list[tuple[int, ...]] = [()] * n
+        todo = list(range(n))
+        if group_size > 1 and self.packs:
+            ids = self.token_ids(prompts, fmt)
+            todo = []
+            # Keep a packed pass near half the unpacked rows: it returns one logit vector
+            # per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
+            for sl in chunks(n // group_size, max(1, size // (2 * group_size))):
+                packed = self._pack_groups(ids, group_size, sl)
+                items = list(range(sl.start * group_size, sl.stop * group_size))
+                if packed is None:
+                    todo.extend(items)
+                    continue
+                hooks = self._segment_patches(patches, items, packed, group_size)
+                flat = self.packed_logits(packed, hooks).flatten(0, 1)
+                for i, v in zip(items, reduce(flat, items).cpu(), strict=True):
+                    values[i] = v
+                for i in items:
+                    inputs[i] = tuple(ids[i])
+        for idx in self.batches(prompts, todo, size):
+            batch = self.tokenize([prompts[i] for i in idx], fmt)
+            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
+            for j, (i, v) in enumerate(
+                zip(idx, reduce(self.logits(batch, hooks), idx).cpu(), strict=True)
+            ):
+                values[i] = v
+                inputs[i] = tuple(batch.row_ids(j))
+        return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
+
+    def record(
+        self,
+        prompts: Sequence[str],
+        hook_names: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: PromptPatches | None = None,
+        logits: bool = False,
+    ) -> ArrowActivations:
+        """Any hooks' activations at each prompt's arrow, one pass per batch.
+
+        The Runner's length-sorted batches of ``config.batch_size`` prompts; the arrow of
+        each row is found from its attention mask, so the result does not depend on the
+        batching or the padding side. Logits are computed at the arrows only.
+
+        Args:
+            prompts: prompts ending in the format's arrow.
+            hook_names: hook points to read, e.g. ``"blocks.3.attn.hook_z"`` (``[n, n_heads,
+                d_head]`` each) or ``"blocks.3.hook_resid_post"`` (``[n, d_model]``).
+            patches: one patch per prompt at its arrow; its hooks run before the
+                recording ones, so a recorded hook that is also patched reads the patch.
+            logits: also return the ``[n, d_vocab]`` next-token logits at the arrows.
+
+        Raises:
+            ValueError: no prompt or hook name, a hook the model lacks (named), or one
+                laid out [batch, head, query, key] (``attn.hook_pattern``): not at a position.
+            TypeError: ``hook_names`` is one string instead of a list.
+
+        Example:
+            >>> acts = runner.record(prompts, ["blocks.3.attn.hook_z"])  # doctest: +SKIP
+            >>> acts["blocks.3.attn.hook_z"].shape  # [n, n_heads, d_head]  # doctest: +SKIP
+        """
+        n = _check_groups(prompts, 1)
+        if isinstance(hook_names, str) or not all(isinstance(x, str) for x in hook_names):
+            raise TypeError(
+                f"hook_names must be a list of hook names, got {hook_names!r}"
+                + (f"; did you mean [{hook_names!r}]?" if isinstance(hook_names, str) else "")
+            )
+        names = tuple(dict.fromkeys(hook_names))
+        if not names:
+            raise ValueError("record needs at least one hook name")
+        check_position_hooks(names)
+        _check_patches(patches, n)
+        values: dict[str, Tensor] = {}
+        out_logits: Tensor | None = None
+        inputs: list[tuple[int, ...]] = [()] * n
+        for idx in self.batches(prompts, list(range(n)), self.config.batch_size):
+            batch = self.tokenize([prompts[i] for i in idx], fmt)
+            positions = batch.positions.to(self.device)
+            rec = ArrowRecorder(positions, names, width=int(batch.tokens.shape[1]))
+            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
+            got = self.logits(batch, [*hooks, *rec.hooks]).cpu()
+            if logits:
+                if out_logits is None:
+                    out_logits = torch.zeros(n, got.shape[-1])
+                out_logits[idx] = got
+            for name in names:
+                act = rec.get(name).cpu()
+                if name not in values:
+                    values[name] = torch.zeros(n, *act.shape[1:])
+                values[name][idx] = act
+            for j, i in enumerate(idx):
+                inputs[i] = tuple(batch.row_ids(j))
+        return ArrowActivations(values, out_logits, tuple(inputs))
+
+    def _segment_patches(
+        self, patches: PromptPatches | None, items: list[int], packed: PackedBatch, group_size: int
+    ) -> list[HookPair]:
+        if patches is None:
+            return []
+        return [
+            pair
+            for k in range(group_size)
+            for pair in patches.hooks(items[k::group_size], packed.readout[:, k], self.n_layers)
+        ]
+
+    @staticmethod
+    def batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
+        """``todo`` in length-sorted batches of ``size`` (the one batch loop of tvlens)."""
+        order = [todo[i] for i in length_sorted([len(prompts[i]) for i in todo])]
+        for sl in chunks(len(order), size):
+            yield order[sl]
+
+    # ---- generation (the decoding loops live in tvlens.engine.decoding) ---------------------
+    @property
+    def kv_cache(self) -> KVCacheVerdict:
+        """Whether generation reuses a KV cache on this model: probed once against recompute."""
+        return self._fact("kv_cache", lambda: probe_kv_cache(self))
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        fmt: PromptFormat | None = None,
+        *,
+        patches: Patches | None = None,
+        at: str = "arrow",
+        max_new_tokens: int = 8,
+        stop: str | Sequence[str] | None = None,
+        kv_cache: bool | None = None,
+        padding_side: str = "right",
+        fwd_hooks: Sequence[HookPair] = (),
+        rows_per_pass: int | None = None,
+    ) -> Generations:
+        """Greedy continuations of prompts from their arrows, batched, hooks applied.
+
+        Patch semantics: ``patches`` (one per prompt) replace or add to the residual after
+        their layer at the **arrow** (from the attention mask, never ``-1``); generated
+        tokens see θ through attention. ``at="arrow"`` (the paper) patches only the arrow,
+        on every forward that computes it; ``at="all"`` also every generated position.
+        A row stops after ``max_new_tokens``, at EOS, or once its text contains a stop
+        string (default ``fmt.demo_sep``; ``stop=()``: none), then never changes.
+        ``kv_cache``: ``None`` uses the cache where :attr:`kv_cache` found it exact, ``True``
+        insists, ``False`` recomputes. ``fwd_hooks`` run after the patches on every step
+        (with a cache a step's forward holds only the new token). ``rows_per_pass``: prompts
+        decoded together (default ``config.batch_size``).
+        """
+        return greedy_generate(
+            self,
+            prompts,
+            fmt,
+            patches=patches,
+            at=at,
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            kv_cache=kv_cache,
+            padding_side=padding_side,
+            fwd_hooks=fwd_hooks,
+            rows_per_pass=rows_per_pass,
+        )
+
+
+def _check_groups(prompts: Sequence[str], group_size: int) -> int:
+    n = len(prompts)
+    if n == 0:
+        raise ValueError("empty batch: pass at least one prompt")
+    if group_size < 1 or n % group_size:
+        raise ValueError(f"{n} prompts do not split into groups of {group_size}")
+    return n
+
+
+def _check_patches(patches: PromptPatches | None, n: int) -> None:
+    if patches is None:
+        return
+    if not isinstance(patches, PromptPatches):
+        raise TypeError(
+            f"patches must be a Patches, HeadPatches or another PromptPatches (with __len__ "
+            f"and hooks(idx, positions, n_layers)), got {type(patches).__name__}"
+        )
+    if len(patches) != n:
+        raise ValueError(f"{len(patches)} patches for {n} prompts")

@@ -1,0 +1,157 @@
+"""Task-vector extraction: θ(S) from runs on ``S + x' ->`` with dummy queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._compat import RESID_POST_TEMPLATE, model_name
+from tvlens._example import ICLExample
+from tvlens.engine.config import RunConfig
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.scoring import check_examples
+from tvlens.hooks import check_layer
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, dummy_prompts
+from tvlens.protocol import HookedModel
+from tvlens.vectors import TaskVector
+
+
+def extract_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    layers: Sequence[int] | None = None,
+    run: RunConfig | Runner | None = None,
+    **legacy: Any,
+) -> Float[Tensor, "n_examples n_layers d_model"]:
+    """θ(S) of every example at every layer (or at ``layers``), as one tensor.
+
+    θ(S) at layer L is the mean over the example's dummy queries x' of
+    ``blocks.L.hook_resid_post`` at the arrow of ``S + x' ->``. All layers come from one
+    pass per batch of prompts, which stops after the last layer asked for. Where the
+    Runner packs, an example's demonstrations S run once and its dummy queries follow as
+    segments (:mod:`tvlens.engine.packing`): same values, less compute.
+
+    Args:
+        layers: the layers to read (default: all).
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run, **legacy)
+    texts = dummy_prompts(examples, fmt)
+    n_layers = runner.n_layers
+    wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
+    sizes = [len(ex.dummy_queries) for ex in examples]
+    uniform = len(set(sizes)) == 1
+    resid = runner.resid_at_arrows(texts, wanted, fmt, group_size=sizes[0] if uniform else 1)
+    if uniform:
+        return resid.unflatten(0, (len(examples), sizes[0])).mean(1)
+    return torch.stack([part.mean(0) for part in resid.split(sizes)])
+
+
+def extract_task_vectors(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: RunConfig | Runner | None = None,
+    seed: int | None = None,
+    **legacy: Any,
+) -> list[TaskVector]:
+    """One :class:`TaskVector` (all layers) per example; average with ``TaskVector.mean``.
+
+    Args:
+        model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
+        examples: examples with demonstrations and dummy queries.
+        fmt: the prompt format.
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+        seed: recorded in the vectors' provenance.
+
+    Example:
+        >>> examples = get_task("to_upper").sample(20, n_demos=5, seed=0)  # doctest: +SKIP
+        >>> theta = TaskVector.mean(extract_task_vectors(model, examples))  # doctest: +SKIP
+        >>> theta.at(9).vector.shape  # doctest: +SKIP
+        torch.Size([640])
+    """
+    runner = Runner.bind(model, run, **legacy)
+    thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
+    name = model_name(model)
+    return [
+        TaskVector(
+            vector=theta,
+            model_name=name,
+            d_model=int(model.cfg.d_model),
+            n_layers=int(model.cfg.n_layers),
+            hook_template=RESID_POST_TEMPLATE,
+            prompt_format=fmt,
+            task=ex.task,
+            n_demos=ex.n_demos,
+            n_dummy=len(ex.dummy_queries),
+            n_examples=1,
+            seed=seed,
+        )
+        for theta, ex in zip(thetas, examples, strict=True)
+    ]
+
+
+def task_vector(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: RunConfig | Runner | None = None,
+    seed: int | None = None,
+) -> TaskVector:
+    """The task-level θ: the mean of :func:`extract_task_vectors` over many S."""
+    return TaskVector.mean(extract_task_vectors(model, examples, fmt=fmt, run=run, seed=seed))
+
+
+def hypothesis_thetas(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    layer: int,
+    vector: TaskVector | Tensor | None,
+    fmt: PromptFormat,
+    runner: Runner,
+) -> tuple[Float[Tensor, "n d_model"], str]:
+    """The θ patched into each example in a Hypothesis run, and the hook it goes to.
+
+    ``vector=None``: each example's own θ(S) at ``layer`` (the paper); a
+    :class:`TaskVector`: that one θ for every example, at its own hook (checked against the
+    model and ``fmt``); a ``[n, d_model]`` tensor: one θ per example.
+
+    Raises:
+        ValueError: an example without demos (for ``vector=None``), a vector of another
+            model or prompt format, or a tensor of the wrong shape.
+    """
+    if vector is None:
+        for i, ex in enumerate(examples):
+            if not ex.demos:
+                raise ValueError(
+                    f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
+                    "demos to build θ(S), or pass vector="
+                )
+        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
+        return thetas, RESID_POST_TEMPLATE
+    if isinstance(vector, TaskVector):
+        vector.check_model(model)
+        if vector.prompt_format != fmt:
+            raise ValueError(
+                f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "
+                f"but these prompts use {fmt.name!r} ({vector.prompt_format} vs {fmt}); pass "
+                "fmt=vector.prompt_format or extract θ in this format"
+            )
+        return vector.tensor_at(layer).expand(len(examples), -1), vector.hook_template
+    if isinstance(vector, Tensor):
+        if tuple(vector.shape) != (len(examples), runner.d_model):
+            raise ValueError(
+                f"vector tensor must be [n_examples, d_model] = "
+                f"[{len(examples)}, {runner.d_model}], got {tuple(vector.shape)}"
+            )
+        return vector, RESID_POST_TEMPLATE
+    raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector).__name__}")

@@ -1,0 +1,156 @@
+"""The paper's three modes, Regular, Hypothesis and Baseline, and :func:`evaluate`.
+
+Scoring: the greedy next token at the arrow against the answer's token as it appears
+after the arrow (``fmt.answer(y)``, leading space included where the format puts one).
+An answer that is not exactly one token is refused, never scored on its first token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._example import ICLExample
+from tvlens.engine.config import RunConfig
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.extract import hypothesis_thetas
+from tvlens.evaluation.results import EvaluationResult, ModeResult
+from tvlens.evaluation.scoring import answer_ids, check_examples, mode_result
+from tvlens.evaluation.sweep import layer_sweep
+from tvlens.hooks import PatchMode, check_layer
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts, zero_shot_prompts
+from tvlens.protocol import HookedModel
+from tvlens.vectors import TaskVector
+
+Run = RunConfig | Runner | None
+
+
+def _unpatched(
+    model: HookedModel,
+    mode: str,
+    examples: Sequence[ICLExample],
+    fmt: PromptFormat,
+    run: Run,
+    legacy: dict[str, Any],
+) -> ModeResult:
+    check_examples(examples)
+    runner = Runner.bind(model, run, **legacy)
+    answers = answer_ids(model, examples, fmt)
+    texts = icl_prompts(examples, fmt) if mode == "regular" else zero_shot_prompts(examples, fmt)
+    return mode_result(runner, mode, examples, runner.predict(texts, fmt), answers)
+
+
+def regular(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+    **legacy: Any,
+) -> ModeResult:
+    """Regular ICL: the next token of ``S + x ->``.
+
+    Args:
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model`` (batching, sink token,
+            packing); ``None`` uses the defaults.
+    """
+    return _unpatched(model, "regular", examples, fmt, run, legacy)
+
+
+def baseline(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+    **legacy: Any,
+) -> ModeResult:
+    """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
+    return _unpatched(model, "baseline", examples, fmt, run, legacy)
+
+
+def hypothesis(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    layer: int,
+    *,
+    vector: TaskVector | Float[Tensor, "n d_model"] | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    mode: PatchMode = "replace",
+    run: Run = None,
+    **legacy: Any,
+) -> ModeResult:
+    """Hypothesis: the next token of ``x ->`` with θ patched at ``layer``, arrow position.
+
+    Args:
+        vector: ``None`` (default) uses each example's own θ(S) from its demos and dummy
+            queries, as the paper does; a :class:`TaskVector` patches that one θ into
+            every row (at its own hook); a ``[n, d_model]`` tensor gives one θ per example.
+        mode: ``"replace"`` the residual at the arrow (the paper) or ``"add"`` to it.
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run, **legacy)
+    layer = check_layer(layer, runner.n_layers)
+    answers = answer_ids(model, examples, fmt)
+    thetas, template = hypothesis_thetas(model, examples, layer, vector, fmt, runner)
+    patches = Patches.at_layer(thetas, layer, mode, template)
+    predicted = runner.predict(zero_shot_prompts(examples, fmt), fmt, patches=patches)
+    return mode_result(runner, "hypothesis", examples, predicted, answers, layer)
+
+
+def evaluate(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    layer: int | None = None,
+    dev_examples: Sequence[ICLExample] | None = None,
+    baseline_examples: Sequence[ICLExample] | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+    **legacy: Any,
+) -> EvaluationResult:
+    """Regular, Hypothesis and Baseline accuracy on test examples.
+
+    Args:
+        examples: test examples (demos, query, answer, dummy queries).
+        layer: the layer to patch θ at; ``None`` picks it with :func:`layer_sweep` on
+            ``dev_examples`` (the paper's protocol).
+        dev_examples: examples for the layer sweep when ``layer`` is ``None``.
+        baseline_examples: queries for the Baseline (default: ``examples``).
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``, used by every phase.
+
+    Example:
+        >>> task = get_task("to_upper")  # doctest: +SKIP
+        >>> dev, test = task.dev_test(50, 50)  # doctest: +SKIP
+        >>> result = evaluate(model, test, dev_examples=dev)  # doctest: +SKIP
+        >>> result.accuracies  # doctest: +SKIP
+        {'baseline': 0.0, 'hypothesis': 0.9, 'regular': 1.0}
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run, **legacy)
+    sweep = None
+    if layer is None:
+        if not dev_examples:
+            raise ValueError("pass layer= or dev_examples= (to choose the layer by a sweep)")
+        sweep = layer_sweep(model, dev_examples, fmt=fmt, run=runner)
+        layer = sweep.best_layer
+    layer = check_layer(layer, runner.n_layers)
+    tasks = {ex.task for ex in examples}
+    return EvaluationResult(
+        task=tasks.pop() if len(tasks) == 1 else "mixed",
+        layer=layer,
+        regular=regular(model, examples, fmt=fmt, run=runner),
+        hypothesis=hypothesis(model, examples, layer, fmt=fmt, run=runner),
+        baseline=baseline(
+            model,
+            examples if baseline_examples is None else baseline_examples,
+            fmt=fmt,
+            run=runner,
+        ),
+        sweep=sweep,
+    )

@@ -1,0 +1,435 @@
+"""Attention heads at the arrow: per-head hooks, mean head activations and head outputs.
+
+The function-vector method (Todd et al. 2024, "Function Vectors in Large Language Models")
+reads every attention head at the last ``->`` of clean ICL prompts and patches one head at a
+time into corrupted prompts (:mod:`tvlens.fv.indirect_effect`). This module holds the pieces:
+hooks that read or write one head's ``hook_z`` at one position per row, the mean head
+activations over clean prompts, and what each head adds to the residual stream.
+
+What "a head's output" is (the vector a function vector sums):
+
+* ``hook_z`` is the head's attention-weighted value, ``[n_heads, d_head]`` per position, one
+  slice per **query** head. Under grouped-query attention (Gemma 3 270M: 4 query heads share
+  1 key/value head) heads share keys and values but each query head has its own pattern,
+  ``z`` and ``W_O`` slice, so a head is a query head here; nothing else changes.
+* ``"pre_norm"``: ``z_h @ W_O[h]``, Todd et al.'s definition (the output projection applied
+  to one head's slice). On a pre-norm model (Llama, SmolLM2, GPT-2) this is exactly what the
+  head adds to the residual stream, since the attention output joins it as is.
+* ``"residual"`` (the default): the head's additive share of ``hook_attn_out``, what the
+  attention block adds to the residual stream. A model with a norm after attention (Gemma
+  2/3's ``ln1_post``) adds ``g * a / rms(a)`` where ``a = sum_h z_h W_O[h] + b_O``; with the
+  prompt's own ``rms(a)`` held fixed this is linear in ``a``, so head ``h`` contributes
+  ``g * z_h W_O[h] / rms(a)``, and these contributions sum exactly to ``hook_attn_out``
+  (checked on every call: :func:`mean_head_activations` raises where
+  :attr:`HeadActivations.decomposition_error` exceeds :data:`DECOMPOSITION_TOLERANCE`).
+  The mean over prompts is taken of these per-prompt contributions. On a pre-norm model it equals
+  ``"pre_norm"``. Why: on Gemma 3 270M the norm multiplies a raw ``z W_O`` by ``g / rms(a)``,
+  a gain that grows from ~0.6 (layer 0) to ~170 (layers 14-15) over an attention RMS of
+  0.2-10, so a head's raw output (norm 2-15 in layers 2-17) is ~1/500 of the residual stream
+  it would be added to (norm ~6000 at layer 9), while its contribution as it reaches the
+  stream has norm 200-1200. A sum of raw outputs added at one layer changes nothing
+  (measured: 0.00 zero-shot accuracy at every layer and k on to_upper), and it mixes heads
+  whose real scales differ by two orders of magnitude.
+* ``"mean_scale"``: ``g * mean(z_h W_O[h]) / mean(rms(a))``, one scale per layer instead of
+  one per prompt; kept to measure how much the per-prompt scale matters (on Gemma 3 270M,
+  to_upper / en_fr / country_capital / antonyms, k in 1..16: within .08 test accuracy of
+  ``"residual"`` everywhere, so the per-prompt scale matters little; the norm's gain does).
+
+The causal indirect effect patches ``hook_z`` itself (the mean ``z`` of a head), so the
+model recomputes its own norm; the definitions above matter only for building the vector.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from tvlens import _compat
+from tvlens._example import ICLExample
+from tvlens.engine.batching import model_dtype
+from tvlens.engine.config import RunConfig
+from tvlens.engine.patches import Patches
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.scoring import answer_ids, check_examples
+from tvlens.hooks import check_n_layers, check_positions, resid_hook_name
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts
+from tvlens.protocol import HookedModel, HookPair
+
+HeadOutput = Literal["residual", "pre_norm", "mean_scale"]
+HEAD_OUTPUTS: tuple[HeadOutput, ...] = ("residual", "pre_norm", "mean_scale")
+Head = tuple[int, int]
+
+
+# ---- corrupted prompts -----------------------------------------------------------------------
+def shuffle_labels(
+    examples: Sequence[ICLExample],
+    seed: int = 0,
+    *,
+    pool: Sequence[str] | None = None,
+) -> list[ICLExample]:
+    """The examples with every demonstration's label made wrong (Todd et al.'s corruption).
+
+    Each example's demonstration outputs are permuted so that no demonstration keeps a
+    label equal to its own output (not only its own position: a label that repeats inside
+    the demonstrations, e.g. ``"Asia"`` twice, cannot land on the other ``"Asia"``). Where
+    no such permutation exists (one label fills more than half of the demonstrations), the
+    demonstrations still labelled correctly get a label drawn from ``pool`` instead. Query,
+    answer and dummy queries are kept. Deterministic for a seed; on demonstrations whose
+    labels are all distinct the permutations are those of a plain derangement.
+
+    Args:
+        examples: the clean examples.
+        seed: the random seed.
+        pool: the outputs wrong labels may be drawn from (default: every demonstration
+            output and answer of ``examples``, sorted).
+
+    Raises:
+        ValueError: for an example with fewer than 2 demonstrations, or one whose
+            demonstrations cannot all be made wrong (``pool`` has no other output).
+
+    Example:
+        >>> ex = ICLExample(demos=(("a", "A"), ("b", "B")), query="c", answer="C")
+        >>> [y for _, y in shuffle_labels([ex])[0].demos]
+        ['B', 'A']
+    """
+    check_examples(examples)
+    if pool is None:
+        pool = sorted({y for ex in examples for _, y in ex.demos} | {ex.answer for ex in examples})
+    elif isinstance(pool, str) or not all(isinstance(y, str) for y in pool):
+        raise TypeError(f"pool must be a list of output strings, got {pool!r}")
+    rng = random.Random(seed)
+    out = []
+    for i, ex in enumerate(examples):
+        n = ex.n_demos
+        if n < 2:
+            raise ValueError(
+                f"example {i} has {n} demonstration(s); shuffling labels needs at least 2 "
+                "(use n_demos >= 2, e.g. --n-demos 2)"
+            )
+        outputs = [y for _, y in ex.demos]
+        labels = _wrong_labels(outputs, rng)
+        for j, y in enumerate(labels):
+            if y == outputs[j]:
+                others = [p for p in pool if p != y]
+                if not others:
+                    raise ValueError(
+                        f"example {i}: every label is {y!r} and pool holds no other output, "
+                        "so no demonstration can be labelled wrong; pass pool= with the "
+                        "task's other outputs"
+                    )
+                labels[j] = rng.choice(others)
+        demos = tuple((x, labels[j]) for j, (x, _) in enumerate(ex.demos))
+        out.append(replace(ex, demos=demos))
+    return out
+
+
+def _wrong_labels(outputs: list[str], rng: random.Random, tries: int = 1000) -> list[str]:
+    """``outputs`` permuted so that position ``j`` holds a label other than ``outputs[j]``.
+
+    Rejection sampling over random permutations (as a plain derangement draws them) while a
+    such permutation exists, i.e. no label fills more than half of the positions; past
+    ``tries``, or where none exists, the labels are rotated by the largest label count
+    over the positions sorted by label, which makes every position wrong when one can.
+    """
+    n = len(outputs)
+    most = max(outputs.count(y) for y in outputs)
+    if 2 * most <= n:
+        order = list(range(n))
+        for _ in range(tries):
+            if all(outputs[k] != outputs[j] for j, k in enumerate(order)):
+                return [outputs[k] for k in order]
+            rng.shuffle(order)
+    ranked = sorted(range(n), key=lambda j: (outputs.index(outputs[j]), j))
+    labels = list(outputs)
+    for r, j in enumerate(ranked):
+        labels[j] = outputs[ranked[(r + most) % n]]
+    return labels
+
+
+# ---- hooks -----------------------------------------------------------------------------------
+def head_patch_hooks(
+    vectors: Float[Tensor, "rows d_head"],
+    layers: Int[Tensor, " rows"],
+    heads: Int[Tensor, " rows"],
+    positions: Int[Tensor, " rows"],
+    *,
+    n_layers: int,
+    hook_template: str = _compat.HOOK_Z_TEMPLATE,
+) -> list[HookPair]:
+    """Replace one head's ``hook_z`` at one position per row: ``z[r, pos[r], heads[r]] = v[r]``.
+
+    Row ``r`` is patched at ``blocks.{layers[r]}.attn.hook_z``; a row with ``layers[r] < 0``
+    is left alone (an unpatched reference row in the same pass). Checked here, before any
+    hook exists: finite vectors, one layer, head and position per row, layers in range.
+
+    Returns:
+        ``(hook_name, fn)`` pairs, one per distinct layer, for ``run_with_hooks``.
+    """
+    n_layers = check_n_layers(n_layers)
+    max_position = check_positions(positions)
+    if not vectors.is_floating_point() or vectors.dim() != 2:
+        raise TypeError(f"vectors must be a float [rows, d_head] tensor, got {vectors.shape}")
+    n = positions.shape[0]
+    for name, t in (("vectors", vectors), ("layers", layers), ("heads", heads)):
+        if t.shape[0] != n:
+            raise ValueError(f"{t.shape[0]} {name} for {n} positions; pass one per row")
+    if not bool(torch.isfinite(vectors).all()):
+        raise ValueError("head patch vectors hold NaN or inf; check the run that produced them")
+    distinct = sorted({int(v) for v in layers.tolist() if v >= 0})
+    if distinct and distinct[-1] >= n_layers:
+        raise ValueError(
+            f"layer {distinct[-1]} is out of range: this model has layers 0..{n_layers - 1}"
+        )
+    if bool((heads[layers >= 0] < 0).any()):
+        raise ValueError("a patched row has a negative head index")
+
+    def make(target: int) -> Any:
+        sel = layers == target
+        rows_t, pos_t, heads_t, vec_t = (
+            sel.nonzero()[:, 0],
+            positions[sel],
+            heads[sel],
+            vectors[sel],
+        )
+
+        def hook(z: Tensor, hook: Any) -> Tensor:
+            batch, seq_len, n_heads, d_head = z.shape
+            if batch != n:
+                raise ValueError(f"{n} head patches for a batch of {batch} rows")
+            if max_position >= seq_len:
+                raise ValueError(f"position {max_position} is beyond the {seq_len} tokens")
+            if vec_t.shape[-1] != d_head or int(heads_t.max()) >= n_heads:
+                raise ValueError(
+                    f"head patches of d_head={vec_t.shape[-1]} for heads up to "
+                    f"{int(heads_t.max())}, but this layer has {n_heads} heads of {d_head}"
+                )
+            z = z.clone()
+            dev = z.device
+            z[rows_t.to(dev), pos_t.to(dev), heads_t.to(dev)] = vec_t.to(dev, z.dtype)
+            return z
+
+        return hook
+
+    return [(hook_template.format(layer=t), make(t)) for t in distinct]
+
+
+@dataclass(frozen=True)
+class HeadPatches(Patches):
+    """One head patch per prompt at its arrow, for :meth:`Runner.predict`.
+
+    ``vectors[i]`` (``[d_head]``) replaces head ``heads[i]``'s ``hook_z`` at ``layers[i]``;
+    ``layers[i] = -1`` leaves prompt ``i`` unpatched. A :class:`Patches` so that the Runner
+    batches and packs these rows as it does task-vector patches.
+    """
+
+    heads: Int[Tensor, " n"] = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    hook_template: str = _compat.HOOK_Z_TEMPLATE
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n = self.vectors.shape[0]
+        if self.heads.shape[0] != n or self.layers.shape[0] != n:
+            raise ValueError(
+                f"HeadPatches needs one layer and head per vector: {n} vectors, "
+                f"{self.layers.shape[0]} layers, {self.heads.shape[0]} heads"
+            )
+        if self.mode != "replace":
+            raise ValueError("head patches replace a head's activation; mode must be 'replace'")
+
+    def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:
+        """Head-patch hooks for the prompts ``idx`` sitting at ``positions`` of one pass."""
+        rows = torch.as_tensor(list(idx), dtype=torch.long)
+        return head_patch_hooks(
+            self.vectors[rows],
+            self.layers[rows],
+            self.heads[rows],
+            positions,
+            n_layers=n_layers,
+            hook_template=self.hook_template,
+        )
+
+
+# ---- mean activations ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadActivations:
+    """Mean head activations at the arrow over clean ICL prompts, and each head's output.
+
+    Attributes:
+        z: ``[n_layers, n_heads, d_head]`` mean ``hook_z`` (what the indirect effect patches).
+        outputs: head output definition -> ``[n_layers, n_heads, d_model]`` mean output
+            (see the module docstring for ``"residual"``, ``"pre_norm"``, ``"mean_scale"``).
+        resid: ``[n_layers, d_model]`` mean ``hook_resid_post`` at the arrow (the
+            "layer-average" baseline of the FV paper).
+        clean_prob: ``[n]`` probability of the answer token on each clean prompt.
+        clean_correct: ``[n]`` whether the greedy token was the answer.
+        post_norm: whether the model has a norm between attention and the residual stream.
+        decomposition_error: the largest relative error of ``sum_h output_h (+ bias)``
+            against ``hook_attn_out`` at the arrows (``"residual"`` definition); ~1e-6.
+        attn_scale: ``[n_layers]`` mean RMS of the attention output at the arrow, the
+            post-attention norm's divisor (``None`` on a pre-norm model).
+    """
+
+    model_name: str
+    task: str
+    z: Float[Tensor, "n_layers n_heads d_head"]
+    outputs: dict[str, Tensor]
+    resid: Float[Tensor, "n_layers d_model"]
+    clean_prob: Float[Tensor, " n"]
+    clean_correct: Tensor
+    post_norm: bool
+    decomposition_error: float
+    n_key_value_heads: int
+    prompt_format: PromptFormat = DEFAULT_FORMAT
+    attn_scale: Float[Tensor, " n_layers"] | None = None
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of the model."""
+        return int(self.z.shape[0])
+
+    @property
+    def n_heads(self) -> int:
+        """Query heads per layer."""
+        return int(self.z.shape[1])
+
+    @property
+    def n_prompts(self) -> int:
+        """Clean prompts averaged."""
+        return int(self.clean_prob.shape[0])
+
+    def head_outputs(self, kind: HeadOutput = "residual") -> Float[Tensor, "n_layers n_heads d"]:
+        """The mean output of every head under definition ``kind``."""
+        if kind not in self.outputs:
+            raise ValueError(f"head output must be one of {HEAD_OUTPUTS}, got {kind!r}")
+        return self.outputs[kind]
+
+
+DECOMPOSITION_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
+"""Largest relative error of the head decomposition accepted per dtype (others: 5e-2)."""
+
+
+def check_decomposition(err: Float[Tensor, "n n_layers"], dtype: torch.dtype) -> None:
+    """Refuse head outputs that do not sum to ``hook_attn_out`` (see the module docstring).
+
+    Raises:
+        RuntimeError: naming the layer, the error and the tolerance for ``dtype``.
+    """
+    tol = DECOMPOSITION_TOLERANCE.get(dtype, 5e-2)
+    worst = float(err.max()) if err.numel() else 0.0
+    if not worst <= tol:  # NaN fails too
+        layer = int(err.max(0).values.argmax())
+        raise RuntimeError(
+            f"the heads' outputs do not sum to the attention output at the arrow (layer "
+            f"{layer}: relative error {worst:.2e} > {tol:.0e} for {dtype}): tvlens cannot split "
+            "this model's attention into heads, so its function vectors would be wrong; "
+            "please report the model (its attention differs from z @ W_O [+ b_O], then norm)"
+        )
+
+
+def arrow_activations(
+    runner: Runner,
+    prompts: Sequence[str],
+    fmt: PromptFormat,
+    names: Sequence[str],
+    answers: Int[Tensor, " n"],
+) -> tuple[dict[str, Tensor], Float[Tensor, " n"], Tensor]:
+    """Every hook in ``names`` at each prompt's arrow, with the answer's probability there.
+
+    :meth:`Runner.record` with logits: one pass per batch, logits at the arrows only.
+    Rows in input order.
+
+    Returns:
+        ``name -> [n, ...]`` activations (fp32, CPU), the ``[n]`` probability of
+        ``answers[i]`` and the ``[n]`` bools "greedy token == answer".
+    """
+    acts = runner.record(prompts, names, fmt, logits=True)
+    logits = acts.logits
+    if logits is None:  # pragma: no cover - record(logits=True) always returns them
+        raise RuntimeError("Runner.record returned no logits")
+    prob = (logits.gather(1, answers[:, None])[:, 0] - logits.logsumexp(-1)).exp()
+    correct = logits.argmax(-1) == answers
+    return acts.values, prob, correct
+
+
+def mean_head_activations(
+    model: HookedModel,
+    examples: Sequence[ICLExample],
+    *,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: RunConfig | Runner | None = None,
+) -> HeadActivations:
+    """Mean ``hook_z``, head outputs and residual at the arrow of clean ICL prompts ``S + x ->``.
+
+    All layers come from one pass per batch (``hook_z``, ``hook_attn_out``,
+    ``hook_resid_post`` and, on a post-norm model, the norm's scale, read at the arrow only).
+
+    Args:
+        examples: clean examples (their demonstrations and query make the prompt).
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+
+    Example:
+        >>> acts = mean_head_activations(model, examples)  # doctest: +SKIP
+        >>> acts.z.shape, acts.head_outputs("residual").shape  # doctest: +SKIP
+        (torch.Size([18, 4, 256]), torch.Size([18, 4, 640]))
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run)
+    n_layers = runner.n_layers
+    layers = range(n_layers)
+    post_norm = _compat.post_attention_norm(model, 0) is not None
+    z_names = [_compat.HOOK_Z_TEMPLATE.format(layer=la) for la in layers]
+    out_names = [_compat.ATTN_OUT_TEMPLATE.format(layer=la) for la in layers]
+    resid_names = [resid_hook_name(la) for la in layers]
+    scale_names = [_compat.POST_ATTN_SCALE_TEMPLATE.format(layer=la) for la in layers]
+    names = z_names + out_names + resid_names + (scale_names if post_norm else [])
+    answers = answer_ids(model, examples, fmt)
+    values, prob, correct = arrow_activations(
+        runner, icl_prompts(examples, fmt), fmt, names, answers
+    )
+
+    z = torch.stack([values[nm] for nm in z_names], 1)  # [n, L, H, d_head]
+    w_o = torch.stack([_compat.head_out_weights(model, la).float().cpu() for la in layers])
+    raw = torch.einsum("nlhd,lhdm->nlhm", z, w_o)  # z_h @ W_O[h], per prompt
+    biases = [_compat.attn_out_bias(model, la) for la in layers]
+    bias = torch.stack(
+        [torch.zeros(w_o.shape[-1]) if b is None else b.float().cpu() for b in biases]
+    )
+    attn_out = torch.stack([values[nm] for nm in out_names], 1)  # [n, L, d_model]
+    if post_norm:
+        scale = torch.stack([values[nm] for nm in scale_names], 1).reshape(len(examples), n_layers)
+        gains = [_compat.post_attention_gain(model, la) for la in layers]
+        gain = torch.stack([g.cpu() for g in gains if g is not None])  # [L, d_model]
+        factor = gain[None] / scale[..., None]  # [n, L, d_model]
+        contrib = raw * factor[:, :, None]
+        total = contrib.sum(2) + bias[None] * factor
+        mean_scale = raw.mean(0) * (gain / scale.mean(0)[:, None])[:, None]
+        attn_scale: Tensor | None = scale.mean(0)
+    else:
+        attn_scale = None
+        contrib = raw
+        total = raw.sum(2) + bias[None]
+        mean_scale = raw.mean(0)
+    err = (total - attn_out).norm(dim=-1) / attn_out.norm(dim=-1).clamp_min(1e-6)
+    check_decomposition(err, model_dtype(model))
+    outputs = {"residual": contrib.mean(0), "pre_norm": raw.mean(0), "mean_scale": mean_scale}
+    tasks = {ex.task for ex in examples}
+    return HeadActivations(
+        model_name=_compat.model_name(model),
+        task=tasks.pop() if len(tasks) == 1 else "mixed",
+        z=z.mean(0),
+        outputs=outputs,
+        resid=torch.stack([values[nm] for nm in resid_names], 1).mean(0),
+        clean_prob=prob,
+        clean_correct=correct,
+        post_norm=post_norm,
+        decomposition_error=float(err.max()),
+        n_key_value_heads=_compat.n_key_value_heads(model),
+        prompt_format=fmt,
+        attn_scale=attn_scale,
+    )

@@ -1,0 +1,1 @@
+"""Reports: summary.md, report.html, plots, and comparisons across runs."""

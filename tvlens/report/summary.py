@@ -1,0 +1,405 @@
+"""Run reports: the paper-style summary table (Markdown) and the HTML figures.
+
+Every accuracy is shown with its 95% interval, ``0.58 [0.44, 0.71]``: Wilson's per task,
+the percentile bootstrap for means over tasks (see :mod:`tvlens.run.statistics`). Reports over
+several runs (models, formats, seeds) are :func:`tvlens.report.compare.compare`'s.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tvlens.report.fv import FV_COLUMNS, FV_NOTE, fv_figures, fv_markdown
+from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
+from tvlens.run.statistics import MODES, summarize
+
+__all__ = [
+    "MODES",
+    "PAPER_AVERAGES",
+    "fmt_acc",
+    "fmt_ci",
+    "fmt_p",
+    "fmt_test",
+    "metric_line",
+    "report_html_writer",
+    "summarize",
+    "summary_markdown",
+    "write_report_html",
+]
+
+PAPER_AVERAGES = {"baseline": 0.13, "hypothesis": 0.74, "regular": 0.84}
+PAPER_ROW = "paper (7 models, 2.8B–30B)"
+MODE_TITLES = {"baseline": "Baseline", "hypothesis": "Hypothesis", "regular": "Regular"}
+
+
+INTERVALS_NOTE = (
+    "Intervals are 95%: Wilson's per task (over its test examples; Baseline over its own "
+    "queries); bootstrap over each task's examples (tasks fixed, 10,000 replicates, seed 0) "
+    "for averages. *H − R*: Hypothesis minus Regular on the same test examples, exact "
+    "McNemar p; *H − B*: Hypothesis minus Baseline, Fisher's exact p (Baseline scores other "
+    "queries)."
+)
+
+
+def metric_line(meta: Mapping[str, Any]) -> str:
+    """One sentence naming what a run's accuracies measure (next token or exact match)."""
+    if meta.get("answers", "single") == "any":
+        return (
+            "**Metric: exact match of the generated answer** (greedy, up to "
+            f"{meta.get('max_new_tokens', 8)} new tokens, stopped at the format's separator; "
+            "compared after the format's normalization). The layer is chosen on dev by "
+            "first-token accuracy. First-token accuracy and word F1 follow the averages."
+        )
+    return (
+        "**Metric: next-token accuracy** (the greedy next token at the arrow equals the "
+        "answer's single token)."
+    )
+
+
+def generation_metrics_table(tasks: Mapping[str, Any]) -> list[str]:
+    """``--answers any``: first-token accuracy and word F1 per mode, per task and on average."""
+    ok = {n: t for n, t in tasks.items() if t["status"] == "ok" and "f1" in t}
+    if not ok:
+        return []
+    cols = [f"{MODE_TITLES[m]} {k}" for k in ("first token", "F1") for m in MODES]
+    lines = ["", "| task | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+
+    def row(name: str, values: Sequence[float]) -> str:
+        return f"| {name} | " + " | ".join(fmt_acc(v) for v in values) + " |"
+
+    per_task = {
+        n: [t["first_token_accuracy"][m] for m in MODES] + [t["f1"][m] for m in MODES]
+        for n, t in ok.items()
+    }
+    lines += [row(n, v) for n, v in per_task.items()]
+    means = [sum(v[i] for v in per_task.values()) / len(per_task) for i in range(len(cols))]
+    lines.append(row("**mean over tasks**", means))
+    return lines
+
+
+def skipped_reasons(results: Mapping[str, Any]) -> list[str]:
+    """``"name: reason"`` for each skipped task."""
+    return [
+        f"{n}: {t.get('reason', '')}" for n, t in results["tasks"].items() if t["status"] != "ok"
+    ]
+
+
+def summary_markdown(results: Mapping[str, Any]) -> str:
+    """A table like the paper's: Baseline / Hypothesis / Regular per task and averages."""
+    meta, tasks, summary = results["meta"], results["tasks"], results["summary"]
+    policy = meta.get("on_conflict", "error")
+    lines = [
+        f"# tvlens run: {meta['model']}",
+        "",
+        f"{meta['n_demos']} demos, {meta['n_dummy']} dummy queries, {meta['n_dev']} dev / "
+        f"{meta['n_test']} test / {meta['n_baseline']} baseline examples per task, "
+        f"seed {meta['seed']}, format `{meta['format']['name']}`"
+        + (f", conflicting pairs: `{policy}`" if policy != "error" else "")
+        + f"; wall time {meta['wall_time_s']:.0f} s.",
+        "",
+        metric_line(meta),
+        "",
+    ]
+    if not summary["n_tasks_ok"]:
+        lines += [
+            f"**No task ran: all {len(tasks)} task(s) were skipped**, so there are no "
+            "accuracies. Reasons:",
+            "",
+            *(f"- {r}" for r in skipped_reasons(results)),
+        ]
+        return "\n".join(lines) + "\n"
+    lines += [
+        "| task | category | pairs kept | best layer | Baseline | Hypothesis | Regular "
+        "| H − R | H − B |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in tasks.items():
+        if t["status"] != "ok":
+            lines.append(
+                f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | skipped: "
+                f"{t.get('reason', '')} | | | | | |"
+            )
+            continue
+        a, ci, tests = t["accuracy"], t.get("accuracy_ci", {}), t.get("comparisons", {})
+        lines.append(
+            f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | {t['best_layer']} | "
+            + " | ".join(fmt_ci(a[m], ci.get(m)) for m in MODES)
+            + f" | {fmt_test(tests.get('hypothesis_vs_regular'))}"
+            + f" | {fmt_test(tests.get('hypothesis_vs_baseline'))} |"
+        )
+    lines += averages_table(summary)
+    lines += generation_metrics_table(tasks)
+    lines += ["", INTERVALS_NOTE]
+    conflicts = {n: t.get("n_conflicts_dropped", 0) for n, t in tasks.items()}
+    if any(conflicts.values()):
+        listed = ", ".join(f"{n} ({k})" for n, k in conflicts.items() if k)
+        lines += ["", f"Inputs dropped for conflicting outputs (`{policy}`): {listed}."]
+    stripped = {n: t.get("n_stripped", 0) for n, t in tasks.items()}
+    if any(stripped.values()):
+        listed = ", ".join(f"{n} ({k})" for n, k in stripped.items() if k)
+        lines += ["", f"Pairs with whitespace around an input or output, stripped: {listed}."]
+    if summary["n_tasks_skipped"]:
+        lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
+    lines += fv_markdown(results)  # with --methods tv,fv
+    return "\n".join(lines) + "\n"
+
+
+def averages_table(summary: Mapping[str, Any]) -> list[str]:
+    """The averages per category and over all tasks with intervals, and the paper's row."""
+    ivs = summary.get("intervals", {})
+    lines = ["", "| average | Baseline | Hypothesis | Regular |", "|---|---|---|---|"]
+    for cat, acc in summary["per_category"].items():
+        cis = ivs.get("per_category", {}).get(cat, {})
+        lines.append(f"| {cat} | " + " | ".join(fmt_ci(acc[m], cis.get(m)) for m in MODES) + " |")
+    o, cis = summary["overall"], ivs.get("overall", {})
+    lines.append(
+        "| **all tasks** | " + " | ".join(fmt_ci(o[m], cis.get(m), bold=True) for m in MODES) + " |"
+    )
+    p = PAPER_AVERAGES
+    lines.append(f"| {PAPER_ROW} | " + " | ".join(f"{p[m]:.2f}" for m in MODES) + " |")
+    return lines
+
+
+def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
+    """A function writing ``report.html`` for ``results`` to a path it is given."""
+    title = f"tvlens run: {results['meta']['model']}"
+    ok = {n: t for n, t in results["tasks"].items() if t["status"] == "ok"}
+    if not ok:
+        items = "".join(f"<li>{html.escape(r)}</li>" for r in skipped_reasons(results))
+        page = (
+            '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title)}</h1>\n<p><strong>No task ran: all "
+            f"{len(results['tasks'])} task(s) were skipped</strong>, so there are no "
+            f"accuracies.</p>\n<ul>{items}</ul>\n</body>\n</html>\n"
+        )
+        return lambda path: Path(path).write_text(page, encoding="utf-8")
+
+    intro = html.escape(metric_line(results["meta"]).replace("**", ""))
+
+    def write(path: Path) -> Path:
+        from tvlens.report.plots import (
+            layer_sweep_figure,
+            modes_figure,
+            runs_bars_figure,
+            write_html,
+        )
+
+        sweeps = {n: t["dev_accuracy_per_layer"] for n, t in ok.items()}
+        accs = {n: t["accuracy"] for n, t in ok.items()}
+        cis = {n: t.get("accuracy_ci", {}) for n, t in ok.items()}
+        s = results["summary"]
+        overall_ci = s.get("intervals", {}).get("overall", {})
+        averages = {"all tasks": {m: (s["overall"][m], overall_ci.get(m)) for m in MODES}}
+        any_answers = results["meta"].get("answers", "single") == "any"
+        metric = "Exact match of generated answers" if any_answers else "Next-token accuracy"
+        dev_metric = "first-token accuracy" if any_answers else "accuracy"
+        figures: dict[str, Any] = {
+            f"Task vectors: per-layer dev {dev_metric}": layer_sweep_figure(sweeps),
+            f"Baseline, Hypothesis, Regular per task ({metric.lower()})": modes_figure(
+                accs, intervals=cis, title=f"{metric} per task (95% Wilson intervals)"
+            ),
+            "Mean over tasks": runs_bars_figure(
+                averages,
+                title="Mean over tasks (95% bootstrap intervals) and the paper's",
+                reference=PAPER_AVERAGES,
+            ),
+            **fv_figures(results),  # with --methods tv,fv
+        }
+        if any_answers:
+            for key, name in (("first_token_accuracy", "First-token accuracy"), ("f1", "Word F1")):
+                figures[f"{name} per task"] = modes_figure(
+                    {n: t[key] for n, t in ok.items() if key in t}, title=f"{name} per task"
+                )
+        return Path(write_html(figures, path, title=title, intro_html=f"<p>{intro}</p>\n"))
+
+    return write
+
+
+def write_report_html(results: Mapping[str, Any], path: str | Path) -> Path:
+    """``report.html``: per-layer dev accuracy per task and the three modes per task.
+
+    Written atomically (a temp file in the same folder, fsync, rename). A run whose tasks
+    were all skipped gets a page that says so.
+    """
+    from tvlens.run.files import atomic_write
+
+    return atomic_write(path, report_html_writer(results))
+
+
+# ---- reports over several runs (tvlens.report.compare) ----------------------------------------
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cells(tag: str, xs: Sequence[str]) -> str:
+        return "".join(f"<{tag}>{html.escape(x.replace('`', ''))}</{tag}>" for x in xs)
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return f"<table><tr>{cells('th', header)}</tr>{body}</table>\n"
+
+
+RUNS_HEADER = ["run", "results", "model", "format", "seed", "dev/test/baseline n", "tasks",
+               "wall time"]  # fmt: skip
+
+
+def comparison_markdown(comp: Any, title: str | None = None) -> str:
+    """``summary.md``: the runs, the per-task table, the averages beside the paper's.
+
+    Then the function vectors, where every run has them (:func:`comparison_fv_markdown`).
+    """
+    modes = [MODE_TITLES[m] for m in MODES]
+    lines = [f"# {title or comp.title()}", "", *_md_table(RUNS_HEADER, comp.runs_rows())]
+    lines += ["", comp.alignment_note()]
+    if not comp.tasks:
+        return "\n".join([*lines, "", "No task was finished by every run."]) + "\n"
+    metric = comp.metric[:1].upper() + comp.metric[1:]
+    lines += ["", f"## {metric} per task (95% Wilson intervals)", ""]
+    header = ["task", "category", "run", "best layer (depth)", *modes, "H − R"]
+    lines += _md_table(header, comp.task_rows())
+    lines += [
+        "",
+        f"## Averages of {comp.metric} over the shared tasks (95% bootstrap intervals)",
+        "",
+    ]
+    lines += _md_table(["average", "run", *modes], comp.average_rows())
+    lines += [
+        "",
+        "Best layer: index / last index, relative depth in parentheses. H − R: Hypothesis "
+        "minus Regular on the same test examples, with the exact McNemar p. Averages: "
+        "percentile bootstrap over each task's examples (tasks fixed, 10,000 replicates, "
+        "seed 0).",
+    ]
+    lines += comparison_fv_markdown(comp)
+    return "\n".join(lines) + "\n"
+
+
+def comparison_fv_markdown(comp: Any) -> list[str]:
+    """``summary.md``'s function-vector section over the runs (where every run has them).
+
+    Empty where no run has function vectors; the line saying why they are left out where
+    only some runs have them (:meth:`~tvlens.report.compare.Comparison.fv_note`).
+    """
+    if not comp.fv_modes():
+        note = comp.fv_note()
+        return ["", note] if note else []
+
+    methods = [FV_COLUMNS[m] for m in comp.fv_modes()]
+    header = ["task", "category", "run", "TV layer", "FV layer (k)", *methods, "FV − TV"]
+    return [
+        "",
+        "## Function vectors beside task vectors (`--methods tv,fv`)",
+        "",
+        "### Accuracy per task (95% Wilson intervals)",
+        "",
+        *_md_table(header, comp.fv_task_rows()),
+        "",
+        "### Averages over the shared tasks (95% bootstrap intervals)",
+        "",
+        *_md_table(["average", "run", *methods], comp.fv_average_rows()),
+        "",
+        FV_NOTE,
+    ]
+
+
+def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Path], Any]:
+    """A function writing ``report.html`` (figures with error bars) to a given path."""
+    title = title or comp.title()
+    intro = _html_table(RUNS_HEADER, comp.runs_rows())
+    intro += f"<p>{html.escape(comp.alignment_note())}</p>\n"
+    fv_note = comp.fv_note()
+    if fv_note:
+        intro += f"<p>{html.escape(fv_note.replace('`', ''))}</p>\n"
+
+    def write(path: Path) -> Path:
+        from tvlens.report.plots import relative_depth_figure, runs_bars_figure, write_html
+
+        if not comp.tasks:
+            page = f"<!DOCTYPE html>\n<html><body><h1>{html.escape(title)}</h1>{intro}"
+            Path(path).write_text(page + "</body></html>\n", encoding="utf-8")
+            return Path(path)
+        figs = {}
+        for m in ("hypothesis", "regular", "baseline"):
+            values = {}
+            for r in comp.runs:
+                tasks = {n: comp.task(r, n) for n in comp.tasks}
+                values[r.label] = {
+                    n: (t["accuracy"][m], t["accuracy_ci"].get(m)) for n, t in tasks.items()
+                }
+            figs[f"{MODE_TITLES[m]}: {comp.metric} per task"] = runs_bars_figure(
+                values, title=f"{MODE_TITLES[m]} (95% Wilson intervals)"
+            )
+        curves = {
+            r.label: {n: comp.task(r, n)["dev_accuracy_per_layer"] for n in comp.tasks}
+            for r in comp.runs
+        }
+        figs["Per-layer dev accuracy by relative depth"] = relative_depth_figure(curves)
+        averages = {
+            label: {
+                MODE_TITLES[m]: (s["overall"][m], s["intervals"]["overall"].get(m)) for m in MODES
+            }
+            for label, s in comp.summaries.items()
+        }
+        figs["Averages over the shared tasks"] = runs_bars_figure(
+            averages,
+            title="Mean over the shared tasks (95% bootstrap intervals) and the paper's",
+            reference={MODE_TITLES[m]: v for m, v in PAPER_AVERAGES.items()},
+        )
+        if comp.fv_modes():
+            figs["Function vectors beside task vectors"] = comparison_fv_figure(comp)
+        return Path(write_html(figs, path, title=title, intro_html=intro))
+
+    return write
+
+
+def comparison_fv_figure(comp: Any) -> Any:
+    """The means over the shared tasks of the FV methods and TV Hypothesis, one bar per run."""
+    from tvlens.report.plots import runs_bars_figure
+
+    averages = {
+        label: {
+            FV_COLUMNS[m]: (s["overall"][m], s["intervals"]["overall"].get(m))
+            for m in comp.fv_modes()
+        }
+        for label, s in comp.summaries.items()
+    }
+    return runs_bars_figure(
+        averages,
+        title="Function vectors and TV Hypothesis: mean over the shared tasks "
+        "(95% bootstrap intervals)",
+    )
+
+
+def chromium_command(
+    page: str | Path, profile: str | Path, *extra: str, chromium: str | None = None
+) -> list[str]:
+    """The headless Debian-chromium command that renders a local report offline.
+
+    Args:
+        page: the HTML file.
+        profile: a fresh, empty user-data folder.
+        extra: more flags, e.g. ``"--dump-dom"`` or ``"--screenshot=out.png"``.
+        chromium: the executable (default: ``chromium`` or ``chromium-browser`` on PATH).
+
+    Raises:
+        FileNotFoundError: if no chromium is installed.
+    """
+    import shutil
+
+    exe = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise FileNotFoundError("chromium not found: install Debian's chromium package")
+    return [
+        exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=10000", *extra,
+        Path(page).resolve().as_uri(),
+    ]  # fmt: skip

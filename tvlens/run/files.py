@@ -1,0 +1,387 @@
+"""The output folder of ``tvlens run``: a lock, atomic writes, and a manifest of what tvlens wrote.
+
+- :func:`prepare_out` finds an unusable ``--out`` (a file, a path under a file, a folder
+  without write permission) before any model loads.
+- :func:`run_lock` holds ``<out>/.tvlens.lock`` (pid, hostname, start time) for the run, so a
+  second run into the same folder is refused; a lock whose process is gone (same host) is
+  taken over with a warning. The lock is removed on every exit path.
+- :func:`write_output` writes a file atomically (temp file in the same folder, flush,
+  ``fsync``, ``os.replace``) and records its sha256 in ``<out>/.tvlens-run.json``. A file
+  that the manifest does not vouch for (the user's own, or edited since) is never
+  overwritten: :func:`check_outputs_ours` refuses it before the run, and a write that
+  finds one later writes next to it instead.
+- Every folder has one *kind*, recorded in the manifest (``"kind"``): ``run``
+  (``results.json``), ``seeds`` (``seeds.json``), ``compare`` (``comparison.json``) or
+  ``grid`` (``grid.json``). A manifest without one (written before kinds) is read by the
+  file present. :func:`check_folder_kind` refuses a folder of another kind, and
+  :func:`write_output` never writes into one: a run into a comparison's folder would
+  overwrite its summary.md and report.html.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import socket
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tvlens.run.folders import check_kind, kind_of, kind_of_file
+
+LOCK_NAME = ".tvlens.lock"
+MANIFEST_NAME = ".tvlens-run.json"
+OUTPUT_FILES = ("results.json", "summary.md", "report.html")
+# A lock file with no readable content yet may be one being written right now.
+_FRESH_LOCK_S = 10.0
+
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (thread id, depth); re-entrant per thread
+_held_guard = threading.Lock()
+
+
+def prepare_out(out: str | Path) -> Path:
+    """Create ``out`` if missing and check that files can be written in it.
+
+    Raises:
+        ValueError: if ``out`` is a file, lies under a file, or is not writable.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; pass a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise ValueError(
+            f"--out {out} cannot be created: a part of its path is a file ({err})"
+        ) from err
+    except OSError as err:
+        raise ValueError(f"--out {out} cannot be created: {err}") from err
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".tvlens-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"--out {out} is not writable: {err}") from err
+    return out
+
+
+# ---- the lock ----------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt" or pid <= 0:  # Windows' os.kill terminates; assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    return f"pid {holder.get('pid')} on {holder.get('hostname')}, started {holder.get('started')}"
+
+
+def _try_create(path: Path, info: dict[str, Any]) -> bool:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(info, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def _acquire(path: Path) -> dict[str, Any]:
+    host = socket.gethostname()
+    info = {
+        "pid": os.getpid(),
+        "hostname": host,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "token": os.urandom(8).hex(),
+    }
+    for _ in range(3):
+        if _try_create(path, info):
+            return info
+        holder = _read_lock(path)
+        if holder is None:
+            try:
+                age = time.time() - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age < _FRESH_LOCK_S:
+                raise ValueError(
+                    f"{path.parent} is locked by another tvlens run that is starting "
+                    f"({path} is being written); wait for it or pass another --out"
+                )
+            stale = "unreadable"
+        else:
+            pid = holder.get("pid")
+            same_host = holder.get("hostname") == host
+            mine = pid == os.getpid()  # a lock of this process that it no longer holds
+            if not isinstance(pid, int) or not same_host or (_pid_alive(pid) and not mine):
+                where = "" if same_host else " (another host: tvlens cannot check it)"
+                raise ValueError(
+                    f"{path.parent} is in use by another tvlens run: {_describe(holder)}"
+                    f"{where}. Wait for it to finish or pass another --out; if no run is "
+                    f"active, delete {path}"
+                )
+            stale = _describe(holder)
+        warnings.warn(
+            f"taking over the stale lock {path} ({stale}: that process is gone)", stacklevel=3
+        )
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    raise ValueError(f"could not take the lock {path}; another run keeps creating it")
+
+
+@contextlib.contextmanager
+def run_lock(out: str | Path) -> Iterator[Path]:
+    """Hold ``<out>/.tvlens.lock`` for the duration of the ``with`` block.
+
+    Re-entrant within one thread (the CLI locks before loading the model, then
+    :func:`~tvlens.run.protocol.run_protocol` locks again). The file is removed in
+    ``finally`` if it is still this run's.
+
+    Raises:
+        ValueError: if another live run holds the lock, naming its pid and host.
+    """
+    path = Path(out).resolve() / LOCK_NAME
+    me = threading.get_ident()
+    with _held_guard:
+        owner = _held.get(path)
+        if owner is not None and owner[0] == me:
+            _held[path] = (me, owner[1] + 1)
+            reentered = True
+        elif owner is not None:
+            raise ValueError(f"{path.parent} is in use by another run in this process")
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield path
+        finally:
+            with _held_guard:
+                _held[path] = (me, _held[path][1] - 1)
+        return
+    info = _acquire(path)
+    with _held_guard:
+        _held[path] = (me, 1)
+    try:
+        yield path
+    finally:
+        with _held_guard:
+            _held.pop(path, None)
+        holder = _read_lock(path)
+        if holder is not None and holder.get("token") == info["token"]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+# ---- atomic writes and the manifest -------------------------------------------------------
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_temp(folder: Path, name: str, data: bytes | Callable[[Path], Any]) -> Path:
+    """A durable temp file in ``folder`` holding ``data`` (or what ``data(path)`` wrote)."""
+    # not mkstemp: its files are 0600, and the umask should decide, as for any other file
+    tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+            fd = os.open(tmp, os.O_RDWR)
+        else:
+            os.write(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], Any]) -> Path:
+    """Write ``path`` atomically: temp file in the same folder, flush, fsync, ``os.replace``.
+
+    ``data`` is the bytes or text to write, or a function that writes a given path.
+    """
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = _write_temp(path.parent, path.name, raw)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def sha256_file(path: Path) -> str | None:
+    """The sha256 of a file, or None if it does not exist."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """``<out>/.tvlens-run.json``: ``{"files": {name: {"sha256", "previous_sha256"}}}``."""
+    try:
+        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"files": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        return {"files": {}}
+    return data
+
+
+def _vouched(entry: Any) -> set[str]:
+    # previous_sha256 covers a crash between recording a new hash and replacing the file
+    if not isinstance(entry, dict):
+        return set()
+    return {h for h in (entry.get("sha256"), entry.get("previous_sha256")) if isinstance(h, str)}
+
+
+def is_ours(out: Path, name: str, manifest: dict[str, Any] | None = None) -> bool:
+    """Whether ``out/name`` is absent or holds exactly what tvlens last wrote there."""
+    digest = sha256_file(out / name)
+    if digest is None:
+        return True
+    manifest = read_manifest(out) if manifest is None else manifest
+    return digest in _vouched(manifest["files"].get(name))
+
+
+def check_outputs_ours(out: Path, names: Sequence[str] = OUTPUT_FILES) -> None:
+    """Refuse a folder holding output files tvlens did not write (or that were edited since).
+
+    Raises:
+        ValueError: naming each such file and the fix.
+    """
+    manifest = read_manifest(out)
+    foreign = [n for n in names if not is_ours(out, n, manifest)]
+    if not foreign:
+        return
+    listed = ", ".join(str(out / n) for n in foreign)
+    raise ValueError(
+        f"{listed}: not written by tvlens, or changed since tvlens wrote it (its sha256 is not "
+        f"in {out / MANIFEST_NAME}); tvlens does not overwrite it. Pass another --out, or "
+        "move the file away"
+    )
+
+
+def folder_kind(out: Path, manifest: dict[str, Any] | None = None) -> str | None:
+    """The kind of ``out`` (:mod:`tvlens.run.folders`), or None for a new folder."""
+    return kind_of(out, (read_manifest(out) if manifest is None else manifest).get("kind"))
+
+
+def check_folder_kind(out: Path, kind: str, manifest: dict[str, Any] | None = None) -> None:
+    """Refuse ``out`` if it holds a folder of another kind than ``kind``.
+
+    Raises:
+        ValueError: naming what the folder holds, how to resume it, and the fix.
+    """
+    recorded = (read_manifest(out) if manifest is None else manifest).get("kind")
+    check_kind(out, kind, recorded, MANIFEST_NAME)
+
+
+def _sibling(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.tvlens-{os.getpid()}{path.suffix}")
+
+
+def write_output(
+    out: Path,
+    name: str,
+    data: bytes | str | Callable[[Path], Any],
+    *,
+    beside: bool = False,
+    kind: str | None = None,
+) -> Path:
+    """Write ``out/name`` atomically and record its sha256 in the manifest.
+
+    A file already there that tvlens did not write (or that was edited since), or any
+    file if ``beside``, is kept: the new content goes next to it
+    (``<stem>.tvlens-<pid><suffix>``), with a warning.
+
+    ``kind`` is the folder's kind (:mod:`tvlens.run.folders`; default: the kind ``name`` marks,
+    if any, else the folder's), recorded in the manifest.
+
+    Raises:
+        ValueError: if ``out`` holds a folder of another kind (:func:`check_folder_kind`).
+
+    Returns:
+        The path written.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    path = out / name
+    manifest = read_manifest(out)
+    kind = kind or kind_of_file(name)
+    if kind is not None:
+        check_folder_kind(out, kind, manifest)
+    kind = kind or folder_kind(out, manifest)
+    if beside or not is_ours(out, name, manifest):
+        side = _sibling(path)
+        why = "holds another run" if beside else "was changed by something other than tvlens"
+        warnings.warn(f"{path} {why}; writing {side} instead", stacklevel=2)
+        return atomic_write(side, raw)
+    tmp = _write_temp(out, name, raw)
+    try:
+        new = sha256_file(tmp)
+        old = sha256_file(path)
+        files = dict(manifest["files"])
+        files[name] = {"sha256": new, "previous_sha256": old}
+        body = {"tool": "tvlens", "manifest_version": 1, **({"kind": kind} if kind else {})}
+        body["files"] = files
+        atomic_write(out / MANIFEST_NAME, json.dumps(body, indent=1) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(out)
+    return path
+
+
+# ---- JSON without NaN ---------------------------------------------------------------------
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by ``None`` (JSON ``null``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def dumps_strict(obj: Any) -> str:
+    """Standard JSON (never ``NaN`` / ``Infinity``: those become ``null``), indented."""
+    return json.dumps(json_safe(obj), indent=1, allow_nan=False) + "\n"

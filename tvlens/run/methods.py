@@ -1,0 +1,162 @@
+"""``tvlens run --methods tv,fv``: function vectors beside task vectors in one run.
+
+With ``"fv"`` in :attr:`~tvlens.run.protocol.ProtocolConfig.methods`, each task runs
+:func:`~tvlens.fv.methods.compare_methods` on the protocol's own dev and test examples after
+the task-vector protocol, reusing its Regular and Hypothesis predictions and its layer, so
+every method is scored on the same test queries. The task's record then holds:
+
+* ``accuracy`` (and so ``counts``, ``accuracy_ci``, the summary's means and intervals): the
+  five methods of :data:`FV_MODES` beside ``baseline`` / ``hypothesis`` / ``regular``;
+* ``test_examples``: one prediction per method per row (the ``shuffled`` and
+  ``fv_shuffled`` rows ran on the same query with its demonstrations' labels shuffled);
+* ``fv``: each method's layer, its dev accuracy per layer, the function vector's
+  provenance (heads, k, layer, norm), the AIE of every head with the top heads, the dev
+  accuracy of each candidate k, the phase times, and ``file``: the vector itself is written
+  beside results.json as ``<task>.fv.safetensors`` + ``<task>.fv.json``.
+
+The settings (:data:`FV_SETTINGS`: candidate ks, shuffled-label prompts of the AIE, the
+definition of a head's output) are the README's and are recorded in ``meta.fv``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tvlens._example import ICLExample
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.results import ModeResult
+from tvlens.fv.methods import MethodComparison, compare_methods
+from tvlens.fv.vector import DEFAULT_KS, FunctionVector
+from tvlens.protocol import HookedModel
+from tvlens.run.files import is_ours, write_output
+
+METHODS = ("tv", "fv")
+"""What ``tvlens run --methods`` runs: ``tv`` (the paper's protocol) and ``fv``."""
+
+FV_MODES = ("shuffled", "fv_shuffled", "layer_average", "mean_difference", "fv_zero_shot")
+"""The accuracies ``fv`` adds to a task's record (see :mod:`tvlens.fv.methods`)."""
+
+FV_SETTINGS: dict[str, Any] = {"k": list(DEFAULT_KS), "n_corrupted": 25, "head_output": "residual"}
+"""How ``--methods tv,fv`` builds function vectors (recorded in ``meta.fv``)."""
+
+
+def check_methods(methods: Any, answers: str) -> list[str]:
+    """``methods`` as a list in :data:`METHODS` order.
+
+    Raises:
+        TypeError: not a list or tuple of strings (a plain ``"tv,fv"`` is refused).
+        ValueError: an unknown or repeated method, no ``"tv"``, or ``"fv"`` with
+            ``answers="any"``.
+    """
+    if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
+        hint = f"; did you mean {methods.split(',')!r}?" if isinstance(methods, str) else ""
+        raise TypeError(f"methods must be a list of method names, got {methods!r}{hint}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods {list(methods)} name one method twice")
+    if "tv" not in methods:
+        raise ValueError(
+            "methods must include 'tv': function vectors are compared with the task-vector "
+            "protocol's Regular and Hypothesis on the same test examples; pass ['tv', 'fv']"
+        )
+    if "fv" in methods and answers != "single":
+        raise ValueError(
+            "methods 'fv' scores single-token answers (the next token, like the paper); "
+            "run it with answers='single' (--answers single)"
+        )
+    return [m for m in METHODS if m in methods]
+
+
+def run_function_vectors(
+    model: HookedModel,
+    dev: Sequence[ICLExample],
+    test: Sequence[ICLExample],
+    *,
+    regular: ModeResult,
+    hypothesis: ModeResult,
+    tv_layer: int,
+    seed: int,
+    runner: Runner,
+    fmt: Any,
+) -> MethodComparison:
+    """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis."""
+    return compare_methods(
+        model,
+        test,
+        dev=dev,
+        k=FV_SETTINGS["k"],
+        head_output=FV_SETTINGS["head_output"],
+        tv_layer=tv_layer,
+        n_corrupted=FV_SETTINGS["n_corrupted"],
+        known={
+            "regular": regular,
+            "tv_hypothesis": ModeResult("tv_hypothesis", hypothesis.predictions),
+        },
+        seed=seed,
+        fmt=fmt,
+        run=runner,
+    )
+
+
+def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> dict[str, Any]:
+    """``record`` (a finished task-vector task) with ``result``'s methods merged in.
+
+    Raises:
+        ValueError: if ``result`` was not scored on the record's test examples, row by row.
+    """
+    rows = record["test_examples"]
+    for mode in FV_MODES:
+        preds = result.modes[mode].predictions
+        if [(p.query, p.answer) for p in preds] != [(r["query"], r["answer"]) for r in rows]:
+            raise ValueError(f"{mode} was not scored on this task's test examples")
+    test_examples = [
+        {**row, **{m: result.modes[m].predictions[i].to_record() for m in FV_MODES}}
+        for i, row in enumerate(rows)
+    ]
+    rec = result.vectors_record()
+    fv = {
+        "layers": dict(result.layers),
+        "dev_accuracy_per_layer": rec["dev_accuracy_per_layer"],
+        "function_vector": rec["function_vector"],
+        "indirect_effect": rec["indirect_effect"],
+        "k_dev": rec["k_dev"],
+        "clean_accuracy": rec["clean_accuracy"],
+        "baseline_on_test_accuracy": result.modes["baseline"].accuracy,
+        "phase_times_s": rec["phase_times_s"],
+    }
+    accuracy = {**record["accuracy"], **{m: result.modes[m].accuracy for m in FV_MODES}}
+    return {**record, "accuracy": accuracy, "test_examples": test_examples, "fv": fv}
+
+
+def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
+    """Write ``out/<key>.fv.safetensors`` and ``.json`` (atomic, in the run's manifest).
+
+    A file of that name that tvlens did not write is kept: the pair then goes to
+    ``<key>.fv.tvlens-<pid>.*`` (with a warning).
+
+    Returns:
+        The stem to pass to :meth:`FunctionVector.load`, relative to ``out``.
+    """
+    blob, text = fv.to_bytes()
+    stem = f"{key}.fv"
+    theirs = [
+        n
+        for n in (f"{stem}.safetensors", f"{stem}.json")
+        if (out / n).exists() and not is_ours(out, n)
+    ]
+    if theirs:  # both files move, so that the pair keeps one stem
+        stem = f"{key}.fv.tvlens-{os.getpid()}"
+        warnings.warn(
+            f"{', '.join(str(out / n) for n in theirs)} not written by tvlens (or edited "
+            f"since): kept; this run's function vector goes to {out / stem}.*",
+            stacklevel=2,
+        )
+    write_output(out, f"{stem}.safetensors", blob)
+    write_output(out, f"{stem}.json", text)
+    return stem
