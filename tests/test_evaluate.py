@@ -126,15 +126,12 @@ def test_bad_inputs(tiny_model) -> None:
         regular(tiny_model, long)
 
 
-def test_old_keywords_still_work_with_a_deprecation_warning(tiny_model) -> None:
-    new = regular(tiny_model, EXAMPLES, run=RunConfig(batch_size=2))
-    with pytest.warns(DeprecationWarning, match="run=RunConfig"):
-        old = regular(tiny_model, EXAMPLES, batch_size=2, padding_side="left")
-    assert [p.predicted_token_id for p in old.predictions] == [
-        p.predicted_token_id for p in new.predictions
-    ]
-    with pytest.raises(TypeError, match="bach_size"):
-        regular(tiny_model, EXAMPLES, bach_size=2)
+def test_the_keywords_run_replaced_are_gone(tiny_model, no_jaxtyping) -> None:
+    # removed in 0.5 (CHANGELOG.md): batch_size= & co. beside run= raised a DeprecationWarning
+    with pytest.raises(TypeError, match="batch_size"):
+        regular(tiny_model, EXAMPLES, batch_size=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="run= must be a RunConfig or a Runner"):
+        regular(tiny_model, EXAMPLES, run={"batch_size": 2})  # type: ignore[arg-type]
 
 
 def test_multi_token_answer_is_refused_not_scored_on_its_first_token(tiny_model) -> None:

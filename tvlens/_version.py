@@ -1,3 +1,3 @@
 """The tvlens version, in a module of its own so any module can read it without a cycle."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

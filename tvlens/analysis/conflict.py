@@ -234,7 +234,6 @@ def conflict_pair(
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
-    **legacy: Any,
 ) -> ConflictPairResult:
     """Regular vs Conflicting runs for one pair; see :func:`conflicting_tasks`.
 
@@ -253,7 +252,7 @@ def conflict_pair(
     filtered = any(getattr(t, "dropped", ()) for t in (ta, tb))
     note = " with single-token answers for this model's tokenizer" if filtered else ""
     shared = _shared_queries(model, pairs_a, pairs_b, name_a, name_b, fmt, note)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     rng = random.Random(seed)
     draws = [rng.choice(shared) for _ in range(n)]
     queries = [x for x, _, _ in draws]
@@ -323,7 +322,6 @@ def conflicting_tasks(
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
-    **legacy: Any,
 ) -> ConflictResult:
     """The conflicting-tasks experiment: does θ of B override demonstrations of A?
 
@@ -353,7 +351,7 @@ def conflicting_tasks(
                 f"pairs[{i}] must be a (task_a, task_b) pair, got {pair!r}; pass a list of "
                 "pairs, e.g. [('next_letter', 'to_upper')]"
             )
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     return ConflictResult(
         pairs=tuple(
             conflict_pair(

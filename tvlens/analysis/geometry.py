@@ -327,7 +327,6 @@ def robustness(
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
-    **legacy: Any,
 ) -> RobustnessResult:
     """Many θ per task, each from its own S and x', and how well they cluster by task.
 
@@ -367,7 +366,7 @@ def robustness(
     )
     examples = [ex for exs in by_task.values() for ex in exs]
     labels = [name for name, exs in by_task.items() for _ in exs]
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     opts: dict[str, Any] = dict(fmt=fmt, run=runner)
     n_layers = runner.n_layers
     layer_accuracy = None

@@ -4,9 +4,8 @@ Results never depend on it."""
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 Method = Literal["auto", "packed", "batched"]
 METHODS = ("auto", "packed", "batched")
@@ -46,27 +45,3 @@ class RunConfig:
             raise ValueError(f"RunConfig.method must be one of {METHODS}, got {self.method!r}")
         if self.device is not None and not isinstance(self.device, str):
             raise TypeError(f"RunConfig.device must be a string such as 'cpu', got {self.device!r}")
-
-
-def with_legacy(config: RunConfig, legacy: dict[str, Any]) -> RunConfig:
-    """``config`` updated by the keywords ``run=`` replaced, with a ``DeprecationWarning``.
-
-    Raises:
-        TypeError: for a keyword that is no :class:`RunConfig` field.
-    """
-    names = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(legacy) - names - {"padding_side"})
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s) {unknown}")
-    warnings.warn(
-        f"the keywords {sorted(legacy)} are deprecated: pass run=RunConfig(...) or "
-        "run=Runner(model, ...) instead (padding_side no longer matters: results do not "
-        "depend on it)",
-        DeprecationWarning,
-        stacklevel=4,
-    )
-    options = dict(legacy)
-    side = options.pop("padding_side", "right")
-    if side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
-    return replace(config, **options)

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from tvlens import _compat
 from tvlens.engine.batching import chunks, length_sorted, model_device
-from tvlens.engine.config import RunConfig, with_legacy
+from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
 from tvlens.engine.packing import PackedBatch, attention_rule_hooks, pack
 from tvlens.engine.patches import (
@@ -92,18 +92,12 @@ class Runner:
                 )
 
     @classmethod
-    def bind(
-        cls, model: HookedModel, run: RunConfig | Runner | None = None, **legacy: Any
-    ) -> Runner:
+    def bind(cls, model: HookedModel, run: RunConfig | Runner | None = None) -> Runner:
         """The Runner a public function uses: ``run`` itself, or a new one for ``model``.
-
-        ``legacy`` takes the keywords that ``run=`` replaces (``batch_size``,
-        ``prepend_bos``, ``method``, ``sweep_batch_size``, ``padding_side``) for one release,
-        with a ``DeprecationWarning``.
 
         Raises:
             ValueError: ``run`` is a Runner bound to another model.
-            TypeError: ``run`` is neither, or an unknown keyword is passed.
+            TypeError: ``run`` is neither a :class:`RunConfig` nor a Runner.
         """
         if isinstance(run, Runner):
             if run.model is not model:
@@ -111,13 +105,10 @@ class Runner:
                     "run= is a Runner bound to another model; pass Runner(model) for this "
                     "model, or a RunConfig"
                 )
-            if legacy:
-                raise TypeError(f"pass {sorted(legacy)} in the Runner's RunConfig, not beside it")
             return run
         if run is not None and not isinstance(run, RunConfig):
             raise TypeError(f"run= must be a RunConfig or a Runner, got {type(run).__name__}")
-        config = run or RunConfig()
-        return cls(model, with_legacy(config, legacy) if legacy else config)
+        return cls(model, run or RunConfig())
 
     # ---- model facts -----------------------------------------------------------------
     @property

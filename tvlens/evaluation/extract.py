@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -27,7 +26,6 @@ def extract_thetas(
     fmt: PromptFormat = DEFAULT_FORMAT,
     layers: Sequence[int] | None = None,
     run: RunConfig | Runner | None = None,
-    **legacy: Any,
 ) -> Float[Tensor, "n_examples n_layers d_model"]:
     """θ(S) of every example at every layer (or at ``layers``), as one tensor.
 
@@ -42,7 +40,7 @@ def extract_thetas(
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
     check_examples(examples)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     texts = dummy_prompts(examples, fmt)
     n_layers = runner.n_layers
     wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
@@ -61,7 +59,6 @@ def extract_task_vectors(
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
     seed: int | None = None,
-    **legacy: Any,
 ) -> list[TaskVector]:
     """One :class:`TaskVector` (all layers) per example; average with ``TaskVector.mean``.
 
@@ -78,7 +75,7 @@ def extract_task_vectors(
         >>> theta.at(9).vector.shape  # doctest: +SKIP
         torch.Size([640])
     """
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
     name = model_name(model)
     return [

@@ -8,7 +8,6 @@ An answer that is not exactly one token is refused, never scored on its first to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from jaxtyping import Float
 from torch import Tensor
@@ -35,10 +34,9 @@ def _unpatched(
     examples: Sequence[ICLExample],
     fmt: PromptFormat,
     run: Run,
-    legacy: dict[str, Any],
 ) -> ModeResult:
     check_examples(examples)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     answers = answer_ids(model, examples, fmt)
     texts = icl_prompts(examples, fmt) if mode == "regular" else zero_shot_prompts(examples, fmt)
     return mode_result(runner, mode, examples, runner.predict(texts, fmt), answers)
@@ -50,7 +48,6 @@ def regular(
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: Run = None,
-    **legacy: Any,
 ) -> ModeResult:
     """Regular ICL: the next token of ``S + x ->``.
 
@@ -58,7 +55,7 @@ def regular(
         run: a :class:`RunConfig` or a :class:`Runner` of ``model`` (batching, sink token,
             packing); ``None`` uses the defaults.
     """
-    return _unpatched(model, "regular", examples, fmt, run, legacy)
+    return _unpatched(model, "regular", examples, fmt, run)
 
 
 def baseline(
@@ -67,10 +64,9 @@ def baseline(
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: Run = None,
-    **legacy: Any,
 ) -> ModeResult:
     """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
-    return _unpatched(model, "baseline", examples, fmt, run, legacy)
+    return _unpatched(model, "baseline", examples, fmt, run)
 
 
 def hypothesis(
@@ -82,7 +78,6 @@ def hypothesis(
     fmt: PromptFormat = DEFAULT_FORMAT,
     mode: PatchMode = "replace",
     run: Run = None,
-    **legacy: Any,
 ) -> ModeResult:
     """Hypothesis: the next token of ``x ->`` with θ patched at ``layer``, arrow position.
 
@@ -94,7 +89,7 @@ def hypothesis(
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
     check_examples(examples)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     layer = check_layer(layer, runner.n_layers)
     answers = answer_ids(model, examples, fmt)
     thetas, template = hypothesis_thetas(model, examples, layer, vector, fmt, runner)
@@ -112,7 +107,6 @@ def evaluate(
     baseline_examples: Sequence[ICLExample] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: Run = None,
-    **legacy: Any,
 ) -> EvaluationResult:
     """Regular, Hypothesis and Baseline accuracy on test examples.
 
@@ -132,7 +126,7 @@ def evaluate(
         {'baseline': 0.0, 'hypothesis': 0.9, 'regular': 1.0}
     """
     check_examples(examples)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     sweep = None
     if layer is None:
         if not dev_examples:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from jaxtyping import Float, Int
@@ -30,7 +29,6 @@ def layer_sweep(
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     first_token: bool = False,
     run: RunConfig | Runner | None = None,
-    **legacy: Any,
 ) -> LayerSweepResult:
     """Hypothesis accuracy at every layer on a dev set; pick the best layer.
 
@@ -55,7 +53,7 @@ def layer_sweep(
         (9, 0.94)
     """
     check_examples(examples)
-    runner = Runner.bind(model, run, **legacy)
+    runner = Runner.bind(model, run)
     swept = swept_layers(runner.n_layers, layers)
     answers = answer_ids(model, examples, fmt, first_token=first_token)
     thetas = sweep_thetas(model, examples, swept, thetas, fmt, runner)
