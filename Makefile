@@ -19,7 +19,7 @@ STAMP = $(VENV)/.tvlens-installed
 OUT ?= results/gemma-3-270m
 PYTEST_ARGS ?=
 
-.PHONY: install test lint check run quick bench clean
+.PHONY: install test lint check run quick bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -51,5 +51,10 @@ quick: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_sweep.py
 
+# the docs site (mkdocs + material + mkdocstrings): strict, so a broken link, anchor or
+# docstring reference fails the build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 clean:
-	rm -rf .venv .venv-tl4 results
+	rm -rf .venv .venv-tl4 results site

@@ -13,12 +13,15 @@ import pytest
 
 from tvlens.cli import main
 from tvlens.run.grid import Cell, grid, tiny_load
+from tvlens.run.protocol import ProtocolConfig
 
 # Both build on TransformerLens 3 and 4 (no HookedTransformer), of different depth.
 MODELS = ["tiny-bridge", "tiny-hf-llama"]
 TASKS = ["to_upper", "to_lower"]
 SEEDS = [0, 1]
 SMALL = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2)
+CFG = ProtocolConfig(tasks=TASKS, **SMALL)
+ONE = ProtocolConfig(tasks=["to_upper"], **SMALL)
 KEYS = [f"{m}/arrow/seed-{s}" for m in MODELS for s in SEEDS]
 
 
@@ -37,8 +40,8 @@ class CountingLoader:
 
 
 def run_local(out: Path, load: Any = None, **kw: Any) -> Any:
-    args = dict(out=out, load=load or tiny_load, backend="local", progress=False, **SMALL)
-    return grid(MODELS, TASKS, SEEDS, **{**args, **kw})
+    args = dict(out=out, load=load or tiny_load, backend="local", progress=False)
+    return grid(MODELS, CFG, SEEDS, **{**args, **kw})
 
 
 def predictions(folder: Path) -> dict[str, Any]:
@@ -150,8 +153,9 @@ def test_a_bad_task_file_fails_every_cell_before_any_model_loads(tmp_path) -> No
     bad = tmp_path / "broken.json"
     bad.write_text('{"a": ')
     load = CountingLoader()
-    res = grid(MODELS, ["to_upper", str(bad)], SEEDS, out=tmp_path / "g", load=load,
-               backend="local", progress=False, **SMALL)  # fmt: skip
+    cfg = ProtocolConfig(tasks=["to_upper", str(bad)], **SMALL)
+    res = grid(MODELS, cfg, SEEDS, out=tmp_path / "g", load=load, backend="local",
+               progress=False)  # fmt: skip
     assert load.loads == [] and res.ok == [] and len(res.failed) == 4
     assert all("broken.json" in c["error"] for c in res.cells.values())
     assert res.comparison is None
@@ -161,23 +165,34 @@ def test_a_bad_task_file_fails_every_cell_before_any_model_loads(tmp_path) -> No
 
 def test_arguments_are_checked_before_anything_runs(tmp_path) -> None:
     with pytest.raises(TypeError, match="did you mean"):
-        grid("tiny-bridge", TASKS, SEEDS, out=tmp_path, backend="local")
+        grid("tiny-bridge", CFG, SEEDS, out=tmp_path, backend="local")
     with pytest.raises(ValueError, match="repeat"):
-        grid(MODELS, TASKS, [0, 0], out=tmp_path, backend="local")
+        grid(MODELS, CFG, [0, 0], out=tmp_path, backend="local")
     with pytest.raises(ValueError, match="unknown prompt format"):
-        grid(MODELS, TASKS, SEEDS, ["arow"], out=tmp_path, backend="local")
-    with pytest.raises(TypeError, match="unknown protocol settings"):
-        grid(MODELS, TASKS, SEEDS, out=tmp_path, backend="local", seed=3)
+        grid(MODELS, CFG, SEEDS, ["arow"], out=tmp_path, backend="local")
     with pytest.raises(ValueError, match="cannot name a folder"):
-        grid(["../x"], TASKS, SEEDS, out=tmp_path, backend="local")
+        grid(["../x"], CFG, SEEDS, out=tmp_path, backend="local")
     with pytest.raises(ValueError, match="set them in that loader"):
-        grid(MODELS, TASKS, SEEDS, out=tmp_path, load=tiny_load, dtype="bfloat16")
+        grid(MODELS, CFG, SEEDS, out=tmp_path, load=tiny_load, dtype="bfloat16")
     with pytest.raises(ValueError, match="backend='ray'"):
-        grid(MODELS, TASKS, SEEDS, out=tmp_path, backend="local", address="auto")
+        grid(MODELS, CFG, SEEDS, out=tmp_path, backend="local", address="auto")
     (tmp_path / "results.json").write_text("{}")
     with pytest.raises(ValueError, match="holds a run"):
-        grid(MODELS, TASKS, SEEDS, out=tmp_path, backend="local", load=tiny_load)
+        grid(MODELS, CFG, SEEDS, out=tmp_path, backend="local", load=tiny_load)
     assert not (tmp_path / "grid.json").exists()
+
+
+def test_the_grid_takes_one_protocol_config(tmp_path, no_jaxtyping) -> None:
+    # the protocol is one ProtocolConfig (it checks its own settings), not keywords
+    with pytest.raises(TypeError, match="takes the protocol as a ProtocolConfig"):
+        grid(MODELS, TASKS, SEEDS, out=tmp_path, backend="local")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'seed'"):
+        grid(MODELS, CFG, SEEDS, out=tmp_path, backend="local", seed=3)  # type: ignore[call-arg]
+    # seeds and formats default to the protocol's own
+    cfg = ProtocolConfig(tasks=["to_upper"], **{**SMALL, "seed": 4, "format": "paper"})
+    res = grid(["tiny-bridge"], cfg, out=tmp_path / "g", load=tiny_load, backend="local",
+               progress=False)  # fmt: skip
+    assert res.ok == ["tiny-bridge/paper/seed-4"]
 
 
 def test_cli_grid_in_process(tmp_path, capsys) -> None:
@@ -241,8 +256,8 @@ def test_ray_grid_equals_in_process_and_a_killed_actor_only_reruns_its_cells(
             killed.append(rec["model"])
             ray.kill(ray.get_actor(rec["worker"]["actor"]))
 
-    res = grid(MODELS, TASKS, SEEDS, out=out, load=tiny_load, backend="ray", progress=False,
-               on_cell=kill_first_actor, **SMALL)  # fmt: skip
+    res = grid(MODELS, CFG, SEEDS, out=out, load=tiny_load, backend="ray", progress=False,
+               on_cell=kill_first_actor)  # fmt: skip
     assert res.backend == "ray" and len(killed) == 1
     lost = [k for k in KEYS if k.startswith(killed[0]) and k not in res.ok]
     assert len(lost) == 1 and res.failed == lost
@@ -254,8 +269,7 @@ def test_ray_grid_equals_in_process_and_a_killed_actor_only_reruns_its_cells(
     data = json.loads((out / "grid.json").read_text())
     assert data["backend"]["name"] == "ray" and data["backend"]["cpus_per_actor"] == 1
     # the rerun runs the lost cell only (resuming its folder if it had started)
-    res = grid(MODELS, TASKS, SEEDS, out=out, load=tiny_load, backend="ray", progress=False,
-               **SMALL)  # fmt: skip
+    res = grid(MODELS, CFG, SEEDS, out=out, load=tiny_load, backend="ray", progress=False)
     assert res.ran == tuple(lost) and sorted(res.ok) == sorted(KEYS)
     for key in KEYS:
         assert predictions(out / key) == predictions(src / key)
@@ -264,8 +278,8 @@ def test_ray_grid_equals_in_process_and_a_killed_actor_only_reruns_its_cells(
 
 def test_ray_refuses_resources_no_node_has(ray_local, tmp_path) -> None:
     with pytest.raises(ValueError, match="largest node"):
-        grid(["tiny-bridge"], ["to_upper"], [0], out=tmp_path / "g2", load=tiny_load,
-             backend="ray", progress=False, num_gpus=1, **SMALL)  # fmt: skip
+        grid(["tiny-bridge"], ONE, [0], out=tmp_path / "g2", load=tiny_load,
+             backend="ray", progress=False, num_gpus=1)  # fmt: skip
 
 
 def test_without_ray_auto_runs_in_process_and_says_how_to_go_parallel(
@@ -277,21 +291,21 @@ def test_without_ray_auto_runs_in_process_and_says_how_to_go_parallel(
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
     )
-    res = grid(["tiny-bridge"], ["to_upper"], [0], out=tmp_path, load=tiny_load, **SMALL)
+    res = grid(["tiny-bridge"], ONE, [0], out=tmp_path, load=tiny_load)
     assert res.backend == "local" and res.ok
     assert "pip install 'tvlens[ray]'" in capsys.readouterr().err
     with pytest.raises(ImportError, match=r"tvlens\[ray\]"):
-        grid(["tiny-bridge"], ["to_upper"], [0], out=tmp_path, load=tiny_load, address="auto")
+        grid(["tiny-bridge"], ONE, [0], out=tmp_path, load=tiny_load, address="auto")
 
 
 def test_a_cell_worker_records_failures_instead_of_raising(tmp_path) -> None:
     """The worker class itself: a cell run through it never raises."""
     from tvlens.run.grid import CellWorker
-    from tvlens.run.protocol import ProtocolConfig
+    from tvlens.run.plan import preflight
 
     w = CellWorker(tiny_load, "tiny-bridge")
     cfg = ProtocolConfig(tasks=["to_upper"], **SMALL)
-    rec = w.run(Cell("tiny-bridge", "arrow", 0), cfg, str(tmp_path / "c"))
+    rec = w.run(Cell("tiny-bridge", "arrow", 0), preflight(cfg, tmp_path / "c"))
     assert rec["status"] == "ok" and rec["load_time_s"] is not None
     # the same folder from another thread while locked: a recorded failure, not an exception
     from tvlens.run.files import run_lock
@@ -300,7 +314,7 @@ def test_a_cell_worker_records_failures_instead_of_raising(tmp_path) -> None:
         box: list[dict[str, Any]] = []
         t = threading.Thread(
             target=lambda: box.append(
-                w.run(Cell("tiny-bridge", "arrow", 0), cfg, str(tmp_path / "c"))
+                w.run(Cell("tiny-bridge", "arrow", 0), preflight(cfg, tmp_path / "c"))
             )
         )
         t.start()

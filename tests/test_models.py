@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from tvlens import models
+from tvlens import model_cache, models
 from tvlens._compat import hooked_transformer_class
 from tvlens.models import EMBEDDED_MODELS, list_models, load_model
 
@@ -212,7 +212,7 @@ def test_gemma_second_load_uses_cache(gemma: Any, monkeypatch: pytest.MonkeyPatc
     def no_rebuild(*args: Any) -> None:
         raise AssertionError("the cache was rebuilt")
 
-    monkeypatch.setattr(models, "_build_cache", no_rebuild)
+    monkeypatch.setattr(model_cache, "_build_cache", no_rebuild)
     again = load_model(device="cpu")
     tokens = gemma.to_tokens(PROMPT)
     with torch.no_grad():
@@ -260,8 +260,8 @@ def test_interrupted_build_leaves_no_cache(monkeypatch: pytest.MonkeyPatch, tmp_
     def fail(*args: Any, **kwargs: Any) -> Path:
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(models, "locate_gguf", fail)
+    monkeypatch.setattr(model_cache, "locate_gguf", fail)
     target = tmp_path / "smollm2-135m-0123456789abcdef"
     with pytest.raises(RuntimeError, match="interrupted"):
-        models._build_cache(EMBEDDED_MODELS["smollm2-135m"], target)
+        model_cache._build_cache(EMBEDDED_MODELS["smollm2-135m"], target)
     assert list(tmp_path.iterdir()) == []

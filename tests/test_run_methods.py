@@ -50,8 +50,10 @@ def test_methods_default_to_the_paper_and_are_checked() -> None:
         ProtocolConfig(tasks=["to_upper"], methods=["tv", "tv"])
     with pytest.raises(ValueError, match="must include 'tv'"):
         ProtocolConfig(tasks=["to_upper"], methods=["fv"])
-    with pytest.raises(ValueError, match="answers='single'"):
-        ProtocolConfig(tasks=["to_upper"], methods=["tv", "fv"], answers="any")
+    assert ProtocolConfig(tasks=["to_upper"], methods=["tv", "fv"], answers="any").methods == [
+        "tv",
+        "fv",
+    ]
 
 
 def test_cli_reads_methods_with_commas_or_spaces() -> None:
@@ -154,10 +156,34 @@ def test_cli_run_with_methods(model, tmp_path, monkeypatch, capsys) -> None:
     assert "must include 'tv'" in capsys.readouterr().err
 
 
-def test_cli_run_refuses_fv_with_generated_answers(tmp_path, capsys) -> None:
-    argv = ["run", "--out", str(tmp_path / "g"), *SMALL, "--tasks", "to_upper"]
-    assert main([*argv, "--methods", "tv,fv", "--answers", "any"]) == 2
-    assert "answers='single'" in capsys.readouterr().err
+def test_fv_with_generated_answers_scores_every_method_by_exact_match(model, tmp_path) -> None:
+    cfg = ProtocolConfig(
+        **{**CFG, "tasks": ["country_capital"]}, methods=["tv", "fv"], answers="any",
+        max_new_tokens=6,
+    )  # fmt: skip
+    res = run_protocol(model, cfg, tmp_path / "any", progress=False)
+    on_disk = json.loads((tmp_path / "any" / "results.json").read_text())
+    schema = json.loads(files("tvlens").joinpath("results_schema.json").read_text())
+    jsonschema.validate(on_disk, schema)
+    t = res["tasks"]["country_capital"]
+    assert t["status"] == "ok" and t["metric"] == "exact_match"
+    rows = t["test_examples"]
+    for m in ("hypothesis", "regular", *FV_MODES):
+        recs = [r[m] for r in rows]
+        assert len(recs) == 4 and all("generated_text" in r for r in recs)
+        # every method's accuracy is the exact match of its per-example records
+        assert t["accuracy"][m] == pytest.approx(sum(r["correct"] for r in recs) / 4)
+        assert t["counts"][m] == [sum(r["correct"] for r in recs), 4]
+        assert t["first_token_accuracy"][m] == pytest.approx(
+            sum(r["first_token"] for r in recs) / 4
+        )
+        assert t["f1"][m] == pytest.approx(sum(r["f1"] for r in recs) / 4)
+        assert res["summary"]["overall"][m] == pytest.approx(t["accuracy"][m])
+    assert t["fv"]["layers"]["tv_hypothesis"] == t["best_layer"]
+    saved = FunctionVector.load(tmp_path / "any" / t["fv"]["file"], model=model)
+    assert saved.layer == t["fv"]["layers"]["fv_zero_shot"]
+    md = (tmp_path / "any" / "summary.md").read_text()
+    assert "## Function vectors beside task vectors" in md
 
 
 def test_a_corruption_that_does_not_corrupt_is_reported() -> None:

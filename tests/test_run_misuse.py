@@ -135,8 +135,8 @@ def test_run_and_compare_refuse_a_grid_folder(run_dir, tmp_path) -> None:
 def test_grid_refuses_a_comparison_folder(run_dir, tmp_path) -> None:
     compare([run_dir], tmp_path / "cmp")
     with pytest.raises(ValueError, match="holds a comparison"):
-        grid(["tiny-bridge"], ["to_upper"], [0], out=tmp_path / "cmp", load=tiny_load,
-             backend="local", progress=False, **CFG)  # fmt: skip
+        grid(["tiny-bridge"], ProtocolConfig(tasks=["to_upper"], **CFG), [0],
+             out=tmp_path / "cmp", load=tiny_load, backend="local", progress=False)  # fmt: skip
     assert not (tmp_path / "cmp" / "grid.json").exists()
 
 

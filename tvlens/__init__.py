@@ -18,9 +18,11 @@ from tvlens.evaluation.generation import (
     generate_hypothesis,
     generate_regular,
 )
+from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.modes import baseline, evaluate, hypothesis, regular
 from tvlens.evaluation.results import EvaluationResult, LayerSweepResult, ModeResult, Prediction
-from tvlens.evaluation.sweep import layer_sweep
+from tvlens.evaluation.scorers import Generation, NextToken
+from tvlens.evaluation.sweep import layer_sweep, run_method, sweep
 from tvlens.fv.heads import HeadActivations, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.fv.methods import MethodComparison, compare_methods
@@ -49,6 +51,7 @@ __all__ = [
     "ArrowActivations",
     "EvaluationResult",
     "FunctionVector",
+    "Generation",
     "GenerationResult",
     "Generations",
     "HeadActivations",
@@ -56,8 +59,11 @@ __all__ = [
     "ICLExample",
     "IndirectEffects",
     "LayerSweepResult",
+    "Method",
     "MethodComparison",
+    "MethodLike",
     "ModeResult",
+    "NextToken",
     "Patches",
     "Prediction",
     "PromptBatch",
@@ -87,7 +93,9 @@ __all__ = [
     "regular",
     "resid_extractor_hooks",
     "resid_hook_name",
+    "run_method",
     "shuffle_labels",
+    "sweep",
     "task_vector",
     "task_vector_hooks",
     "tokenize_prompts",

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+from tvlens.run.names import PAPER_MODES
+
 QUICK_TASKS = ("to_upper", "next_letter", "en_fr", "country_capital")
 QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 
@@ -21,7 +23,6 @@ QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 def _parser() -> argparse.ArgumentParser:
     from tvlens.prompts import FORMATS
     from tvlens.run.protocol import ProtocolConfig
-    from tvlens.run.tasks import ON_CONFLICT
 
     d = ProtocolConfig.defaults()  # one source of defaults: the protocol's own fields
     p = argparse.ArgumentParser(prog="tvlens", description=__doc__)
@@ -32,31 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         "summary.md, report.html",
     )
     run.add_argument("--model", default="gemma-3-270m", help="embedded name or a TL model name")
-    run.add_argument("--kind", default="bridge", choices=["bridge", "hooked"])
-    run.add_argument(
-        "--tasks",
-        nargs="+",
-        default=None,
-        help="task names or task files (JSON/CSV/TSV); default: the paper's 18 tasks. Each "
-        "is stored under its name (a file's stem), which must be unique",
-    )
-    for name, what in (
-        ("n_dev", "dev examples for the sweep"),
-        ("n_test", "test examples"),
-        ("n_baseline", "baseline queries"),
-    ):
-        run.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=int,
-            default=None,
-            help=f"{what} ({d[name]}; {QUICK_N[name]} with --quick)",
-        )
-    run.add_argument(
-        "--n-demos", type=int, default=d["n_demos"], help="demonstrations (%(default)s)"
-    )
-    run.add_argument(
-        "--n-dummy", type=int, default=d["n_dummy"], help="dummy queries (%(default)s)"
-    )
+    protocol_arguments(run, d, quick=True)
     run.add_argument("--format", default=d["format"], choices=sorted(FORMATS), help="(%(default)s)")
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=d["seed"], help="sampling seed (%(default)s)")
@@ -68,43 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run once per seed into OUT/seed-<s>/ and write the mean and spread across "
         "seeds to OUT/seeds.json, summary.md, report.html",
     )
-    run.add_argument(
-        "--batch-size", type=int, default=d["batch_size"], help="rows per pass (%(default)s)"
-    )
-    run.add_argument(
-        "--on-conflict",
-        default=d["on_conflict"],
-        choices=list(ON_CONFLICT),
-        help="a task file mapping one input to two outputs: error (default), keep the first "
-        "output, or drop the input",
-    )
-    run.add_argument(
-        "--answers",
-        default=d["answers"],
-        choices=["single", "any"],
-        help="single: one-token answers scored on the next token (the paper, default); any: "
-        "answers of up to --max-new-tokens tokens, generated and scored by exact match",
-    )
-    run.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=d["max_new_tokens"],
-        help="tokens generated per answer with --answers any (%(default)s)",
-    )
-    _methods_argument(run, d)
     run.add_argument("--quick", action="store_true", help="a few tasks, small n: a smoke run")
     run.add_argument(
         "--out",
         default="results/run",
         help="output folder: resumes the run there; locked while running; files tvlens did "
         "not write are never overwritten",
-    )
-    run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
-    run.add_argument(
-        "--dtype",
-        default="float32",
-        choices=["float32", "bfloat16", "float16"],
-        help="model parameter dtype (%(default)s); θ is stored in float32",
     )
     run.add_argument("--no-progress", action="store_true")
     tasks = sub.add_parser("tasks", help="list the registered tasks and their sizes")
@@ -123,7 +69,59 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _methods_argument(p: argparse.ArgumentParser, d: dict[str, Any]) -> None:
+def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: bool) -> None:
+    """The protocol's flags, one declaration for ``tvlens run`` and ``tvlens grid``.
+
+    Everything :func:`protocol_config` reads, and how the model loads (``--kind``,
+    ``--device``, ``--dtype``), but the axes a grid spans (``--format`` / ``--formats``,
+    ``--seed`` / ``--seeds``), which each command declares itself. The sizes default to
+    ``None``: the protocol's, or with ``quick`` (``tvlens run``) smaller ones on ``--quick``.
+    """
+    from tvlens.engine.config import METHODS, RunConfig
+    from tvlens.run.tasks import ON_CONFLICT
+
+    r = RunConfig()
+    p.add_argument("--kind", default="bridge", choices=["bridge", "hooked"])
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=None,
+        help="task names or task files (JSON/CSV/TSV); default: the paper's 18 tasks. Each "
+        "is stored under its name (a file's stem), which must be unique",
+    )
+    for name, what in (
+        ("n_dev", "dev examples for the sweep"),
+        ("n_test", "test examples"),
+        ("n_baseline", "baseline queries"),
+    ):
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=None,
+            help=f"{what} ({d[name]}" + (f"; {QUICK_N[name]} with --quick)" if quick else ")"),
+        )
+    p.add_argument("--n-demos", type=int, default=d["n_demos"], help="demonstrations (%(default)s)")
+    p.add_argument("--n-dummy", type=int, default=d["n_dummy"], help="dummy queries (%(default)s)")
+    p.add_argument(
+        "--on-conflict",
+        default=d["on_conflict"],
+        choices=list(ON_CONFLICT),
+        help="a task file mapping one input to two outputs: error (default), keep the first "
+        "output, or drop the input",
+    )
+    p.add_argument(
+        "--answers",
+        default=d["answers"],
+        choices=["single", "any"],
+        help="single: one-token answers scored on the next token (the paper, default); any: "
+        "answers of up to --max-new-tokens tokens, generated and scored by exact match",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=d["max_new_tokens"],
+        help="tokens generated per answer with --answers any (%(default)s)",
+    )
     p.add_argument(
         "--methods",
         nargs="+",
@@ -132,6 +130,54 @@ def _methods_argument(p: argparse.ArgumentParser, d: dict[str, Any]) -> None:
         help="tv: the paper's task vectors (default); tv,fv: also function vectors, "
         "shuffled-label ICL, the layer-average and mean-difference vectors on the same test "
         f"examples (single-token answers). Default: {','.join(d['methods'])}",
+    )
+    speed = "; changes no result: a run resumes with another value"
+    p.add_argument(
+        "--batch-size", type=int, default=d["batch_size"],
+        help=f"prompts per forward pass (%(default)s){speed}",
+    )  # fmt: skip
+    p.add_argument(
+        "--sweep-batch-size", type=int, default=r.sweep_batch_size,
+        help=f"(example, layer) rows per pass of the layer sweep (%(default)s){speed}",
+    )  # fmt: skip
+    p.add_argument(
+        "--method", default=r.method, choices=list(METHODS),
+        help="auto: pack prompts sharing a prefix where a probe shows it exact; packed: "
+        f"insist on it; batched: never pack (%(default)s){speed}",
+    )  # fmt: skip
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="model parameter dtype (%(default)s); θ is stored in float32",
+    )
+
+
+def protocol_config(args: argparse.Namespace, **axes: Any) -> Any:
+    """The :class:`~tvlens.run.protocol.ProtocolConfig` of :func:`protocol_arguments`'
+    flags; ``axes`` holds what the command sets itself (``seed``, ``format``)."""
+    from tvlens.engine.config import RunConfig
+    from tvlens.run.protocol import ProtocolConfig
+
+    d = ProtocolConfig.defaults()
+    quick = bool(getattr(args, "quick", False))
+    task_refs = list(args.tasks) if args.tasks else (list(QUICK_TASKS) if quick else [])
+    sizes: dict[str, Any] = {k: getattr(args, k) if getattr(args, k) is not None
+                             else (QUICK_N[k] if quick else d[k]) for k in QUICK_N}  # fmt: skip
+    return ProtocolConfig(  # refuses tasks stored under one name
+        tasks=task_refs,
+        n_demos=args.n_demos,
+        n_dummy=args.n_dummy,
+        on_conflict=args.on_conflict,
+        answers=args.answers,
+        max_new_tokens=args.max_new_tokens,
+        methods=methods_arg(args.methods),
+        run=RunConfig(
+            batch_size=args.batch_size, sweep_batch_size=args.sweep_batch_size, method=args.method
+        ),
+        **sizes,
+        **axes,
     )
 
 
@@ -145,7 +191,6 @@ def methods_arg(values: Sequence[str] | None) -> list[str]:
 def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
     """``tvlens grid``: models x formats x seeds, one results folder per cell (tvlens.run.grid)."""
     from tvlens.prompts import FORMATS
-    from tvlens.run.tasks import ON_CONFLICT
 
     g = sub.add_parser(
         "grid",
@@ -154,20 +199,13 @@ def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
         "compare/",
     )
     g.add_argument("--models", nargs="+", required=True, help="model names, each loaded once")
-    g.add_argument("--tasks", nargs="+", default=None, help="default: the paper's 18 tasks")
+    protocol_arguments(g, d, quick=False)
     g.add_argument("--seeds", type=int, nargs="+", default=[d["seed"]], help="(%(default)s)")
     g.add_argument(
         "--formats", nargs="+", default=[d["format"]], choices=sorted(FORMATS),
         help="prompt formats (%(default)s)",
     )  # fmt: skip
     g.add_argument("--out", required=True, help="grid folder; a rerun runs only missing cells")
-    for name in ("n_dev", "n_test", "n_baseline", "n_demos", "n_dummy", "batch_size",
-                 "max_new_tokens"):  # fmt: skip
-        g.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name],
-                       help="(%(default)s)")  # fmt: skip
-    g.add_argument("--answers", default=d["answers"], choices=["single", "any"])
-    _methods_argument(g, d)
-    g.add_argument("--on-conflict", default=d["on_conflict"], choices=list(ON_CONFLICT))
     g.add_argument(
         "--address", default=None,
         help="join this Ray cluster ('auto', 'ray://head:10001'); default: a local Ray "
@@ -186,9 +224,6 @@ def _grid_parser(sub: Any, d: dict[str, Any]) -> None:
         choices=["auto", "ray", "local"],
         help="auto: Ray if installed, else one cell after another in this process",
     )
-    g.add_argument("--kind", default="bridge", choices=["bridge", "hooked"])
-    g.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
-    g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     g.add_argument("--quiet", action="store_true", help="no line per finished cell")
 
 
@@ -200,40 +235,20 @@ def _run(args: argparse.Namespace) -> int:
     from tvlens.models import resolve_device
     from tvlens.report.summary import skipped_reasons
     from tvlens.run.files import prepare_out, run_lock
-    from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
+    from tvlens.run.protocol import execute, preflight
 
     resolve_device(args.device)  # a device this machine lacks fails here, not after loading
-    d = ProtocolConfig.defaults()
-    task_refs = list(args.tasks) if args.tasks else (list(QUICK_TASKS) if args.quick else [])
-    sizes: dict[str, Any] = {
-        k: getattr(args, k)
-        if getattr(args, k) is not None
-        else (QUICK_N[k] if args.quick else d[k])
-        for k in QUICK_N
-    }
-    cfg = ProtocolConfig(  # refuses tasks stored under one name
-        tasks=task_refs,
-        n_demos=args.n_demos,
-        n_dummy=args.n_dummy,
-        seed=args.seed,
-        format=args.format,
-        batch_size=args.batch_size,
-        on_conflict=args.on_conflict,
-        answers=args.answers,
-        max_new_tokens=args.max_new_tokens,
-        methods=methods_arg(args.methods),
-        **sizes,
-    )
+    cfg = protocol_config(args, seed=args.seed, format=args.format)
     if args.seeds is not None:
         return _run_seeds(args, cfg)
-    # Everything that needs no model is checked before the model loads, under the lock.
+    # Everything that needs no model is checked once before the model loads, under the lock.
     out = prepare_out(args.out)
     with run_lock(out):
-        preflight(cfg, out)
+        plan = preflight(cfg, out)
         from tvlens.models import load_model
 
         model = load_model(args.model, kind=args.kind, device=args.device, dtype=args.dtype)
-        results = run_protocol(model, cfg, out, progress=not args.no_progress)
+        results = execute(model, plan, progress=not args.no_progress)
     s = results["summary"]
     if not s["n_tasks_ok"]:
         print(
@@ -245,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {reason}", file=sys.stderr)
         return EXIT_ALL_SKIPPED
     o = s["overall"]
-    accs = "  ".join(f"{m} {_fmt(o[m])}" for m in ("baseline", "hypothesis", "regular"))
+    accs = "  ".join(f"{m} {_fmt(o[m])}" for m in PAPER_MODES)
     print(
         f"{s['n_tasks_ok']} tasks: {accs}  ({results['meta']['wall_time_s']:.0f} s) -> "
         f"{out}/results.json, summary.md, report.html"
@@ -254,26 +269,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_seeds(args: argparse.Namespace, cfg: Any) -> int:
-    from tvlens.run.files import prepare_out, run_lock
-    from tvlens.run.seeds import preflight_seeds, run_seeds
+    from tvlens.run.seeds import execute_seeds, preflight_seeds, seeds_lock
 
-    out = prepare_out(args.out)
-    with run_lock(out):
-        preflight_seeds(cfg, args.seeds, out)  # every seed's folder, before the model loads
+    with seeds_lock(args.out, args.seeds) as out:
+        plan = preflight_seeds(cfg, args.seeds, out)  # every seed's folder, before the model
         from tvlens.models import load_model
 
         model = load_model(args.model, kind=args.kind, device=args.device, dtype=args.dtype)
-        agg = run_seeds(model, cfg, args.seeds, out, progress=not args.no_progress)
+        agg = execute_seeds(model, plan, progress=not args.no_progress)
     if not agg["tasks"]:
         print(
             f"tvlens: no task ran in every seed; {out}/seed-*/summary.md say why", file=sys.stderr
         )
         return EXIT_ALL_SKIPPED
     o = agg["summary"]["overall"]
-    accs = "  ".join(
-        f"{m} {_fmt(o[m]['mean'])} ± {_fmt(o[m].get('sd'))}"
-        for m in ("baseline", "hypothesis", "regular")
-    )
+    accs = "  ".join(f"{m} {_fmt(o[m]['mean'])} ± {_fmt(o[m].get('sd'))}" for m in PAPER_MODES)
     print(
         f"{len(agg['tasks'])} tasks x {len(agg['seeds'])} seeds: {accs} (mean ± sd across "
         f"seeds; {agg['meta']['wall_time_s']:.0f} s) -> {out}/seeds.json, summary.md, "
@@ -296,15 +306,11 @@ def _compare(args: argparse.Namespace) -> int:
 def _grid(args: argparse.Namespace) -> int:
     from tvlens.run.grid import grid
 
-    settings: dict[str, Any] = {k: getattr(args, k) for k in ("n_dev", "n_test", "n_baseline",
-                "n_demos", "n_dummy", "batch_size", "max_new_tokens", "answers",
-                "on_conflict")}  # fmt: skip
-    settings["methods"] = methods_arg(args.methods)
     res = grid(
-        args.models, args.tasks or [], args.seeds, args.formats, out=args.out,
+        args.models, protocol_config(args), args.seeds, args.formats, out=args.out,
         address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
         dtype=args.dtype, device=args.device, kind=args.kind, backend=args.backend,
-        progress=not args.quiet, **settings,
+        progress=not args.quiet,
     )  # fmt: skip
     print(
         f"{len(res.ok)} of {len(res.cells)} cells finished ({len(res.ran)} run now, "

@@ -34,16 +34,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import torch
-from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import KVCache, kv_cache_kind
+from tvlens._compat import kv_cache_kind
 from tvlens._compat import n_ctx as context_length
+from tvlens.engine.decode_paths import _cached, _recompute, _Rows
 from tvlens.engine.patches import Patches
 from tvlens.evaluation.answer_scoring import as_stops
-from tvlens.hooks import logits_at_hooks
-from tvlens.prompts import DEFAULT_FORMAT, PromptBatch, PromptFormat, pad_token_id
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookPair
 
 # ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
@@ -145,153 +143,6 @@ def check_generation_args(max_new_tokens: Any, at: Any) -> None:
             f"at must be 'arrow' (patch only the arrow, the paper) or 'all' (also every "
             f"generated position), got {at!r}"
         )
-
-
-# ---- per-row decoding state --------------------------------------------------------------
-class _Rows:
-    """Generated tokens of the rows of one batch, and why each stopped."""
-
-    def __init__(self, tokenizer: Any, n: int, stops: tuple[str, ...], max_new_tokens: int):
-        self.tokenizer = tokenizer
-        self.eos = getattr(tokenizer, "eos_token_id", None)
-        self.stops = stops
-        self.max_new_tokens = max_new_tokens
-        self.gen: list[list[int]] = [[] for _ in range(n)]
-        self.reason: list[str | None] = [None] * n
-
-    def active(self) -> list[int]:
-        return [j for j, r in enumerate(self.reason) if r is None]
-
-    def text(self, j: int) -> str:
-        ids = self.gen[j][:-1] if self.reason[j] == "eos" else self.gen[j]
-        return str(self.tokenizer.decode(ids))
-
-    def push(self, j: int, token: int) -> None:
-        if self.reason[j] is not None:  # a stopped row never changes
-            raise RuntimeError(f"row {j} already stopped ({self.reason[j]})")
-        self.gen[j].append(int(token))
-        if self.eos is not None and int(token) == int(self.eos):
-            self.reason[j] = "eos"
-        elif self.stops and any(s in self.text(j) for s in self.stops):
-            self.reason[j] = "stop"
-        elif len(self.gen[j]) >= self.max_new_tokens:
-            self.reason[j] = "length"
-
-
-def _pad(seqs: Sequence[Sequence[int]], pad: int, side: str) -> tuple[Tensor, Tensor, Tensor]:
-    """Padded tokens, attention mask and each row's offset (where its first token sits)."""
-    width = max(len(s) for s in seqs)
-    tokens = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    offsets = torch.zeros(len(seqs), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        start = 0 if side == "right" else width - len(s)
-        tokens[i, start : start + len(s)] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, start : start + len(s)] = 1
-        offsets[i] = start
-    return tokens, mask, offsets
-
-
-def _patch_hooks(
-    patches: Patches | None, idx: Sequence[int], positions: Sequence[Tensor], n_layers: int
-) -> list[HookPair]:
-    if patches is None:
-        return []
-    return [pair for pos in positions for pair in patches.hooks(idx, pos, n_layers)]
-
-
-# ---- the recompute path ------------------------------------------------------------------
-def _recompute(
-    runner: Any,
-    prompt_ids: Sequence[list[int]],
-    idx: Sequence[int],
-    rows: _Rows,
-    patches: Patches | None,
-    at: str,
-    side: str,
-    fwd_hooks: Sequence[HookPair],
-    record: dict[tuple[int, int], Tensor] | None,
-) -> None:
-    """Decode one batch, each step a full forward over prompt + generated tokens."""
-    pad = pad_token_id(runner.model.tokenizer)
-    while act := rows.active():
-        step = len(rows.gen[act[0]])  # every active row has generated as many tokens
-        seqs = [prompt_ids[j] + rows.gen[j] for j in act]
-        tokens, mask, offsets = _pad(seqs, pad, side)
-        arrows = offsets + torch.tensor([len(prompt_ids[j]) - 1 for j in act])
-        shifts = range(step + 1) if at == "all" else range(1)
-        hooks = _patch_hooks(
-            patches, [idx[j] for j in act], [arrows + s for s in shifts], runner.n_layers
-        )
-        batch = PromptBatch(tokens, mask, arrows + step, tuple("" for _ in act))
-        logits = runner.logits(batch, [*hooks, *fwd_hooks])
-        for j, row_logits in zip(act, logits, strict=True):
-            if record is not None:
-                record[(j, step)] = row_logits.cpu()
-            rows.push(j, int(row_logits.argmax()))
-
-
-# ---- the KV-cache path -------------------------------------------------------------------
-@torch.inference_mode()
-def _cached_logits(
-    runner: Any,
-    cache: KVCache,
-    tokens: Tensor,
-    mask: Tensor,
-    positions: Tensor,
-    hooks: Sequence[HookPair],
-) -> Float[Tensor, "batch d_vocab"]:
-    device = runner.device
-    tokens, mask, positions = tokens.to(device), mask.to(device), positions.to(device)
-    kwargs = cache.kwargs(mask, tokens.shape[1])
-    norm_hook = runner.norm_hook
-    if norm_hook is not None:
-        hooks = [*hooks, *logits_at_hooks(positions, norm_hook)]
-        out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
-        return out[:, 0].float()
-    out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
-    return out[torch.arange(len(positions), device=device), positions].float()
-
-
-def _cached(
-    runner: Any,
-    prompt_ids: Sequence[list[int]],
-    idx: Sequence[int],
-    rows: _Rows,
-    patches: Patches | None,
-    at: str,
-    side: str,
-    fwd_hooks: Sequence[HookPair],
-    record: dict[tuple[int, int], Tensor] | None,
-) -> None:
-    """Decode one batch: a prompt pass filling the cache, then one token per step.
-
-    Rows that stopped keep being fed (their outputs are dropped): the cache holds every
-    row, and rows never see each other.
-    """
-    n = len(prompt_ids)
-    tokens, mask, offsets = _pad(prompt_ids, pad_token_id(runner.model.tokenizer), side)
-    arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])
-    cache = KVCache(runner.model, n, runner.device)
-    hooks = _patch_hooks(patches, idx, [arrows], runner.n_layers)
-    logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks])
-    cache.check_filled(tokens.shape[1])
-    step_hooks = _patch_hooks(
-        patches if at == "all" else None, idx, [torch.zeros(n, dtype=torch.long)], runner.n_layers
-    )
-    step = 0
-    while True:
-        for j in rows.active():
-            if record is not None:
-                record[(j, step)] = logits[j].cpu()
-            rows.push(j, int(logits[j].argmax()))
-        if not rows.active():
-            return
-        step += 1
-        new = torch.tensor([[g[-1]] for g in rows.gen], dtype=torch.long)
-        mask = torch.cat([mask, torch.ones(n, 1, dtype=torch.long)], dim=1)
-        first = torch.zeros(n, dtype=torch.long)
-        logits = _cached_logits(runner, cache, new, mask, first, [*step_hooks, *fwd_hooks])
 
 
 # ---- the entry point ---------------------------------------------------------------------

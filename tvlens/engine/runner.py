@@ -22,10 +22,11 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens import _compat
+from tvlens.engine.arrows import predict_at_arrows, record_at_arrows, resid_at_arrows
 from tvlens.engine.batching import chunks, length_sorted, model_device
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
-from tvlens.engine.packing import PackedBatch, attention_rule_hooks, pack
+from tvlens.engine.packing import PackedBatch, attention_rule_hooks
 from tvlens.engine.patches import (
     ArrowActivations,
     Patches,
@@ -34,20 +35,8 @@ from tvlens.engine.patches import (
     argmax_token,
 )
 from tvlens.engine.probes import PackingVerdict, probe_packing
-from tvlens.hooks import (
-    ArrowRecorder,
-    StopForward,
-    check_position_hooks,
-    logits_at_hooks,
-    resid_extractor_hooks,
-)
-from tvlens.prompts import (
-    DEFAULT_FORMAT,
-    PromptBatch,
-    PromptFormat,
-    pad_token_id,
-    tokenize_prompts,
-)
+from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
+from tvlens.prompts import DEFAULT_FORMAT, PromptBatch, PromptFormat, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
 
 
@@ -278,17 +267,6 @@ class Runner:
         return self._packed_run(packed, hooks).float()
 
     # ---- many prompts ----------------------------------------------------------------
-    def _pack_groups(
-        self, ids: Sequence[list[int]], group_size: int, groups: slice
-    ) -> PackedBatch | None:
-        """The groups ``groups`` (of ``group_size`` consecutive prompts) as packed rows."""
-        rows = [
-            ids[g * group_size : (g + 1) * group_size] for g in range(groups.start, groups.stop)
-        ]
-        packed = pack(rows, pad_token_id(self.model.tokenizer))
-        limit = self.max_packed_width
-        return None if limit is not None and packed.tokens.shape[1] > limit else packed
-
     def resid_at_arrows(
         self,
         prompts: Sequence[str],
@@ -302,27 +280,7 @@ class Runner:
         Consecutive runs of ``group_size`` prompts that share a prefix (an example's dummy
         prompts) are packed into one row where the Runner packs: the prefix runs once.
         """
-        n = _check_groups(prompts, group_size)
-        if self.config.method == "packed":
-            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
-        out = torch.empty(n, len(layers), self.d_model)
-        todo = list(range(n))
-        if group_size > 1 and self.packs:
-            ids = self.token_ids(prompts, fmt)
-            todo = []
-            # A packed row holds a whole group: twice the rows per pass still holds fewer
-            # tokens than the unpacked batch, and each pass pays a fixed cost per hook.
-            for sl in chunks(n // group_size, 2 * self.config.batch_size):
-                packed = self._pack_groups(ids, group_size, sl)
-                items = range(sl.start * group_size, sl.stop * group_size)
-                if packed is None:
-                    todo.extend(items)
-                    continue
-                resid = self.packed_resid(packed, layers).cpu()
-                out[list(items)] = resid.flatten(0, 1)
-        for idx in self.batches(prompts, todo, self.config.batch_size):
-            out[idx] = self.resid(self.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
-        return out
+        return resid_at_arrows(self, prompts, layers, fmt, group_size=group_size)
 
     def predict(
         self,
@@ -346,40 +304,7 @@ class Runner:
             reduce: maps ``([b, d_vocab] logits, prompt indices)`` to per-prompt values,
                 so no pass keeps a whole vocabulary of logits per prompt.
         """
-        n = _check_groups(prompts, group_size)
-        if self.config.method == "packed":
-            _ = self.packs  # refused on a model that cannot pack, even with nothing to pack
-        _check_patches(patches, n)
-        size = rows_per_pass or self.config.batch_size
-        values: dict[int, Tensor] = {}
-        inputs: list[tuple[int, ...]] = [()] * n
-        todo = list(range(n))
-        if group_size > 1 and self.packs:
-            ids = self.token_ids(prompts, fmt)
-            todo = []
-            # Keep a packed pass near half the unpacked rows: it returns one logit vector
-            # per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
-            for sl in chunks(n // group_size, max(1, size // (2 * group_size))):
-                packed = self._pack_groups(ids, group_size, sl)
-                items = list(range(sl.start * group_size, sl.stop * group_size))
-                if packed is None:
-                    todo.extend(items)
-                    continue
-                hooks = self._segment_patches(patches, items, packed, group_size)
-                flat = self.packed_logits(packed, hooks).flatten(0, 1)
-                for i, v in zip(items, reduce(flat, items).cpu(), strict=True):
-                    values[i] = v
-                for i in items:
-                    inputs[i] = tuple(ids[i])
-        for idx in self.batches(prompts, todo, size):
-            batch = self.tokenize([prompts[i] for i in idx], fmt)
-            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
-            for j, (i, v) in enumerate(
-                zip(idx, reduce(self.logits(batch, hooks), idx).cpu(), strict=True)
-            ):
-                values[i] = v
-                inputs[i] = tuple(batch.row_ids(j))
-        return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
+        return predict_at_arrows(self, prompts, fmt, patches, group_size, rows_per_pass, reduce)
 
     def record(
         self,
@@ -413,49 +338,7 @@ class Runner:
             >>> acts = runner.record(prompts, ["blocks.3.attn.hook_z"])  # doctest: +SKIP
             >>> acts["blocks.3.attn.hook_z"].shape  # [n, n_heads, d_head]  # doctest: +SKIP
         """
-        n = _check_groups(prompts, 1)
-        if isinstance(hook_names, str) or not all(isinstance(x, str) for x in hook_names):
-            raise TypeError(
-                f"hook_names must be a list of hook names, got {hook_names!r}"
-                + (f"; did you mean [{hook_names!r}]?" if isinstance(hook_names, str) else "")
-            )
-        names = tuple(dict.fromkeys(hook_names))
-        if not names:
-            raise ValueError("record needs at least one hook name")
-        check_position_hooks(names)
-        _check_patches(patches, n)
-        values: dict[str, Tensor] = {}
-        out_logits: Tensor | None = None
-        inputs: list[tuple[int, ...]] = [()] * n
-        for idx in self.batches(prompts, list(range(n)), self.config.batch_size):
-            batch = self.tokenize([prompts[i] for i in idx], fmt)
-            positions = batch.positions.to(self.device)
-            rec = ArrowRecorder(positions, names, width=int(batch.tokens.shape[1]))
-            hooks = patches.hooks(idx, batch.positions, self.n_layers) if patches else []
-            got = self.logits(batch, [*hooks, *rec.hooks]).cpu()
-            if logits:
-                if out_logits is None:
-                    out_logits = torch.zeros(n, got.shape[-1])
-                out_logits[idx] = got
-            for name in names:
-                act = rec.get(name).cpu()
-                if name not in values:
-                    values[name] = torch.zeros(n, *act.shape[1:])
-                values[name][idx] = act
-            for j, i in enumerate(idx):
-                inputs[i] = tuple(batch.row_ids(j))
-        return ArrowActivations(values, out_logits, tuple(inputs))
-
-    def _segment_patches(
-        self, patches: PromptPatches | None, items: list[int], packed: PackedBatch, group_size: int
-    ) -> list[HookPair]:
-        if patches is None:
-            return []
-        return [
-            pair
-            for k in range(group_size)
-            for pair in patches.hooks(items[k::group_size], packed.readout[:, k], self.n_layers)
-        ]
+        return record_at_arrows(self, prompts, hook_names, fmt, patches=patches, logits=logits)
 
     @staticmethod
     def batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
@@ -510,24 +393,3 @@ class Runner:
             fwd_hooks=fwd_hooks,
             rows_per_pass=rows_per_pass,
         )
-
-
-def _check_groups(prompts: Sequence[str], group_size: int) -> int:
-    n = len(prompts)
-    if n == 0:
-        raise ValueError("empty batch: pass at least one prompt")
-    if group_size < 1 or n % group_size:
-        raise ValueError(f"{n} prompts do not split into groups of {group_size}")
-    return n
-
-
-def _check_patches(patches: PromptPatches | None, n: int) -> None:
-    if patches is None:
-        return
-    if not isinstance(patches, PromptPatches):
-        raise TypeError(
-            f"patches must be a Patches, HeadPatches or another PromptPatches (with __len__ "
-            f"and hooks(idx, positions, n_layers)), got {type(patches).__name__}"
-        )
-    if len(patches) != n:
-        raise ValueError(f"{len(patches)} patches for {n} prompts")

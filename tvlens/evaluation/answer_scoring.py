@@ -206,6 +206,19 @@ class GeneratedPrediction:
         """Exact match (the headline metric)."""
         return self.score.exact_match
 
+    def to_record(self) -> dict[str, Any]:
+        """What ``results.json`` keeps per generated prediction: ids, text, scores."""
+        return {
+            "input_ids": list(self.input_ids),
+            "generated_token_ids": list(self.generated_token_ids),
+            "generated_text": self.generated_text,
+            "predicted": self.predicted,
+            "stop_reason": self.stop_reason,
+            "correct": self.correct,
+            "first_token": self.score.first_token,
+            "f1": self.score.f1,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {

@@ -108,24 +108,25 @@ def task_vector(
     return TaskVector.mean(extract_task_vectors(model, examples, fmt=fmt, run=run, seed=seed))
 
 
-def hypothesis_thetas(
-    model: HookedModel,
+def theta_rows(
+    runner: Runner,
     examples: Sequence[ICLExample],
-    layer: int,
+    layers: Sequence[int],
     vector: TaskVector | Tensor | None,
     fmt: PromptFormat,
-    runner: Runner,
-) -> tuple[Float[Tensor, "n d_model"], str]:
-    """The θ patched into each example in a Hypothesis run, and the hook it goes to.
+) -> tuple[Float[Tensor, "n n_layers d_model"], str]:
+    """The θ patched into each example at each of ``layers``, and the hook it goes to.
 
-    ``vector=None``: each example's own θ(S) at ``layer`` (the paper); a
-    :class:`TaskVector`: that one θ for every example, at its own hook (checked against the
-    model and ``fmt``); a ``[n, d_model]`` tensor: one θ per example.
+    ``vector=None``: each example's own θ(S) (the paper), extracted once for all
+    ``layers``; a :class:`TaskVector`: its θ at each layer for every example, at its own hook
+    (checked against the model and ``fmt``); a ``[n, d_model]`` tensor: one θ per example
+    at every layer; a ``[n, len(layers), d_model]`` tensor: θ already extracted.
 
     Raises:
         ValueError: an example without demos (for ``vector=None``), a vector of another
             model or prompt format, or a tensor of the wrong shape.
     """
+    n, k, d = len(examples), len(layers), runner.d_model
     if vector is None:
         for i, ex in enumerate(examples):
             if not ex.demos:
@@ -133,22 +134,30 @@ def hypothesis_thetas(
                     f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
                     "demos to build θ(S), or pass vector="
                 )
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
+        thetas = extract_thetas(runner.model, examples, fmt=fmt, layers=list(layers), run=runner)
         return thetas, RESID_POST_TEMPLATE
     if isinstance(vector, TaskVector):
-        vector.check_model(model)
+        vector.check_model(runner.model)
         if vector.prompt_format != fmt:
             raise ValueError(
                 f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "
                 f"but these prompts use {fmt.name!r} ({vector.prompt_format} vs {fmt}); pass "
                 "fmt=vector.prompt_format or extract θ in this format"
             )
-        return vector.tensor_at(layer).expand(len(examples), -1), vector.hook_template
+        rows = torch.stack([vector.tensor_at(la) for la in layers])
+        return rows.expand(n, -1, -1), vector.hook_template
     if isinstance(vector, Tensor):
-        if tuple(vector.shape) != (len(examples), runner.d_model):
+        if vector.dim() == 3:
+            if tuple(vector.shape) != (n, k, d):
+                raise ValueError(
+                    "thetas must be [n_examples, n_layers_swept, d_model] = "
+                    f"[{n}, {k}, {d}], got {tuple(vector.shape)}"
+                )
+            return vector, RESID_POST_TEMPLATE
+        if tuple(vector.shape) != (n, d):
             raise ValueError(
                 f"vector tensor must be [n_examples, d_model] = "
-                f"[{len(examples)}, {runner.d_model}], got {tuple(vector.shape)}"
+                f"[{n}, {d}], got {tuple(vector.shape)}"
             )
-        return vector, RESID_POST_TEMPLATE
+        return vector[:, None].expand(-1, k, -1), RESID_POST_TEMPLATE
     raise TypeError(f"vector must be a TaskVector, a tensor or None, got {type(vector).__name__}")

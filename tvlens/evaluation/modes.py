@@ -1,5 +1,9 @@
 """The paper's three modes, Regular, Hypothesis and Baseline, and :func:`evaluate`.
 
+Each mode is a :class:`~tvlens.evaluation.methods.Method` run by
+:func:`~tvlens.evaluation.sweep.run_method` under the
+:class:`~tvlens.evaluation.scorers.NextToken` scorer.
+
 Scoring: the greedy next token at the arrow against the answer's token as it appears
 after the arrow (``fmt.answer(y)``, leading space included where the format puts one).
 An answer that is not exactly one token is refused, never scored on its first token.
@@ -14,32 +18,18 @@ from torch import Tensor
 
 from tvlens._example import ICLExample
 from tvlens.engine.config import RunConfig
-from tvlens.engine.patches import Patches
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.extract import hypothesis_thetas
+from tvlens.evaluation.methods import Method
 from tvlens.evaluation.results import EvaluationResult, ModeResult
-from tvlens.evaluation.scoring import answer_ids, check_examples, mode_result
-from tvlens.evaluation.sweep import layer_sweep
+from tvlens.evaluation.scorers import NextToken
+from tvlens.evaluation.scoring import check_examples
+from tvlens.evaluation.sweep import layer_sweep, run_method
 from tvlens.hooks import PatchMode, check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts, zero_shot_prompts
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
 Run = RunConfig | Runner | None
-
-
-def _unpatched(
-    model: HookedModel,
-    mode: str,
-    examples: Sequence[ICLExample],
-    fmt: PromptFormat,
-    run: Run,
-) -> ModeResult:
-    check_examples(examples)
-    runner = Runner.bind(model, run)
-    answers = answer_ids(model, examples, fmt)
-    texts = icl_prompts(examples, fmt) if mode == "regular" else zero_shot_prompts(examples, fmt)
-    return mode_result(runner, mode, examples, runner.predict(texts, fmt), answers)
 
 
 def regular(
@@ -55,7 +45,7 @@ def regular(
         run: a :class:`RunConfig` or a :class:`Runner` of ``model`` (batching, sink token,
             packing); ``None`` uses the defaults.
     """
-    return _unpatched(model, "regular", examples, fmt, run)
+    return run_method(model, Method.regular(), examples, NextToken(), fmt=fmt, run=run)
 
 
 def baseline(
@@ -66,7 +56,7 @@ def baseline(
     run: Run = None,
 ) -> ModeResult:
     """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
-    return _unpatched(model, "baseline", examples, fmt, run)
+    return run_method(model, Method.baseline(), examples, NextToken(), fmt=fmt, run=run)
 
 
 def hypothesis(
@@ -88,14 +78,8 @@ def hypothesis(
         mode: ``"replace"`` the residual at the arrow (the paper) or ``"add"`` to it.
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
-    check_examples(examples)
-    runner = Runner.bind(model, run)
-    layer = check_layer(layer, runner.n_layers)
-    answers = answer_ids(model, examples, fmt)
-    thetas, template = hypothesis_thetas(model, examples, layer, vector, fmt, runner)
-    patches = Patches.at_layer(thetas, layer, mode, template)
-    predicted = runner.predict(zero_shot_prompts(examples, fmt), fmt, patches=patches)
-    return mode_result(runner, "hypothesis", examples, predicted, answers, layer)
+    method = Method.hypothesis(vector, mode=mode)
+    return run_method(model, method, examples, NextToken(), layer=layer, fmt=fmt, run=run)
 
 
 def evaluate(

@@ -15,7 +15,7 @@ from torch import Tensor
 from tvlens._example import ICLExample
 from tvlens.engine.patches import Predictions
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.results import ModeResult, Prediction
+from tvlens.evaluation.results import LayerSweepResult, ModeResult, Prediction
 from tvlens.prompts import PromptFormat, answer_token_ids, single_answer_token
 from tvlens.protocol import HookedModel
 
@@ -95,3 +95,21 @@ def mode_result(
             )
         )
     return ModeResult(mode=mode, predictions=tuple(out))
+
+
+def sweep_result(
+    examples: Sequence[ICLExample],
+    swept: Sequence[int],
+    preds: Int[Tensor, "n n_layers"],
+    answers: Int[Tensor, " n"],
+) -> LayerSweepResult:
+    """Per-layer accuracy of greedy tokens ``preds`` against one answer token per example."""
+    correct = preds == answers[:, None]
+    tasks = {ex.task for ex in examples}
+    return LayerSweepResult(
+        task=tasks.pop() if len(tasks) == 1 else "mixed",
+        layers=tuple(swept),
+        accuracy=tuple(float(a) for a in correct.float().mean(0).tolist()),
+        correct=correct,
+        predicted_token_ids=preds,
+    )

@@ -1,23 +1,120 @@
-"""The layer sweep: Hypothesis accuracy at every layer on a dev set, to choose L."""
+"""One method under one scorer: at one layer (:func:`run_method`) or every layer (:func:`sweep`).
+
+:func:`sweep` runs a method's prompt once per ``(example, layer)``, each copy patched at its
+own layer, all in a few batched passes rather than ``n_examples * n_layers`` runs (where the
+Runner packs and the scorer reads one token, an example is one row: ``x`` once, then one copy
+of the arrow per layer, :mod:`tvlens.engine.packing`). :func:`layer_sweep` is the paper's:
+Hypothesis accuracy per layer on a dev set, to choose L.
+
+Example:
+    >>> result = sweep(model, Method.hypothesis(), dev, NextToken())  # doctest: +SKIP
+    >>> result.best_layer  # doctest: +SKIP
+    >>> fv = sweep(model, Method.add(vec, "fv_zero_shot"), dev, Generation(6))  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
-import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
 from tvlens.engine.config import RunConfig
-from tvlens.engine.patches import Patches
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.extract import extract_thetas
+from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.results import LayerSweepResult
-from tvlens.evaluation.scoring import answer_ids, check_examples
+from tvlens.evaluation.scorers import NextToken, Rows, Scorer
+from tvlens.evaluation.scoring import check_examples
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, zero_shot_prompts
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
+
+One = TypeVar("One")
+Many = TypeVar("Many")
+Run = RunConfig | Runner | None
+
+
+def _shown(method: MethodLike, examples: Sequence[ICLExample]) -> Sequence[ICLExample]:
+    return method.shown(examples) if isinstance(method, Method) else examples
+
+
+def run_method(
+    model: HookedModel,
+    method: MethodLike,
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+    *,
+    layer: int | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+) -> One:
+    """``method`` on ``examples`` at ``layer``, scored by ``scorer``.
+
+    Args:
+        method: a :class:`~tvlens.evaluation.methods.Method` or your own
+            :class:`~tvlens.evaluation.methods.MethodLike`.
+        scorer: :class:`~tvlens.evaluation.scorers.NextToken` (a ``ModeResult``) or
+            :class:`~tvlens.evaluation.scorers.Generation` (a ``GenerationResult``).
+        layer: where the method's patch goes; ``None`` for a method with no patch (its
+            patches are then not asked for).
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
+
+    Raises:
+        ValueError: a built-in method with a patch and no ``layer``.
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run)
+    if layer is None and isinstance(method, Method) and method.patch != "none":
+        raise ValueError(f"method {method.name!r} patches a layer: pass layer=")
+    if layer is not None:
+        layer = check_layer(layer, runner.n_layers)
+    scorer.check(runner, examples, fmt)
+    shown = _shown(method, examples)
+    patches = None if layer is None else method.patches(runner, shown, [layer], fmt)
+    at = (layer if patches is not None else None,)
+    rows = Rows(method.name, shown, method.prompts(shown, fmt), patches, at, fmt)
+    return scorer.score(runner, rows)
+
+
+def sweep(
+    model: HookedModel,
+    method: MethodLike,
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+    *,
+    layers: Sequence[int] | None = None,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    run: Run = None,
+) -> Many:
+    """``method`` on ``examples`` patched at each of ``layers`` (default: all), scored.
+
+    Returns what ``scorer`` gives over layers: a :class:`LayerSweepResult` for
+    :class:`~tvlens.evaluation.scorers.NextToken`, ``{layer: GenerationResult}`` for
+    :class:`~tvlens.evaluation.scorers.Generation`.
+
+    Args:
+        run: a :class:`RunConfig` or a :class:`Runner` of ``model``; its
+            ``sweep_batch_size`` sets the ``(example, layer)`` rows per pass.
+
+    Raises:
+        ValueError: a layer out of range, no layers, or a method with no patch.
+    """
+    check_examples(examples)
+    runner = Runner.bind(model, run)
+    swept = swept_layers(runner.n_layers, layers)
+    scorer.check(runner, examples, fmt)
+    shown = _shown(method, examples)
+    patches = method.patches(runner, shown, swept, fmt)
+    if patches is None:
+        raise ValueError(
+            f"method {method.name!r} carries no patch, so every layer gives the same: "
+            "run it once with run_method(...)"
+        )
+    k = len(swept)
+    texts = [t for t in method.prompts(shown, fmt) for _ in range(k)]
+    return scorer.score_sweep(runner, Rows(method.name, shown, texts, patches, tuple(swept), fmt))
 
 
 def layer_sweep(
@@ -28,14 +125,13 @@ def layer_sweep(
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     first_token: bool = False,
-    run: RunConfig | Runner | None = None,
+    run: Run = None,
 ) -> LayerSweepResult:
     """Hypothesis accuracy at every layer on a dev set; pick the best layer.
 
     θ(S) of every example comes from one extraction for all layers; then each zero-shot
     prompt runs once per layer, each copy patched at its own layer, all in a few batched
-    passes rather than ``n_examples * n_layers`` runs. Where the Runner packs, an example
-    is one row: ``x`` once, then one copy of the arrow per layer (:mod:`tvlens.engine.packing`).
+    passes (:func:`sweep` of :meth:`Method.hypothesis` under :class:`NextToken`).
 
     Args:
         layers: the layers to sweep (default: all).
@@ -52,19 +148,8 @@ def layer_sweep(
         >>> sweep.best_layer, sweep.best_accuracy  # doctest: +SKIP
         (9, 0.94)
     """
-    check_examples(examples)
-    runner = Runner.bind(model, run)
-    swept = swept_layers(runner.n_layers, layers)
-    answers = answer_ids(model, examples, fmt, first_token=first_token)
-    thetas = sweep_thetas(model, examples, swept, thetas, fmt, runner)
-    n, k = len(examples), len(swept)
-    # One prompt per (example, layer), example-major: each example's copies form a group.
-    texts = [t for t in zero_shot_prompts(examples, fmt) for _ in range(k)]
-    patches = Patches(thetas.reshape(n * k, -1), torch.tensor(swept, dtype=torch.long).repeat(n))
-    predicted = runner.predict(
-        texts, fmt, patches=patches, group_size=k, rows_per_pass=runner.config.sweep_batch_size
-    )
-    return sweep_result(examples, swept, predicted.values.reshape(n, k), answers)
+    method = Method.hypothesis(thetas)
+    return sweep(model, method, examples, NextToken(first_token), layers=layers, fmt=fmt, run=run)
 
 
 def swept_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
@@ -77,44 +162,3 @@ def swept_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:
     if not swept:
         raise ValueError("no layers to sweep")
     return swept
-
-
-def sweep_thetas(
-    model: HookedModel,
-    examples: Sequence[ICLExample],
-    swept: Sequence[int],
-    thetas: Float[Tensor, "n n_layers d_model"] | None,
-    fmt: PromptFormat,
-    runner: Runner,
-) -> Float[Tensor, "n n_layers d_model"]:
-    """θ of every example at the ``swept`` layers: extracted once, or ``thetas`` checked.
-
-    Raises:
-        ValueError: for ``thetas`` not ``[n_examples, len(swept), d_model]``.
-    """
-    if thetas is None:
-        return extract_thetas(model, examples, fmt=fmt, layers=list(swept), run=runner)
-    if tuple(thetas.shape) != (len(examples), len(swept), runner.d_model):
-        raise ValueError(
-            "thetas must be [n_examples, n_layers_swept, d_model] = "
-            f"[{len(examples)}, {len(swept)}, {runner.d_model}], got {tuple(thetas.shape)}"
-        )
-    return thetas
-
-
-def sweep_result(
-    examples: Sequence[ICLExample],
-    swept: Sequence[int],
-    preds: Int[Tensor, "n n_layers"],
-    answers: Int[Tensor, " n"],
-) -> LayerSweepResult:
-    """Per-layer accuracy of greedy tokens ``preds`` against one answer token per example."""
-    correct = preds == answers[:, None]
-    tasks = {ex.task for ex in examples}
-    return LayerSweepResult(
-        task=tasks.pop() if len(tasks) == 1 else "mixed",
-        layers=tuple(swept),
-        accuracy=tuple(float(a) for a in correct.float().mean(0).tolist()),
-        correct=correct,
-        predicted_token_ids=preds,
-    )

@@ -155,6 +155,7 @@ def indirect_effects(
     heads: Sequence[Head] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
+    first_token: bool = False,
 ) -> IndirectEffects:
     """The causal indirect effect of every head (or of ``heads``) on each prompt.
 
@@ -165,6 +166,7 @@ def indirect_effects(
         heads: the heads to patch (default: all, layer-major); the CIE of the others is 0.
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``; its
             ``sweep_batch_size`` sets the (prompt, head) rows per pass.
+        first_token: P(the answer's first token), for answers of several tokens.
 
     Example:
         >>> acts = mean_head_activations(model, clean)  # doctest: +SKIP
@@ -186,7 +188,7 @@ def indirect_effects(
             raise ValueError(f"head ({la}, {h}) is out of range: {n_layers} x {n_heads} heads")
     group = len(chosen) + 1  # every chosen head, then the unpatched prompt
     n = len(examples)
-    answers = answer_ids(model, examples, fmt)
+    answers = answer_ids(model, examples, fmt, first_token=first_token)
     layer_idx = torch.tensor([la for la, _ in chosen] + [-1], dtype=torch.long)
     head_idx = torch.tensor([h for _, h in chosen] + [0], dtype=torch.long)
     z = torch.cat([activations.z[layer_idx[:-1], head_idx[:-1]], activations.z[:1, 0]])

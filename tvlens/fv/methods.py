@@ -1,7 +1,7 @@
 """Task vectors beside function vectors and two baselines, on the same test examples.
 
 :func:`compare_methods` runs, for one task, under one protocol (same prompts, arrow
-positions, layer choice on a dev set and single-token scoring):
+positions, layer choice on a dev set and one scorer):
 
 * ``regular``: ICL ``S + x ->``; ``baseline``: ``x ->`` alone;
 * ``tv_hypothesis``: θ(S) of each example patched (replaced) after the TV layer (the paper);
@@ -14,55 +14,48 @@ positions, layer choice on a dev set and single-token scoring):
 Every method gets its own best layer from a sweep on the dev examples (``fv_shuffled`` on
 the dev examples with shuffled labels); where no layer helps (all dev accuracies 0) the
 sweep's "best" layer is layer 0, and the test accuracy shows the failure.
+
+Each method is a :class:`~tvlens.evaluation.methods.Method`, run by the one sweep
+(:func:`~tvlens.evaluation.sweep.sweep`) on dev and by
+:func:`~tvlens.evaluation.sweep.run_method` on test. Under ``scorer=Generation(...)`` (the
+FV paper scores generated answers too) the test predictions are generations scored by exact
+match, first token and F1; the dev layers, the head activations and the AIE then score the
+answer's first token (as ``tvlens run --answers any`` chooses the TV layer).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from jaxtyping import Float
-from torch import Tensor
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from tvlens._example import ICLExample
 from tvlens.engine.config import RunConfig
-from tvlens.engine.patches import Patches
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.modes import baseline, hypothesis, regular
+from tvlens.evaluation.methods import Method, Vector
 from tvlens.evaluation.results import LayerSweepResult, ModeResult
-from tvlens.evaluation.scoring import answer_ids, check_examples, mode_result
-from tvlens.evaluation.sweep import layer_sweep, sweep_result, swept_layers
+from tvlens.evaluation.scorers import Generation, NextToken
+from tvlens.evaluation.scoring import check_examples
+from tvlens.evaluation.sweep import run_method, sweep
+from tvlens.fv.comparison import METHODS, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector, build_function_vector
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts, zero_shot_prompts
+from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
 
-METHODS = (
-    "baseline",
-    "shuffled",
-    "fv_shuffled",
-    "layer_average",
-    "mean_difference",
-    "fv_zero_shot",
-    "tv_hypothesis",
-    "regular",
-)
-"""The methods of a :class:`MethodComparison`, roughly from least to most information."""
+__all__ = [
+    "METHODS",
+    "MethodComparison",
+    "add_at_layer",
+    "additive_sweep",
+    "compare_methods",
+    "comparison_table",
+]
 
-Vector = Float[Tensor, " d_model"] | Float[Tensor, "n_layers d_model"]
-
-
-def _per_layer(vector: Vector, n_layers: int) -> Tensor:
-    if vector.dim() == 1:
-        return vector.expand(n_layers, -1)
-    if vector.shape[0] != n_layers:
-        raise ValueError(f"a per-layer vector needs {n_layers} layers, got {vector.shape[0]}")
-    return vector
+T = TypeVar("T")
 
 
 def additive_sweep(
@@ -77,30 +70,17 @@ def additive_sweep(
 ) -> LayerSweepResult:
     """Accuracy per layer with ``vector`` added to ``hook_resid_post`` at the arrow.
 
-    Like :func:`tvlens.layer_sweep`: each prompt runs once per layer, each copy patched at
-    its own layer, in a few batched (or packed) passes.
+    :func:`~tvlens.evaluation.sweep.sweep` of :meth:`Method.add` under
+    :class:`NextToken`: each prompt runs once per layer, each copy patched at its own layer,
+    in a few batched (or packed) passes.
 
     Args:
         vector: ``[d_model]`` (the same at every layer, e.g. a function vector) or
             ``[n_layers, d_model]`` (one per layer, e.g. the layer-average baseline).
         icl: add it to the examples' ICL prompts (e.g. shuffled labels) instead of ``x ->``.
     """
-    check_examples(examples)
-    runner = Runner.bind(model, run)
-    n_layers = runner.n_layers
-    swept = swept_layers(n_layers, layers)
-    per_layer = _per_layer(vector, n_layers)[swept]
-    n, k = len(examples), len(swept)
-    answers = answer_ids(model, examples, fmt)
-    base = icl_prompts(examples, fmt) if icl else zero_shot_prompts(examples, fmt)
-    texts = [t for t in base for _ in range(k)]
-    patches = Patches(
-        per_layer.repeat(n, 1), torch.tensor(swept, dtype=torch.long).repeat(n), mode="add"
-    )
-    preds = runner.predict(
-        texts, fmt, patches=patches, group_size=k, rows_per_pass=runner.config.sweep_batch_size
-    ).values.reshape(n, k)
-    return sweep_result(examples, swept, preds, answers)
+    method = Method.add(vector, "added", prompt="icl" if icl else "zero_shot")
+    return sweep(model, method, examples, NextToken(), layers=layers, fmt=fmt, run=run)
 
 
 def add_at_layer(
@@ -120,113 +100,46 @@ def add_at_layer(
         icl: patch the examples' ICL prompts instead of their zero-shot prompts.
         name: the mode name the predictions carry.
     """
-    check_examples(examples)
-    runner = Runner.bind(model, run)
-    layer = check_layer(layer, runner.n_layers)
-    vec = _per_layer(vector, runner.n_layers)[layer]
-    answers = answer_ids(model, examples, fmt)
-    texts = icl_prompts(examples, fmt) if icl else zero_shot_prompts(examples, fmt)
-    patches = Patches.at_layer(vec.expand(len(examples), -1), layer, mode="add")
-    predicted = runner.predict(texts, fmt, patches=patches)
-    return mode_result(runner, name, examples, predicted, answers, layer)
+    method = Method.add(vector, name, prompt="icl" if icl else "zero_shot")
+    return run_method(model, method, examples, NextToken(), layer=layer, fmt=fmt, run=run)
 
 
-@dataclass(frozen=True)
-class MethodComparison:
-    """All methods on one task's test examples (see the module docstring).
+@dataclass
+class _Context:
+    """What every phase of :func:`compare_methods` shares."""
 
-    Attributes:
-        modes: method -> predictions on the test examples (:data:`METHODS`).
-        layers: method -> the layer its vector is added or patched at (dev sweep).
-        sweeps: ``"tv"``, ``"fv"`` (zero-shot), ``"fv_shuffled"`` (on shuffled-label dev
-            prompts), ``"layer_average"``, ``"mean_difference"`` -> dev accuracy per layer.
-        function_vector: the FV (its ``layer`` set to the chosen one).
-        effects, activations: the AIE and mean head activations it came from.
-        k_dev: each candidate k -> (best dev layer, its dev accuracy), zero-shot.
-        times: phase -> wall seconds.
-    """
-
-    task: str
-    modes: dict[str, ModeResult]
-    layers: dict[str, int]
-    sweeps: dict[str, LayerSweepResult]
-    function_vector: FunctionVector
-    effects: IndirectEffects
-    activations: HeadActivations
-    k_dev: dict[int, tuple[int, float]] = field(default_factory=dict)
+    runner: Runner
+    fmt: PromptFormat
+    scorer: NextToken | Generation
     times: dict[str, float] = field(default_factory=dict)
 
     @property
-    def accuracies(self) -> dict[str, float]:
-        """Method -> test accuracy, in :data:`METHODS` order."""
-        return {m: self.modes[m].accuracy for m in METHODS if m in self.modes}
+    def dev_scorer(self) -> NextToken:
+        """Next token on dev; the answer's first token where test answers are generated."""
+        return NextToken(first_token=isinstance(self.scorer, Generation))
 
-    def to_dataframe(self) -> Any:
-        """One row per method: ``task``, ``method``, ``layer``, ``accuracy``, ``n``."""
-        import pandas as pd
+    def timed(self, phase: str, fn: Callable[[], T]) -> T:
+        """``fn()``, its wall seconds added to ``phase``."""
+        start = time.perf_counter()
+        out = fn()
+        self.times[phase] = self.times.get(phase, 0.0) + time.perf_counter() - start
+        return out
 
-        return pd.DataFrame(
-            [
-                {
-                    "task": self.task,
-                    "method": m,
-                    "layer": self.layers.get(m),
-                    "accuracy": acc,
-                    "n": len(self.modes[m].predictions),
-                }
-                for m, acc in self.accuracies.items()
-            ]
+    def dev_sweep(self, method: Method, dev: Sequence[ICLExample]) -> LayerSweepResult:
+        """``method``'s dev accuracy per layer (timed as ``sweeps``)."""
+        runner = self.runner
+        return self.timed(
+            "sweeps",
+            lambda: sweep(runner.model, method, dev, self.dev_scorer, fmt=self.fmt, run=runner),
         )
 
-    def predictions_dataframe(self) -> Any:
-        """Every prediction of every method, one row each."""
-        import pandas as pd
-
-        return pd.DataFrame([p.to_dict() for m in self.modes.values() for p in m.predictions])
-
-    def figure(self, *, title: str | None = None) -> Any:
-        """Bars of every method's accuracy (plotly)."""
-        from tvlens.report.plots import comparison_figure
-
-        return comparison_figure({self.task: self.accuracies}, title=title)
-
-    def vectors_record(self, *, k_aie: int = 10) -> dict[str, Any]:
-        """The JSON record of how the vectors were chosen: dev curves, the FV, the AIE, k."""
-        fv = self.function_vector
-        return {
-            "dev_accuracy_per_layer": {k: list(s.accuracy) for k, s in self.sweeps.items()},
-            "function_vector": {**fv.metadata(), "k": fv.k, "norm": float(fv.vector.norm())},
-            "indirect_effect": self.effects.to_record(k_aie),
-            "k_dev": {
-                str(kk): {"layer": la, "dev_accuracy": a} for kk, (la, a) in self.k_dev.items()
-            },
-            "clean_accuracy": float(self.activations.clean_correct.float().mean()),
-            "resid_norm_per_layer": self.activations.resid.norm(dim=-1).tolist(),
-            "phase_times_s": dict(self.times),
-        }
-
-    def to_record(self, *, k_aie: int = 10) -> dict[str, Any]:
-        """The JSON record of this task (for ``results.json``): methods, vectors, examples."""
-        methods = {
-            m: {"accuracy": acc, "layer": self.layers.get(m)} for m, acc in self.accuracies.items()
-        }
-        test = []
-        first = next(iter(self.modes.values())).predictions
-        for i, p in enumerate(first):
-            row: dict[str, Any] = {
-                "query": p.query,
-                "answer": p.answer,
-                "answer_token_id": p.answer_token_id,
-            }
-            for m, res in self.modes.items():
-                q = res.predictions[i]
-                row[m] = {
-                    "predicted_token_id": q.predicted_token_id,
-                    "predicted_token": q.predicted_token,
-                    "correct": q.correct,
-                }
-            test.append(row)
-        return {"methods": methods, **self.vectors_record(k_aie=k_aie), "test_examples": test}
+    def test(self, method: Method, examples: Sequence[ICLExample], layer: int | None) -> Scored:
+        """``method`` on the test examples at ``layer``, under the scorer."""
+        runner, scorer = self.runner, self.scorer
+        opts: dict[str, Any] = {"layer": layer, "fmt": self.fmt, "run": runner}
+        if isinstance(scorer, Generation):
+            return run_method(runner.model, method, examples, scorer, **opts)
+        return run_method(runner.model, method, examples, scorer, **opts)
 
 
 def compare_methods(
@@ -239,8 +152,9 @@ def compare_methods(
     head_output: HeadOutput = "residual",
     tv_layer: int | None = None,
     n_corrupted: int | None = None,
-    known: Mapping[str, ModeResult] | None = None,
+    known: Mapping[str, Scored] | None = None,
     seed: int = 0,
+    scorer: NextToken | Generation | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     run: RunConfig | Runner | None = None,
 ) -> MethodComparison:
@@ -259,8 +173,11 @@ def compare_methods(
         n_corrupted: shuffled-label prompts of the AIE (the first of ``extraction``;
             default all). The AIE costs one unembedding per (prompt, head): Todd et al. use 25.
         known: modes already run on these test examples (``"regular"``, ``"baseline"``,
-            ``"tv_hypothesis"`` at ``tv_layer``), taken as they are instead of rerun.
+            ``"tv_hypothesis"`` at ``tv_layer``) under the same scorer, taken as they are.
         seed: seed of the label shuffles.
+        scorer: how test predictions are scored: :class:`NextToken` (default, single-token
+            answers) or :class:`Generation` (exact match, first token, F1; the dev sweeps,
+            head activations and AIE then score the answer's first token).
 
     Example:
         >>> dev, test = get_task("antonyms").dev_test(50, 50)  # doctest: +SKIP
@@ -269,104 +186,133 @@ def compare_methods(
     """
     check_examples(test)
     given = _check_known(known, test, tv_layer)
-    runner = Runner.bind(model, run)
-    n_layers = runner.n_layers
+    ctx = _Context(Runner.bind(model, run), fmt, scorer or NextToken())
     source = list(extraction if extraction is not None else dev)
-    opts: dict[str, Any] = {"fmt": fmt, "run": runner}
-    times: dict[str, float] = {}
-
-    def timed(phase: str, fn: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        out = fn()
-        times[phase] = times.get(phase, 0.0) + time.perf_counter() - start
-        return out
-
-    acts = timed("head_activations", lambda: mean_head_activations(model, source, **opts))
-    corrupted = shuffle_labels(source[:n_corrupted] if n_corrupted else source, seed)
-    effects = timed("indirect_effect", lambda: indirect_effects(model, corrupted, acts, **opts))
-    n_demos = max(ex.n_demos for ex in source)
-    sweeps: dict[str, LayerSweepResult] = {}
-    k_dev: dict[int, tuple[int, float]] = {}
-    fv: FunctionVector | None = None
-    total = acts.n_layers * acts.n_heads
-    for kk in sorted({min(k, total)} if isinstance(k, int) else {min(x, total) for x in k}):
-        cand = build_function_vector(
-            acts, effects, k=kk, head_output=head_output, n_demos=n_demos, seed=seed
-        )
-        start = time.perf_counter()
-        sweep = additive_sweep(model, dev, cand.vector, **opts)
-        times["sweeps"] = times.get("sweeps", 0.0) + time.perf_counter() - start
-        k_dev[kk] = (sweep.best_layer, sweep.best_accuracy)
-        if fv is None or sweep.best_accuracy > sweeps["fv"].best_accuracy:
-            fv, sweeps["fv"] = cand, sweep  # ties keep the smaller k
-    if fv is None:
-        raise ValueError("pass at least one k")
-    chosen: FunctionVector = fv
-    zero = timed(
-        "baseline_vectors",
-        lambda: runner.resid_at_arrows(zero_shot_prompts(source, fmt), range(n_layers), fmt),
-    )
-    vectors = {
-        "fv": chosen.vector,
-        "layer_average": acts.resid,
-        "mean_difference": acts.resid - zero.mean(0),
-    }
-    if tv_layer is None:
-        sweeps["tv"] = timed("sweeps", lambda: layer_sweep(model, dev, **opts))
-        tv_layer = sweeps["tv"].best_layer
-    for key, vec in vectors.items():
-        if key == "fv":
-            continue
-        start = time.perf_counter()
-        sweeps[key] = additive_sweep(model, dev, vec, **opts)
-        times["sweeps"] = times.get("sweeps", 0.0) + time.perf_counter() - start
-    shuffled_dev = shuffle_labels(dev, seed + 2)
-    sweeps["fv_shuffled"] = timed(
-        "sweeps", lambda: additive_sweep(model, shuffled_dev, chosen.vector, icl=True, **opts)
-    )
-    layers = {
-        "tv_hypothesis": check_layer(tv_layer, n_layers),
-        "fv_zero_shot": sweeps["fv"].best_layer,
-        "fv_shuffled": sweeps["fv_shuffled"].best_layer,
-        "layer_average": sweeps["layer_average"].best_layer,
-        "mean_difference": sweeps["mean_difference"].best_layer,
-    }
-    shuffled_test = shuffle_labels(test, seed + 1)
-    chosen = chosen.at(layers["fv_zero_shot"])
-
-    def add(name: str, key: str, examples: Sequence[ICLExample], icl: bool) -> ModeResult:
-        return add_at_layer(model, examples, vectors[key], layers[name], icl=icl, name=name, **opts)
-
-    modes: dict[str, ModeResult] = {}
-    start = time.perf_counter()
-    modes["baseline"] = given.get("baseline") or baseline(model, test, **opts)
-    shuffled = regular(model, shuffled_test, **opts)
-    modes["shuffled"] = ModeResult("shuffled", shuffled.predictions)
-    modes["fv_shuffled"] = add("fv_shuffled", "fv", shuffled_test, True)
-    modes["layer_average"] = add("layer_average", "layer_average", test, False)
-    modes["mean_difference"] = add("mean_difference", "mean_difference", test, False)
-    modes["fv_zero_shot"] = add("fv_zero_shot", "fv", test, False)
-    hyp = given.get("tv_hypothesis") or hypothesis(model, test, layers["tv_hypothesis"], **opts)
-    modes["tv_hypothesis"] = ModeResult("tv_hypothesis", hyp.predictions)
-    modes["regular"] = given.get("regular") or regular(model, test, **opts)
-    times["test_modes"] = time.perf_counter() - start
+    acts, effects = _head_effects(ctx, source, n_corrupted, seed)
+    settings = {"head_output": head_output, "n_demos": max(ex.n_demos for ex in source)}
+    fv, fv_sweep, k_dev = _choose_fv(ctx, dev, (acts, effects), k, {**settings, "seed": seed})
+    vectors = _vectors(ctx, source, acts, fv)
+    sweeps, layers = _dev_layers(ctx, dev, vectors, {"fv": fv_sweep}, tv_layer, seed)
+    modes = ctx.timed("test_modes", lambda: _test_modes(ctx, test, vectors, layers, given, seed))
     tasks = {ex.task for ex in test}
     return MethodComparison(
         task=tasks.pop() if len(tasks) == 1 else "mixed",
         modes=modes,
         layers=layers,
         sweeps=sweeps,
-        function_vector=chosen,
+        function_vector=fv.at(layers["fv_zero_shot"]),
         effects=effects,
         activations=acts,
         k_dev=k_dev,
-        times=times,
+        times=ctx.times,
     )
 
 
+def _dev_layers(
+    ctx: _Context,
+    dev: Sequence[ICLExample],
+    vectors: dict[str, Vector],
+    sweeps: dict[str, LayerSweepResult],
+    tv_layer: int | None,
+    seed: int,
+) -> tuple[dict[str, LayerSweepResult], dict[str, int]]:
+    """Each method's dev sweep (the FV's given) and its best layer (shuffled dev: seed + 2)."""
+    if tv_layer is None:
+        sweeps["tv"] = ctx.dev_sweep(Method.hypothesis(), dev)
+        tv_layer = sweeps["tv"].best_layer
+    for key in ("layer_average", "mean_difference"):
+        sweeps[key] = ctx.dev_sweep(Method.add(vectors[key], key), dev)
+    shuffled = Method.add(vectors["fv"], "fv_shuffled", prompt="shuffled_icl", seed=seed + 2)
+    sweeps["fv_shuffled"] = ctx.dev_sweep(shuffled, dev)
+    layers = {
+        "tv_hypothesis": check_layer(tv_layer, ctx.runner.n_layers),
+        "fv_zero_shot": sweeps["fv"].best_layer,
+        "fv_shuffled": sweeps["fv_shuffled"].best_layer,
+        "layer_average": sweeps["layer_average"].best_layer,
+        "mean_difference": sweeps["mean_difference"].best_layer,
+    }
+    return sweeps, layers
+
+
+def _head_effects(
+    ctx: _Context, source: list[ICLExample], n_corrupted: int | None, seed: int
+) -> tuple[HeadActivations, IndirectEffects]:
+    """Mean head activations on clean ``source`` and the AIE on its shuffled labels."""
+    model, first = ctx.runner.model, isinstance(ctx.scorer, Generation)
+    opts: dict[str, Any] = {"fmt": ctx.fmt, "run": ctx.runner, "first_token": first}
+    acts = ctx.timed("head_activations", lambda: mean_head_activations(model, source, **opts))
+    corrupted = shuffle_labels(source[:n_corrupted] if n_corrupted else source, seed)
+    effects = ctx.timed("indirect_effect", lambda: indirect_effects(model, corrupted, acts, **opts))
+    return acts, effects
+
+
+def _choose_fv(
+    ctx: _Context,
+    dev: Sequence[ICLExample],
+    made: tuple[HeadActivations, IndirectEffects],
+    ks: int | Sequence[int],
+    settings: dict[str, Any],
+) -> tuple[FunctionVector, LayerSweepResult, dict[int, tuple[int, float]]]:
+    """The FV of the candidate k with the best dev accuracy (ties: the smaller k)."""
+    acts, effects = made
+    total = acts.n_layers * acts.n_heads
+    fv: FunctionVector | None = None
+    best: LayerSweepResult | None = None
+    k_dev: dict[int, tuple[int, float]] = {}
+    for kk in sorted({min(ks, total)} if isinstance(ks, int) else {min(x, total) for x in ks}):
+        cand = build_function_vector(acts, effects, k=kk, **settings)
+        res = ctx.dev_sweep(Method.add(cand.vector, "fv_zero_shot"), dev)
+        k_dev[kk] = (res.best_layer, res.best_accuracy)
+        if best is None or res.best_accuracy > best.best_accuracy:
+            fv, best = cand, res  # ties keep the smaller k
+    if fv is None or best is None:
+        raise ValueError("pass at least one k")
+    return fv, best, k_dev
+
+
+def _vectors(
+    ctx: _Context, source: list[ICLExample], acts: HeadActivations, fv: FunctionVector
+) -> dict[str, Vector]:
+    """The FV, the layer average and the mean difference (``[n_layers, d_model]``)."""
+    n_layers, fmt = ctx.runner.n_layers, ctx.fmt
+    zero = ctx.timed(
+        "baseline_vectors",
+        lambda: ctx.runner.resid_at_arrows(zero_shot_prompts(source, fmt), range(n_layers), fmt),
+    )
+    return {
+        "fv": fv.vector,
+        "layer_average": acts.resid,
+        "mean_difference": acts.resid - zero.mean(0),
+    }
+
+
+def _test_modes(
+    ctx: _Context,
+    test: Sequence[ICLExample],
+    vectors: dict[str, Vector],
+    layers: dict[str, int],
+    given: dict[str, Scored],
+    seed: int,
+) -> dict[str, Scored]:
+    """Every method on the test examples (shuffled labels: seed + 1), in :data:`METHODS` order."""
+    modes: dict[str, Scored] = {}
+    modes["baseline"] = given.get("baseline") or ctx.test(Method.baseline(), test, None)
+    modes["shuffled"] = ctx.test(Method.shuffled(seed + 1), test, None)
+    fv_shuffled = Method.add(vectors["fv"], "fv_shuffled", prompt="shuffled_icl", seed=seed + 1)
+    modes["fv_shuffled"] = ctx.test(fv_shuffled, test, layers["fv_shuffled"])
+    for name in ("layer_average", "mean_difference"):
+        modes[name] = ctx.test(Method.add(vectors[name], name), test, layers[name])
+    fv_zero = Method.add(vectors["fv"], "fv_zero_shot")
+    modes["fv_zero_shot"] = ctx.test(fv_zero, test, layers["fv_zero_shot"])
+    hyp = given.get("tv_hypothesis") or ctx.test(Method.hypothesis(), test, layers["tv_hypothesis"])
+    modes["tv_hypothesis"] = replace(hyp, mode="tv_hypothesis")
+    modes["regular"] = given.get("regular") or ctx.test(Method.regular(), test, None)
+    return modes
+
+
 def _check_known(
-    known: Mapping[str, ModeResult] | None, test: Sequence[ICLExample], tv_layer: int | None
-) -> dict[str, ModeResult]:
+    known: Mapping[str, Scored] | None, test: Sequence[ICLExample], tv_layer: int | None
+) -> dict[str, Scored]:
     given = dict(known or {})
     for name, res in given.items():
         if name not in ("regular", "baseline", "tv_hypothesis"):
@@ -378,12 +324,3 @@ def _check_known(
         if tv_layer is None or layer != tv_layer:
             raise ValueError(f"known['tv_hypothesis'] ran at layer {layer}: pass tv_layer={layer}")
     return given
-
-
-def comparison_table(results: Sequence[MethodComparison]) -> Any:
-    """A DataFrame: one row per task, one column per method's accuracy, plus the mean row."""
-    import pandas as pd
-
-    frame = pd.DataFrame({r.task: r.accuracies for r in results}).T[list(METHODS)]
-    frame.loc["mean"] = frame.mean()
-    return frame

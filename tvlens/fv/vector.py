@@ -6,31 +6,27 @@ head's output is, and why on a model with a post-attention norm such as Gemma 3 
 head's share of what reaches the residual stream). It is **added** to the residual stream
 after layer ``L`` at the arrow (``blocks.L.hook_resid_post``, as θ is patched), of a
 zero-shot prompt or of a prompt with shuffled labels. Files are safetensors + JSON, written
-atomically with the tensor's sha256, like :class:`tvlens.TaskVector`'s.
+atomically with the tensor's sha256, and loaded with every check, by the base it shares with
+:class:`tvlens.TaskVector` (:class:`tvlens.saved.SavedVector`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Float, Int
-from safetensors.torch import load as load_safetensors
+from jaxtyping import Float
 from torch import Tensor
 
-from tvlens._compat import RESID_POST_TEMPLATE, model_name
+from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens.fv.heads import HEAD_OUTPUTS, HeadActivations, HeadOutput
 from tvlens.fv.indirect_effect import IndirectEffects, top_heads
-from tvlens.hooks import as_layer, check_hook_template, check_n_layers, task_vector_hooks
+from tvlens.hooks import LayerLike, PatchMode, as_layer, check_hook_template, check_n_layers
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
-from tvlens.protocol import HookedModel, HookPair
-from tvlens.vectors import _json_safe, _paths, _save_pair, pair_bytes
+from tvlens.saved import COMMON_META_TYPES, SavedVector
+from tvlens.vector_checks import check_finite, checked_extra
 
 FV_FORMAT_VERSION = 1
 DEFAULT_K = 16
@@ -43,7 +39,7 @@ DEFAULT_KS = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True, eq=False)
-class FunctionVector:
+class FunctionVector(SavedVector):
     """A function vector ``[d_model]`` with its provenance.
 
     Attributes:
@@ -59,6 +55,20 @@ class FunctionVector:
         >>> with fv.at(9).apply(model, batch.positions):  # doctest: +SKIP
         ...     logits = model(batch.tokens, attention_mask=batch.attention_mask)
     """
+
+    KIND: ClassVar[str] = "function vector"
+    FILE_KIND: ClassVar[str | None] = "function_vector"
+    FORMAT_VERSION: ClassVar[int] = FV_FORMAT_VERSION
+    META_TYPES: ClassVar[dict[str, tuple[type, ...]]] = {
+        **COMMON_META_TYPES,
+        "heads": (list,),
+        "head_scores": (list,),
+        "head_output": (str,),
+        "n_prompts": (int,),
+        "n_corrupted": (int,),
+    }
+    DEFAULT_PATCH: ClassVar[PatchMode] = "add"
+    MADE: ClassVar[tuple[str, str]] = ("built on", "Build it again")
 
     vector: Float[Tensor, " d_model"]
     model_name: str
@@ -85,8 +95,7 @@ class FunctionVector:
             )
         if v.shape[0] != self.d_model:
             raise ValueError(f"vector has {v.shape[0]} entries but d_model={self.d_model}")
-        if not bool(torch.isfinite(v).all()):
-            raise ValueError("FunctionVector.vector holds NaN or inf entries")
+        check_finite(v, self.KIND, "FunctionVector")
         n_layers = check_n_layers(self.n_layers)
         heads = tuple((int(la), int(h)) for la, h in self.heads)
         if not heads:
@@ -104,20 +113,9 @@ class FunctionVector:
                 raise ValueError(f"layer {layer} is out of range: 0..{n_layers - 1}")
             object.__setattr__(self, "layer", layer)
         check_hook_template(self.hook_template)
-        if not isinstance(self.extra, Mapping):
-            raise TypeError(f"FunctionVector.extra must be a dict, got {type(self.extra)}")
         object.__setattr__(self, "heads", heads)
         object.__setattr__(self, "head_scores", tuple(float(s) for s in self.head_scores))
-        object.__setattr__(self, "extra", _json_safe(self.extra, "extra"))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FunctionVector):
-            return NotImplemented
-        return self.metadata() == other.metadata() and torch.equal(
-            self.vector.cpu(), other.vector.cpu()
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+        object.__setattr__(self, "extra", checked_extra(self.extra, "FunctionVector"))
 
     @property
     def k(self) -> int:
@@ -128,12 +126,6 @@ class FunctionVector:
         """A copy that is added after ``layer``."""
         return replace(self, layer=as_layer(layer))
 
-    def to(
-        self, device: str | torch.device | None = None, dtype: torch.dtype | None = None
-    ) -> FunctionVector:
-        """A copy with the tensor moved and/or cast."""
-        return replace(self, vector=self.vector.to(device=device, dtype=dtype))
-
     def __mul__(self, scale: float | int) -> FunctionVector:
         if not isinstance(scale, (int, float)):
             return NotImplemented
@@ -141,44 +133,11 @@ class FunctionVector:
 
     __rmul__ = __mul__
 
-    # ---- patching ----------------------------------------------------------------------
-    def hooks(self, positions: Int[Tensor, " batch"], layer: int | None = None) -> list[HookPair]:
-        """Pairs that add this vector after ``layer`` (default: :attr:`layer`) at ``positions``.
-
-        Raises:
-            ValueError: if no layer is given and none is set.
-        """
-        target = self.layer if layer is None else layer
+    def _patch_at(self, layer: LayerLike | None) -> tuple[Tensor, int]:
+        target = self.layer if layer is None else as_layer(layer)
         if target is None:
             raise ValueError("this function vector has no layer: pass layer= or use fv.at(L)")
-        return task_vector_hooks(
-            self.vector,
-            target,
-            positions,
-            mode="add",
-            n_layers=self.n_layers,
-            hook_template=self.hook_template,
-        )
-
-    @contextlib.contextmanager
-    def apply(
-        self, model: HookedModel, positions: Int[Tensor, " batch"], layer: int | None = None
-    ) -> Iterator[HookedModel]:
-        """Add this vector inside a ``with`` block (hooks removed on exit, also on error)."""
-        self.check_model(model)
-        pairs = self.hooks(positions, layer)
-        with model.hooks(fwd_hooks=pairs):
-            yield model
-
-    def check_model(self, model: HookedModel) -> None:
-        """Refuse a model this vector was not built on (name, d_model, n_layers)."""
-        have = (model_name(model), int(model.cfg.d_model), int(model.cfg.n_layers))
-        want = (self.model_name, self.d_model, self.n_layers)
-        if have != want:
-            raise ValueError(
-                f"function vector was built on {want} (model, d_model, n_layers), not on "
-                f"{have}; build it again on this model"
-            )
+        return self.vector, target
 
     # ---- files -------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
@@ -205,88 +164,11 @@ class FunctionVector:
             "extra": self.extra,
         }
 
-    def save(self, path: str | Path, *, overwrite: bool = False) -> tuple[Path, Path]:
-        """Write ``<path>.safetensors`` and ``<path>.json`` atomically (see ``TaskVector.save``).
-
-        Raises:
-            FileExistsError: if either file exists and ``overwrite`` is false.
-        """
-        return _save_pair(path, self.to_bytes, "function vector", overwrite)
-
-    def to_bytes(self) -> tuple[bytes, bytes]:
-        """The contents :meth:`save` writes: the safetensors file and the JSON file."""
-        return pair_bytes(self.vector, self.metadata())
-
     @classmethod
-    def load(cls, path: str | Path, model: HookedModel | None = None) -> FunctionVector:
-        """Read a vector written by :meth:`save`; with ``model``, check it matches.
-
-        Raises:
-            FileNotFoundError: if either file is missing.
-            ValueError: on a malformed or mixed pair, a task-vector file, or a file from a
-                newer tvlens (the message names the file).
-        """
-        tensor_path, meta_path = _paths(path)
-        for p in (tensor_path, meta_path):
-            if not p.exists():
-                raise FileNotFoundError(f"function vector file {p} not found (saved with .save()?)")
-        meta = _read_meta(meta_path)
-        blob = tensor_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta.get("tensor_sha256"):
-            raise ValueError(
-                f"function vector files {tensor_path} and {meta_path} do not belong together "
-                "(the tensor's sha256 differs from the JSON's); save the vector again"
-            )
-        try:
-            fv = cls(
-                vector=load_safetensors(blob)["vector"],
-                model_name=meta["model_name"],
-                d_model=meta["d_model"],
-                n_layers=meta["n_layers"],
-                heads=tuple((int(h[0]), int(h[1])) for h in meta["heads"]),
-                head_scores=tuple(meta["head_scores"]),
-                head_output=meta["head_output"],
-                layer=meta["layer"],
-                hook_template=meta["hook_template"],
-                prompt_format=PromptFormat(**meta["prompt_format"]),
-                task=meta["task"],
-                n_demos=meta["n_demos"],
-                n_prompts=meta["n_prompts"],
-                n_corrupted=meta["n_corrupted"],
-                seed=meta["seed"],
-                extra=meta["extra"],
-            )
-        except Exception as err:
-            raise ValueError(
-                f"malformed function vector file {meta_path}: {type(err).__name__}: {err}"
-            ) from err
-        if model is not None:
-            fv.check_model(model)
-        return fv
-
-
-def _read_meta(meta_path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except Exception as err:
-        raise ValueError(f"malformed function vector file {meta_path}: not JSON ({err})") from err
-    if not isinstance(meta, dict):
-        raise ValueError(f"malformed function vector file {meta_path}: not a JSON object")
-    if meta.get("kind") != "function_vector":
-        raise ValueError(
-            f"{meta_path} is not a function vector file (kind={meta.get('kind')!r}); a task "
-            "vector file loads with TaskVector.load"
-        )
-    version = meta.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"malformed function vector file {meta_path}: version {version!r}")
-    if version > FV_FORMAT_VERSION:
-        raise ValueError(
-            f"function vector file {meta_path} has format_version {version}, written by a "
-            f"newer tvlens ({meta.get('tvlens_version')}); this one reads up to "
-            f"{FV_FORMAT_VERSION}: upgrade tvlens"
-        )
-    return meta
+    def _from_meta(cls, vector: Tensor, meta: dict[str, Any]) -> FunctionVector:
+        heads = tuple((int(h[0]), int(h[1])) for h in meta["heads"])
+        scores = tuple(float(s) for s in meta["head_scores"])
+        return super()._from_meta(vector, {**meta, "heads": heads, "head_scores": scores})
 
 
 # ---- construction ----------------------------------------------------------------------------

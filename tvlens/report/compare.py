@@ -46,6 +46,13 @@ from tvlens.report.compare_align import (
     run_labels,
     setting_text,
 )
+from tvlens.report.compare_report import (
+    comparison_html_writer,
+    comparison_markdown,
+    mean_rows,
+    runs_rows,
+    task_rows,
+)
 from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.summary import MODES, PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
 from tvlens.run.methods import FV_MODES
@@ -289,33 +296,11 @@ class Comparison:
     # ---- tables ---------------------------------------------------------------------------
     def runs_rows(self) -> list[list[str]]:
         """One row per run: label, file, model, format, seed, sizes, tasks, wall time."""
-        rows = []
-        for r in self.runs:
-            m, s = r.meta, r.results["summary"]
-            upgraded = f" (schema {r.read_version}, upgraded)" if r.read_version < 2 else ""
-            rows.append([
-                r.label, f"`{r.path}`{upgraded}", str(m.get("model")), setting_text(m, "format"),
-                str(m.get("seed")), f"{m.get('n_dev')}/{m.get('n_test')}/{m.get('n_baseline')}",
-                f"{s['n_tasks_ok']} ok, {s['n_tasks_skipped']} skipped",
-                f"{float(m.get('wall_time_s') or 0):.0f} s",
-            ])  # fmt: skip
-        return rows
+        return runs_rows(self)
 
     def task_rows(self) -> list[list[str]]:
         """One row per (shared task, run): best layer (depth), three accuracies, H − R."""
-        rows = []
-        for name in self.tasks:
-            for i, r in enumerate(self.runs):
-                t = self.task(r, name)
-                last = len(t["dev_accuracy_per_layer"]) - 1
-                ci = t["accuracy_ci"]
-                rows.append([
-                    name if i == 0 else "", t["category"] if i == 0 else "", r.label,
-                    f"{t['best_layer']}/{last} ({t['best_layer'] / max(last, 1):.2f})",
-                    *(fmt_ci(t["accuracy"][m], ci.get(m)) for m in MODES),
-                    fmt_test(t["comparisons"].get("hypothesis_vs_regular")),
-                ])  # fmt: skip
-        return rows
+        return task_rows(self)
 
     def average_rows(self) -> list[list[str]]:
         """Per category and over all shared tasks, one row per run; then the paper's row."""
@@ -325,19 +310,7 @@ class Comparison:
 
     def _mean_rows(self, modes: Sequence[str]) -> list[list[str]]:
         """Per category and over all shared tasks, one row per run: ``modes``' means."""
-        rows = []
-        cats = sorted({c for s in self.summaries.values() for c in s["per_category"]})
-        for cat in [*cats, None]:
-            for i, (label, s) in enumerate(self.summaries.items()):
-                iv = s["intervals"]
-                acc = s["overall"] if cat is None else s["per_category"][cat]
-                cis = iv["overall"] if cat is None else iv["per_category"][cat]
-                head = cat if cat is not None else f"**all {len(self.tasks)} shared tasks**"
-                rows.append([
-                    head if i == 0 else "", label,
-                    *(fmt_ci(acc[m], cis.get(m), bold=cat is None) for m in modes),
-                ])  # fmt: skip
-        return rows
+        return mean_rows(self, modes)
 
     def alignment_note(self) -> str:
         """Which tasks the comparison uses, and which it dropped and why."""
@@ -353,14 +326,10 @@ class Comparison:
 
     def markdown(self, title: str | None = None) -> str:
         """``summary.md``: the runs, the per-task table, the averages beside the paper's."""
-        from tvlens.report.summary import comparison_markdown
-
         return comparison_markdown(self, title)
 
     def html_writer(self, title: str | None = None) -> Callable[[Path], Any]:
         """A function writing ``report.html`` (figures with error bars) to a given path."""
-        from tvlens.report.summary import comparison_html_writer
-
         return comparison_html_writer(self, title)
 
 

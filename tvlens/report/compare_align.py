@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.run.statistics import mode_outcomes, upgrade_results
+from tvlens.run.record import SCHEMA_VERSION, read_results
+from tvlens.run.statistics import mode_outcomes
 
 __all__ = ["METRICS", "align_tasks", "answers_of", "check_accuracies", "check_distinct_files",
            "check_one_metric", "check_unique_labels", "load_runs", "run_labels",
@@ -37,7 +38,7 @@ METRICS = {"single": "next-token accuracy", "any": "exact match of generated ans
 # Settings not shown in a label unless nothing else tells two runs apart (``weights_sha256``
 # differs with every model; ``wall_time_s`` with every run, so it never labels one).
 _NOT_SETTINGS = {"tvlens_version", "transformer_lens_version", "torch_version", "wall_time_s",
-                 "tokenizer", "weights_sha256"}  # fmt: skip
+                 "tokenizer", "weights_sha256", "execution"}  # fmt: skip
 _FIRST = ("model", "model_class", "format", "seed")
 _TOLERANCE = 1e-9
 
@@ -50,12 +51,14 @@ def _read_json(path: Path) -> Any:
 
 
 def _read_results(path: Path) -> Loaded:
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
-        raise ValueError(f"{path} is not a tvlens results.json (it has no 'meta' object)")
-    results = upgrade_results(data, path)
+    read = read_results(path)  # the one reader of results.json (tvlens.run.record)
+    if read is None:
+        raise ValueError(f"{path}: no such file; pass folders written by `tvlens run --out`")
+    r = read.results
+    results = {"schema_version": SCHEMA_VERSION, "meta": r.meta, "tasks": r.tasks,
+               "summary": r.summary}  # fmt: skip
     check_accuracies(results, path)
-    return path, results, int(data["schema_version"])
+    return path, results, read.read_version
 
 
 def load_runs(run_dir: str | Path) -> list[Loaded]:

@@ -1,7 +1,9 @@
 """Plotly figures of tvlens results, and one self-contained HTML file for many figures.
 
 Every builder returns a ``plotly.graph_objects.Figure``, which renders inline in Jupyter.
-This is the only tvlens module that imports plotly.
+The figures of one run and of the analyses live here; the figures over several runs in
+:mod:`tvlens.report.multi_run_plots` and :func:`write_html` in
+:mod:`tvlens.report.html_file`, both re-exported here. Only these modules import plotly.
 
 Example:
     >>> fig = modes_figure({"to_upper": {"baseline": 0.0, "hypothesis": 0.9, "regular": 1.0}})
@@ -11,13 +13,10 @@ Example:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.colors
 import plotly.graph_objects as go
 from jaxtyping import Float
 from torch import Tensor
@@ -25,9 +24,35 @@ from torch import Tensor
 from tvlens.analysis.conflict import ConflictResult
 from tvlens.analysis.geometry import RobustnessResult
 from tvlens.evaluation.results import LayerSweepResult
+from tvlens.report.html_file import write_html
+from tvlens.report.multi_run_plots import (
+    _TEMPLATE,
+    Estimate,
+    Interval,
+    _error_y,
+    relative_depth_figure,
+    runs_bars_figure,
+)
+
+__all__ = [
+    "METHOD_LABELS",
+    "MODE_ORDER",
+    "Estimate",
+    "Interval",
+    "aie_figure",
+    "comparison_figure",
+    "conflict_figure",
+    "distance_histogram_figure",
+    "layer_sweep_figure",
+    "modes_figure",
+    "relative_depth_figure",
+    "robustness_figure",
+    "runs_bars_figure",
+    "vocab_figure",
+    "write_html",
+]
 
 MODE_ORDER = ("baseline", "hypothesis", "regular")
-_TEMPLATE = "plotly_white"
 
 
 def _accuracies(sweep: Sequence[float] | LayerSweepResult) -> list[float]:
@@ -82,27 +107,6 @@ def layer_sweep_figure(
     return fig
 
 
-Interval = Sequence[float] | None  # [low, high], or None where there is none
-
-
-def _error_y(values: Sequence[float], intervals: Sequence[Interval]) -> dict[str, Any]:
-    """Asymmetric plotly error bars from ``[low, high]`` intervals around ``values``."""
-
-    def part(i: int, v: float, iv: Interval) -> float:
-        if iv is None or not np.isfinite(v) or not np.all(np.isfinite(iv)):
-            return 0.0
-        return float(iv[1] - v) if i else float(v - iv[0])
-
-    pairs = list(zip(values, intervals, strict=True))
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": [part(1, v, iv) for v, iv in pairs],
-        "arrayminus": [part(0, v, iv) for v, iv in pairs],
-        "thickness": 1.2,
-    }
-
-
 def modes_figure(
     accuracies: Mapping[str, Mapping[str, float]],
     *,
@@ -140,95 +144,6 @@ def modes_figure(
         yaxis_range=[0, 1.02],
         template=_TEMPLATE,
     )
-    return fig
-
-
-Estimate = tuple[float, Interval]  # (accuracy, [low, high] or None)
-
-
-def runs_bars_figure(
-    values: Mapping[str, Mapping[str, Estimate]],
-    *,
-    title: str = "Accuracy per task and run",
-    reference: Mapping[str, float] | None = None,
-    reference_name: str = "paper",
-) -> go.Figure:
-    """Grouped bars with error bars: x = the keys of each run's mapping, one trace per run.
-
-    Args:
-        values: run label -> x label (a task, a mode) -> ``(accuracy, [low, high])``.
-        reference: x label -> a value drawn as one more trace without error bars
-            (the paper's averages).
-
-    Returns:
-        A figure with one bar trace per run (plus one for ``reference``).
-    """
-    if not values:
-        raise ValueError("no runs given; pass a mapping run -> {x: (accuracy, interval)}")
-    xs = list(dict.fromkeys(x for run in values.values() for x in run))
-    bars = []
-    for label, run in values.items():
-        ys = [float(run[x][0]) if x in run else float("nan") for x in xs]
-        ivs = [run[x][1] if x in run else None for x in xs]
-        bars.append(go.Bar(name=label, x=xs, y=ys, error_y=_error_y(ys, ivs)))
-    if reference is not None:
-        ys = [float(reference.get(x, float("nan"))) for x in xs]
-        bars.append(go.Bar(name=reference_name, x=xs, y=ys, marker_pattern_shape="/"))
-    fig = go.Figure(bars)
-    fig.update_layout(
-        title=title, barmode="group", yaxis_title="accuracy", yaxis_range=[0, 1.05],
-        template=_TEMPLATE,
-    )  # fmt: skip
-    return fig
-
-
-def relative_depth_figure(
-    curves: Mapping[str, Mapping[str, Sequence[float]]],
-    *,
-    title: str = "Hypothesis accuracy per layer (dev set), by relative depth",
-) -> go.Figure:
-    """Per-layer dev curves of several runs on one axis: x = layer / (n_layers - 1).
-
-    Models of different depth line up (0 = first layer, 1 = last). Each run gets one
-    colour: its mean over tasks as a thick line, each task as a faint line that the run's
-    legend entry shows and hides with the mean.
-
-    Args:
-        curves: run label -> task -> accuracy per layer.
-    """
-    if not curves:
-        raise ValueError("no runs given; pass a mapping run -> {task: accuracy per layer}")
-    palette = plotly.colors.qualitative.Plotly
-    fig = go.Figure()
-    for i, (label, tasks) in enumerate(curves.items()):
-        if not tasks:
-            continue
-        colour = palette[i % len(palette)]
-        lengths = {len(a) for a in tasks.values()}
-        if len(lengths) != 1:
-            raise ValueError(f"run {label!r}: sweeps of different lengths {sorted(lengths)}")
-        (n,) = lengths
-        x = (np.arange(n) / max(n - 1, 1)).tolist()
-        for task, acc in tasks.items():
-            fig.add_trace(
-                go.Scatter(
-                    x=x, y=[float(a) for a in acc], mode="lines", name=f"{label}: {task}",
-                    legendgroup=label, showlegend=False, opacity=0.25, line={"color": colour},
-                    hovertemplate=f"{label}<br>{task}<br>depth %{{x:.2f}}: %{{y:.2f}}",
-                )
-            )  # fmt: skip
-        mean = np.nanmean(np.array([list(a) for a in tasks.values()], dtype=float), axis=0)
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=mean.tolist(), mode="lines+markers", name=f"{label} (mean, {n} layers)",
-                legendgroup=label, line={"color": colour, "width": 4},
-            )
-        )  # fmt: skip
-    fig.update_layout(
-        title=title, xaxis_title="relative depth: layer / (n_layers - 1)",
-        yaxis_title="accuracy", yaxis_range=[0, 1.02], xaxis_range=[-0.02, 1.02],
-        template=_TEMPLATE,
-    )  # fmt: skip
     return fig
 
 
@@ -330,13 +245,6 @@ def vocab_figure(table: Any, *, title: str = "Top tokens of task vectors") -> go
     return fig
 
 
-# ---- one self-contained HTML file ------------------------------------------------------
-# plotly.js carries two default asset URLs (geo topojson, map icons) that only geo and map
-# traces fetch; tvlens draws neither. They are written with JS-escaped slashes (the same
-# strings to the browser) so the file holds no CDN address as text.
-_CDN_LITERALS = ("https://cdn.", "http://cdn.")
-
-
 # ---- function vectors (tvlens.fv.vector, tvlens.fv.methods) -------------------
 METHOD_LABELS = {
     "baseline": "Baseline (x ->)",
@@ -429,54 +337,3 @@ def comparison_figure(
         template=_TEMPLATE,
     )
     return fig
-
-
-def _escape_cdn(text: str) -> str:
-    for lit in _CDN_LITERALS:
-        text = text.replace(lit, lit.replace("/", "\\/"))
-    return text
-
-
-def write_html(
-    figures: Sequence[go.Figure] | Mapping[str, go.Figure],
-    path: str | Path,
-    *,
-    title: str = "tvlens",
-    intro_html: str = "",
-) -> Path:
-    """Write figures to ONE self-contained HTML file that opens offline.
-
-    plotly.js is inlined exactly once (with the first figure); no script is loaded from
-    a CDN or any other address.
-
-    Args:
-        figures: figures in order, or ``heading -> figure``.
-        path: the file to write (parent folders are created).
-        title: the page title and top heading.
-        intro_html: HTML placed under the heading (the caller escapes what it inserts).
-
-    Returns:
-        The path written.
-    """
-    items = list(figures.items()) if isinstance(figures, Mapping) else [("", f) for f in figures]
-    if not items:
-        raise ValueError("no figures to write")
-    parts = []
-    for i, (heading, fig) in enumerate(items):
-        if heading:
-            parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(
-            fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"responsive": True})
-        )
-    body = _escape_cdn("\n".join(parts))
-    page = (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>\n"
-        f"</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{intro_html}{body}\n</body>\n</html>\n"
-    )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out

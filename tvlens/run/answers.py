@@ -5,7 +5,9 @@ answer's first token, packed and batched as for single tokens): on Gemma 3 270M 
 the same layer as an exact-match sweep over generations on every task measured, at a
 fraction of the cost (README, "Answers of any length"). Regular, Hypothesis and Baseline
 then generate up to ``max_new_tokens`` tokens; exact match is the headline accuracy, with
-first-token accuracy and word F1 beside it.
+first-token accuracy and word F1 beside it. With ``--methods tv,fv`` the function-vector
+methods generate on the same test examples and are scored the same way
+(:mod:`tvlens.run.methods`).
 """
 
 from __future__ import annotations
@@ -15,25 +17,14 @@ from typing import Any
 
 from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.answer_scoring import GeneratedPrediction, GenerationResult
+from tvlens.evaluation.answer_scoring import GenerationResult
 from tvlens.evaluation.generation import generate_baseline, generate_hypothesis, generate_regular
+from tvlens.evaluation.scorers import Generation
 from tvlens.evaluation.sweep import layer_sweep
 from tvlens.protocol import HookedModel
+from tvlens.run.methods import add_function_vectors, run_function_vectors
 
 ANSWERS = ("single", "any")
-
-
-def _generated(p: GeneratedPrediction) -> dict[str, Any]:
-    return {
-        "input_ids": list(p.input_ids),
-        "generated_token_ids": list(p.generated_token_ids),
-        "generated_text": p.generated_text,
-        "predicted": p.predicted,
-        "stop_reason": p.stop_reason,
-        "correct": p.correct,
-        "first_token": p.score.first_token,
-        "f1": p.score.f1,
-    }
 
 
 def _metrics(results: dict[str, GenerationResult], name: str) -> dict[str, float]:
@@ -46,12 +37,14 @@ def run_generated(
     cfg: Any,
     runner: Runner,
     timed: Callable[[str, Callable[[], Any]], Any],
+    vectors: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The generated protocol on one task's ``(dev, test, baseline)`` examples.
 
     ``cfg`` is a :class:`tvlens.run.protocol.ProtocolConfig` with ``answers="any"``;
     ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
-    (layer, accuracies, per-example generations).
+    (layer, accuracies, per-example generations); with ``"fv"`` in ``cfg.methods``, the
+    function-vector methods too (and the task's FV in ``vectors["function_vector"]``).
     """
     dev, test, base = examples
     fmt = cfg.prompt_format
@@ -63,7 +56,7 @@ def run_generated(
     hyp = timed("hypothesis", lambda: generate_hypothesis(model, test, sweep.best_layer, **opts))
     bas = timed("baseline", lambda: generate_baseline(model, base, **opts))
     results = {"baseline": bas, "hypothesis": hyp, "regular": reg}
-    return {
+    out = {
         "answers": "any",
         "metric": "exact_match",
         "dev_metric": "first_token",
@@ -72,6 +65,27 @@ def run_generated(
         "accuracy": _metrics(results, "exact_match"),
         "first_token_accuracy": _metrics(results, "first_token_accuracy"),
         "f1": _metrics(results, "f1"),
+        **_example_records(reg, hyp, bas),
+    }
+    if "fv" not in cfg.methods:
+        return out
+    fv = timed(
+        "function_vectors",
+        lambda: run_function_vectors(
+            model, dev, test, regular=reg, hypothesis=hyp, tv_layer=sweep.best_layer,
+            seed=cfg.seed, runner=runner, fmt=fmt, scorer=Generation(cfg.max_new_tokens),
+        ),
+    )  # fmt: skip
+    if vectors is not None:
+        vectors["function_vector"] = fv.function_vector
+    return add_function_vectors(out, fv)
+
+
+def _example_records(
+    reg: GenerationResult, hyp: GenerationResult, bas: GenerationResult
+) -> dict[str, Any]:
+    """``test_examples`` (Regular and Hypothesis per row) and ``baseline_examples``."""
+    return {
         "test_examples": [
             {
                 "demos": [list(d) for d in r.demos],
@@ -79,8 +93,8 @@ def run_generated(
                 "answer": r.answer,
                 "dummy_queries": list(h.dummy_queries),
                 "answer_token_ids": list(r.answer_token_ids),
-                "regular": _generated(r),
-                "hypothesis": _generated(h),
+                "regular": r.to_record(),
+                "hypothesis": h.to_record(),
             }
             for r, h in zip(reg.predictions, hyp.predictions, strict=True)
         ],
@@ -89,7 +103,7 @@ def run_generated(
                 "query": p.query,
                 "answer": p.answer,
                 "answer_token_ids": list(p.answer_token_ids),
-                "baseline": _generated(p),
+                "baseline": p.to_record(),
             }
             for p in bas.predictions
         ],

@@ -6,7 +6,9 @@
   second run into the same folder is refused; a lock whose process is gone (same host) is
   taken over with a warning. The lock is removed on every exit path.
 - :func:`write_output` writes a file atomically (temp file in the same folder, flush,
-  ``fsync``, ``os.replace``) and records its sha256 in ``<out>/.tvlens-run.json``. A file
+  ``fsync``, ``os.replace``; :mod:`tvlens.files`) and records its sha256 in
+  ``<out>/.tvlens-run.json``; :func:`write_outputs` does so for files that belong together
+  (a function vector's safetensors + JSON pair), all or none. A file
   that the manifest does not vouch for (the user's own, or edited since) is never
   overwritten: :func:`check_outputs_ours` refuses it before the run, and a write that
   finds one later writes next to it instead.
@@ -21,9 +23,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import math
 import os
 import socket
 import tempfile
@@ -34,7 +34,26 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tvlens.files import atomic_write, replace_together, sha256_file
+from tvlens.files import json_safe as _json_safe  # NaN as null: tvlens.files.json_safe(nan=)
 from tvlens.run.folders import check_kind, kind_of, kind_of_file
+
+__all__ = [
+    "LOCK_NAME",
+    "MANIFEST_NAME",
+    "OUTPUT_FILES",
+    "atomic_write",
+    "check_folder_kind",
+    "check_outputs_ours",
+    "dumps_strict",
+    "folder_kind",
+    "is_ours",
+    "prepare_out",
+    "read_manifest",
+    "run_lock",
+    "write_output",
+    "write_outputs",
+]
 
 LOCK_NAME = ".tvlens.lock"
 MANIFEST_NAME = ".tvlens-run.json"
@@ -197,63 +216,7 @@ def run_lock(out: str | Path) -> Iterator[Path]:
                 path.unlink()
 
 
-# ---- atomic writes and the manifest -------------------------------------------------------
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a folder
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_temp(folder: Path, name: str, data: bytes | Callable[[Path], Any]) -> Path:
-    """A durable temp file in ``folder`` holding ``data`` (or what ``data(path)`` wrote)."""
-    # not mkstemp: its files are 0600, and the umask should decide, as for any other file
-    tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    try:
-        if callable(data):
-            os.close(fd)
-            data(tmp)
-            fd = os.open(tmp, os.O_RDWR)
-        else:
-            os.write(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return tmp
-
-
-def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], Any]) -> Path:
-    """Write ``path`` atomically: temp file in the same folder, flush, fsync, ``os.replace``.
-
-    ``data`` is the bytes or text to write, or a function that writes a given path.
-    """
-    path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = _write_temp(path.parent, path.name, raw)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def sha256_file(path: Path) -> str | None:
-    """The sha256 of a file, or None if it does not exist."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
+# ---- the manifest -------------------------------------------------------------------------
 def read_manifest(out: Path) -> dict[str, Any]:
     """``<out>/.tvlens-run.json``: ``{"files": {name: {"sha256", "previous_sha256"}}}``."""
     try:
@@ -341,47 +304,70 @@ def write_output(
     Returns:
         The path written.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    path = out / name
+    return write_outputs(out, [(name, data)], beside=beside, kind=kind)[0]
+
+
+def write_outputs(
+    out: Path,
+    items: Sequence[tuple[str, bytes | str | Callable[[Path], Any]]],
+    *,
+    beside: bool = False,
+    kind: str | None = None,
+) -> list[Path]:
+    """Write the files ``out/name`` together (all or none) and record their sha256s.
+
+    The order is: every file to a durable temp file, then the manifest (each entry keeps the
+    file's previous sha256, so a crash before the renames leaves the old files vouched
+    for), then the renames (:func:`tvlens.files.replace_together`). If any of the files is
+    one tvlens did not write (or was edited since), or if ``beside``, all of them go next
+    to theirs (``<stem>.tvlens-<pid><suffix>``, one stem for the set), with a warning.
+
+    Args:
+        out: the folder.
+        items: ``(name, data)``: bytes, text, or a function that writes a given path.
+        beside: write next to the files, whatever they hold.
+        kind: as for :func:`write_output` (default: the kind the first marking name marks).
+
+    Raises:
+        ValueError: if ``out`` holds a folder of another kind (:func:`check_folder_kind`).
+
+    Returns:
+        The paths written, in the order of ``items``.
+    """
+    raws = [(name, data.encode("utf-8") if isinstance(data, str) else data) for name, data in items]
     manifest = read_manifest(out)
-    kind = kind or kind_of_file(name)
+    kind = kind or next((k for k in (kind_of_file(n) for n, _ in raws) if k), None)
     if kind is not None:
         check_folder_kind(out, kind, manifest)
     kind = kind or folder_kind(out, manifest)
-    if beside or not is_ours(out, name, manifest):
-        side = _sibling(path)
-        why = "holds another run" if beside else "was changed by something other than tvlens"
-        warnings.warn(f"{path} {why}; writing {side} instead", stacklevel=2)
-        return atomic_write(side, raw)
-    tmp = _write_temp(out, name, raw)
-    try:
-        new = sha256_file(tmp)
-        old = sha256_file(path)
+    foreign = [name for name, _ in raws if not is_ours(out, name, manifest)]
+    if beside or foreign:
+        sides = [_sibling(out / name) for name, _ in raws]
+        kept = [str(out / name) for name in ([n for n, _ in raws] if beside else foreign)]
+        many = len(kept) > 1
+        if beside:
+            why = "hold another run" if many else "holds another run"
+        else:
+            why = f"{'were' if many else 'was'} changed by something other than tvlens"
+        written = ", ".join(map(str, sides))
+        warnings.warn(f"{', '.join(kept)} {why}; writing {written} instead", stacklevel=3)
+        replace_together([(side, raw) for side, (_, raw) in zip(sides, raws, strict=True)])
+        return sides
+    paths = [out / name for name, _ in raws]
+
+    def record(temps: list[Path]) -> None:
         files = dict(manifest["files"])
-        files[name] = {"sha256": new, "previous_sha256": old}
+        for path, tmp in zip(paths, temps, strict=True):
+            files[path.name] = {"sha256": sha256_file(tmp), "previous_sha256": sha256_file(path)}
         body = {"tool": "tvlens", "manifest_version": 1, **({"kind": kind} if kind else {})}
         body["files"] = files
         atomic_write(out / MANIFEST_NAME, json.dumps(body, indent=1) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(out)
-    return path
+
+    replace_together([(out / name, raw) for name, raw in raws], before_replace=record)
+    return paths
 
 
 # ---- JSON without NaN ---------------------------------------------------------------------
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float replaced by ``None`` (JSON ``null``)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
 def dumps_strict(obj: Any) -> str:
     """Standard JSON (never ``NaN`` / ``Infinity``: those become ``null``), indented."""
-    return json.dumps(json_safe(obj), indent=1, allow_nan=False) + "\n"
+    return json.dumps(_json_safe(obj, nan="null"), indent=1, allow_nan=False) + "\n"

@@ -20,8 +20,9 @@ where a cell also shows the peak of the models before it; and the CUDA peak of t
 ``<out>/compare/`` holds :func:`tvlens.report.compare.compare` over every finished cell.
 
 Example:
-    >>> res = grid(["gemma-3-270m", "smollm2-135m"], ["to_upper"], [0, 1],
-    ...            out="results/grid", n_dev=20, n_test=20)  # doctest: +SKIP
+    >>> cfg = ProtocolConfig(tasks=["to_upper"], n_dev=20, n_test=20)
+    >>> res = grid(["gemma-3-270m", "smollm2-135m"], cfg, [0, 1],
+    ...            out="results/grid")  # doctest: +SKIP
     >>> res.failed, res.comparison.summaries  # doctest: +SKIP
 """
 
@@ -33,7 +34,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,6 @@ from typing import Any
 from tvlens.prompts import FORMATS
 from tvlens.run.files import check_folder_kind, check_outputs_ours, prepare_out, run_lock
 from tvlens.run.grid_cells import (
-    _CELL_FIELDS,
     BACKENDS,
     GRID_FILE,
     INSTALL_HINT,
@@ -55,7 +55,8 @@ from tvlens.run.grid_cells import (
     peak_rss_mb,
     tiny_load,
 )
-from tvlens.run.protocol import ProtocolConfig
+from tvlens.run.plan import RunPlan
+from tvlens.run.protocol_config import ProtocolConfig
 from tvlens.run.seeds import check_seeds
 from tvlens.run.tasks import is_file_ref
 
@@ -100,8 +101,6 @@ def _check_models(models: Any) -> list[str]:
 
 def _task_refs(tasks: Sequence[Any]) -> list[Any]:
     """Task files as absolute paths (a Ray worker may start in another folder)."""
-    if not isinstance(tasks, (list, tuple)):
-        return tasks  # type: ignore[return-value]  # ProtocolConfig says what is wrong
     return [
         str(Path(t).resolve())
         if isinstance(t, (str, os.PathLike)) and is_file_ref(t) and Path(t).exists()
@@ -110,21 +109,20 @@ def _task_refs(tasks: Sequence[Any]) -> list[Any]:
     ]
 
 
-def base_config(tasks: Sequence[Any], settings: Mapping[str, Any]) -> ProtocolConfig:
-    """The grid's protocol: ``tasks`` plus ``settings`` (every ProtocolConfig field but the
-    cell's own: tasks, seed, format).
+def base_config(protocol: Any) -> ProtocolConfig:
+    """The grid's protocol: ``protocol`` with its task files as absolute paths (the grid
+    sets the seed and format per cell).
 
     Raises:
-        TypeError: on an unknown setting or one a cell sets, naming the allowed ones.
+        TypeError: if ``protocol`` is not a :class:`ProtocolConfig`, naming the fix.
     """
-    allowed = {f.name for f in dataclasses.fields(ProtocolConfig)} - set(_CELL_FIELDS)
-    wrong = sorted(set(settings) - allowed)
-    if wrong:
+    if not isinstance(protocol, ProtocolConfig):
         raise TypeError(
-            f"grid() got unknown protocol settings {wrong}; the grid sets tasks, seed and "
-            f"format per cell, and accepts {sorted(allowed)}"
+            f"grid() takes the protocol as a ProtocolConfig, got {type(protocol).__name__} "
+            f"{protocol!r}: pass ProtocolConfig(tasks=[...], n_dev=..., ...) (its seed and "
+            "format are the defaults of seeds= and formats=)"
         )
-    return ProtocolConfig(tasks=_task_refs(tasks), **settings)
+    return dataclasses.replace(protocol, tasks=_task_refs(protocol.tasks))
 
 
 def _pick_backend(backend: str, address: str | None) -> str:
@@ -184,9 +182,9 @@ class GridResult:
 # ---- the grid ----------------------------------------------------------------------------
 def grid(
     models: Sequence[str],
-    tasks: Sequence[Any],
-    seeds: Sequence[int],
-    formats: Sequence[str] = ("arrow",),
+    protocol: ProtocolConfig,
+    seeds: Sequence[int] | None = None,
+    formats: Sequence[str] | None = None,
     *,
     out: str | Path,
     address: str | None = None,
@@ -199,7 +197,6 @@ def grid(
     backend: str = "auto",
     progress: bool = True,
     on_cell: OnCell | None = None,
-    **settings: Any,
 ) -> GridResult:
     """Run the protocol on every (model, format, seed) cell; compare the finished cells.
 
@@ -211,9 +208,11 @@ def grid(
 
     Args:
         models: model names, each loaded once by ``load``.
-        tasks: task names or files (empty: the paper's 18 tasks), run in every cell.
-        seeds: sampling seeds.
-        formats: prompt format names (``"arrow"``, ``"paper"``).
+        protocol: the protocol of every cell (its tasks, sizes, answers, methods, and the
+            RunConfig that says how it executes); each cell replaces its seed and format.
+        seeds: sampling seeds (default: ``[protocol.seed]``).
+        formats: prompt format names, ``"arrow"``, ``"paper"`` (default:
+            ``[protocol.format]``).
         out: the grid folder.
         address: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``...). Without
             it, a local Ray instance sized to this machine is started (and stopped after);
@@ -228,9 +227,6 @@ def grid(
         backend: ``"auto"`` (Ray if installed, else in-process), ``"ray"`` or ``"local"``.
         progress: print a line per finished cell (and the in-process hint) to stderr.
         on_cell: called in this process with each finished cell's record.
-        **settings: protocol settings (``n_dev``, ``n_test``, ``n_baseline``, ``n_demos``,
-            ``n_dummy``, ``answers``, ``max_new_tokens``, ``batch_size``, ``on_conflict``,
-            ``methods``: ``["tv", "fv"]`` adds function vectors to every cell).
 
     Raises:
         TypeError, ValueError: on bad arguments, or an ``out`` that is locked, holds a
@@ -242,12 +238,12 @@ def grid(
     """
     t0 = time.perf_counter()
     model_names = _check_models(models)
-    fmts = _check_names("formats", formats)
+    cfg = base_config(protocol)
+    fmts = _check_names("formats", [cfg.format] if formats is None else formats)
     for f in fmts:
         if f not in FORMATS:
             raise ValueError(f"unknown prompt format {f!r}; choose one of {sorted(FORMATS)}")
-    seed_list = check_seeds(seeds)
-    cfg = base_config(tasks, settings)
+    seed_list = check_seeds([cfg.seed] if seeds is None else seeds)
     if load is not None and (dtype != "float32" or device is not None or kind != "bridge"):
         raise ValueError(
             "dtype=, device= and kind= go to tvlens.models.load_model; with your own load= "
@@ -309,16 +305,16 @@ def _check_grid_folder(out: Path) -> None:
     check_outputs_ours(out, (GRID_FILE,))
 
 
-def _run_local(todo: list[tuple[Cell, ProtocolConfig]], load: Loader, book: _Book) -> None:
+def _run_local(todo: list[tuple[Cell, RunPlan]], load: Loader, book: _Book) -> None:
     """One model after another in this process: load it, run its cells, free it."""
     import gc
 
     for name in dict.fromkeys(c.model for c, _ in todo):
         worker = CellWorker(load, name, backend="local")
         try:
-            for cell, cfg in (x for x in todo if x[0].model == name):
+            for cell, plan in (x for x in todo if x[0].model == name):
                 book.running(cell)
-                book.record(cell, worker.run(cell, cfg, str(cell.folder(book.out))))
+                book.record(cell, worker.run(cell, plan))
         finally:
             worker.close()
             del worker

@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from tvlens._version import __version__
-from tvlens.run.files import dumps_strict, write_output
-from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
+from tvlens.run.files import dumps_strict, run_lock, write_output
+from tvlens.run.names import PAPER_MODES
+from tvlens.run.plan import RunPlan, preflight
+from tvlens.run.protocol import execute
+from tvlens.run.protocol_config import ProtocolConfig
+from tvlens.run.record import Results
 from tvlens.run.seeds import seed_dir
 from tvlens.run.tasks import task_key
 
@@ -121,8 +125,9 @@ class CellWorker:
             raise
         return time.perf_counter() - t0
 
-    def run(self, cell: Cell, cfg: ProtocolConfig, folder: str) -> dict[str, Any]:
-        """Run one cell into ``folder``; its record for ``grid.json`` (never raises)."""
+    def run(self, cell: Cell, plan: RunPlan) -> dict[str, Any]:
+        """Run one cell's plan (:func:`~tvlens.run.plan.preflight` of its folder) under the
+        folder's lock; its record for ``grid.json`` (never raises)."""
         t0 = time.perf_counter()
         rec: dict[str, Any] = {"status": "ok", "error": None, "load_time_s": None}
         torch = sys.modules.get("torch")
@@ -130,7 +135,8 @@ class CellWorker:
             torch.cuda.reset_peak_memory_stats()
         try:
             rec["load_time_s"] = self._ensure_model()
-            results = run_protocol(self.model, cfg, folder, progress=False)
+            with run_lock(plan.out):
+                results = execute(self.model, plan, progress=False)
             rec.update(_results_summary(results))
         except Exception as err:  # recorded in grid.json; the grid goes on
             tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
@@ -155,14 +161,17 @@ class CellWorker:
         self.model = None
 
 
-def _results_summary(results: Mapping[str, Any]) -> dict[str, Any]:
-    s = results.get("summary", {})
+def _results_summary(results: Mapping[str, Any] | Results) -> dict[str, Any]:
+    if isinstance(results, Results):
+        s, meta = results.summary, results.meta
+    else:
+        s, meta = results.get("summary", {}), results.get("meta", {})
     return {
         "n_tasks_ok": s.get("n_tasks_ok"),
         "n_tasks_skipped": s.get("n_tasks_skipped"),
         "accuracy": s.get("overall"),
-        "model_class": results.get("meta", {}).get("model_class"),
-        "dtype": results.get("meta", {}).get("dtype"),
+        "model_class": meta.get("model_class"),
+        "dtype": meta.get("dtype"),
     }
 
 
@@ -195,14 +204,9 @@ def tiny_load(name: str) -> Any:
 # ---- planning ----------------------------------------------------------------------------
 
 
-def cell_done(cfg: ProtocolConfig, folder: Path) -> bool:
-    """Whether a cell's folder holds a finished run of ``cfg``: every task in
-    ``results.json`` (``ok``, or ``skipped`` for a reason that does not change on a rerun),
-    and ``report.html`` (written last)."""
-    tasks = _read_json(folder / "results.json").get("tasks")
-    if not isinstance(tasks, dict) or not (folder / "report.html").exists():
-        return False
-    return all(tasks.get(task_key(r), {}).get("status") in ("ok", "skipped") for r in cfg.tasks)
+def cell_done(plan: RunPlan) -> bool:
+    """Whether a cell's folder holds its finished run (:meth:`RunPlan.complete`)."""
+    return plan.complete()
 
 
 class _Book:
@@ -239,8 +243,8 @@ class _Book:
         cells = _read_json(self.out / GRID_FILE).get("cells")
         return cells if isinstance(cells, dict) else {}
 
-    def plan(self, cells: list[Cell]) -> list[tuple[Cell, ProtocolConfig]]:
-        """Check every cell (no model needed); the cells to run, in order."""
+    def plan(self, cells: list[Cell]) -> list[tuple[Cell, RunPlan]]:
+        """Check every cell once (no model needed); the cells to run with their plans."""
         todo = []
         for cell in cells:
             cfg = dataclasses.replace(self.cfg, seed=cell.seed, format=cell.format)
@@ -251,20 +255,20 @@ class _Book:
                 "dir": cell.key,
                 "ran": False,
             }
-            folder = cell.folder(self.out)
+            folder = cell.folder(self.out).resolve()  # a Ray worker may start elsewhere
             try:
-                preflight(cfg, folder)
+                plan = preflight(cfg, folder)
             except (ValueError, TypeError, OSError) as err:
                 rec.update(status="failed", error=f"{type(err).__name__}: {err}")
             else:
-                if cell_done(cfg, folder):
+                if plan.previous is not None and cell_done(plan):
                     old = self.previous.get(cell.key, {})
                     kept = old if old.get("status") == "ok" else {}
                     rec = {**kept, **rec, "status": "ok", "error": None}
-                    rec.update(_results_summary(_read_json(folder / "results.json")))
+                    rec.update(_results_summary(plan.previous))
                 else:
                     rec.update(status="pending", error=None)
-                    todo.append((cell, cfg))
+                    todo.append((cell, plan))
             self.cells[cell.key] = rec
         self.write()
         return todo
@@ -337,7 +341,7 @@ def _describe(rec: Mapping[str, Any]) -> str:
         return f"FAILED: {rec.get('error')}"
     acc = rec.get("accuracy") or {}
     accs = " ".join(
-        f"{m} {acc[m]:.2f}" for m in ("baseline", "hypothesis", "regular")
+        f"{m} {acc[m]:.2f}" for m in PAPER_MODES
         if isinstance(acc.get(m), (int, float))
     )  # fmt: skip
     rss = rec.get("peak_rss_mb")

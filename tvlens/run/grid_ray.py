@@ -25,7 +25,7 @@ from tvlens.run.grid_cells import Cell, CellWorker, Loader
 
 if TYPE_CHECKING:
     from tvlens.run.grid_cells import _Book
-    from tvlens.run.protocol import ProtocolConfig
+    from tvlens.run.plan import RunPlan
 
 __all__ = ["local_cpus", "run_on_ray"]
 
@@ -81,7 +81,7 @@ def _start(ray: Any, address: str | None, n_models: int, num_cpus: int | float |
 
 
 def run_on_ray(
-    todo: Sequence[tuple[Cell, ProtocolConfig]],
+    todo: Sequence[tuple[Cell, RunPlan]],
     load: Loader,
     book: _Book,
     *,
@@ -134,9 +134,8 @@ def run_on_ray(
             )
         pending: dict[Any, Cell] = {}
         left = {m: 0 for m in models}
-        for cell, cfg in todo:
-            folder = str(cell.folder(book.out).resolve())
-            pending[actors[cell.model].run.remote(cell, cfg, folder)] = cell
+        for cell, plan in todo:
+            pending[actors[cell.model].run.remote(cell, plan)] = cell
             left[cell.model] += 1
             book.cells[cell.key]["status"] = "running"  # queued on its model's actor
         book.write()

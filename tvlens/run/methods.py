@@ -6,13 +6,20 @@ the task-vector protocol, reusing its Regular and Hypothesis predictions and its
 every method is scored on the same test queries. The task's record then holds:
 
 * ``accuracy`` (and so ``counts``, ``accuracy_ci``, the summary's means and intervals): the
-  five methods of :data:`FV_MODES` beside ``baseline`` / ``hypothesis`` / ``regular``;
+  five methods of :data:`FV_MODES` beside ``baseline`` / ``hypothesis`` / ``regular``
+  (with ``--answers any``: exact match of generated answers, and each method's
+  ``first_token_accuracy`` and ``f1`` beside it);
 * ``test_examples``: one prediction per method per row (the ``shuffled`` and
   ``fv_shuffled`` rows ran on the same query with its demonstrations' labels shuffled);
 * ``fv``: each method's layer, its dev accuracy per layer, the function vector's
   provenance (heads, k, layer, norm), the AIE of every head with the top heads, the dev
   accuracy of each candidate k, the phase times, and ``file``: the vector itself is written
   beside results.json as ``<task>.fv.safetensors`` + ``<task>.fv.json``.
+
+With ``--answers any`` every method generates its answers and is scored as the task
+vectors are (:class:`~tvlens.evaluation.scorers.Generation`: exact match, first token, F1),
+on the same test examples; each method's layer, the head activations and the AIE score the
+answer's first token on dev, as the TV layer is chosen under ``--answers any``.
 
 The settings (:data:`FV_SETTINGS`: candidate ks, shuffled-label prompts of the AIE, the
 definition of a head's output) are the README's and are recorded in ``meta.fv``.
@@ -23,16 +30,18 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.results import ModeResult
-from tvlens.fv.methods import MethodComparison, compare_methods
+from tvlens.evaluation.scorers import Generation
+from tvlens.fv.comparison import MethodComparison, Scored
+from tvlens.fv.methods import compare_methods
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector
 from tvlens.protocol import HookedModel
-from tvlens.run.files import is_ours, write_output
+from tvlens.run.files import is_ours, write_outputs
 
 METHODS = ("tv", "fv")
 """What ``tvlens run --methods`` runs: ``tv`` (the paper's protocol) and ``fv``."""
@@ -49,8 +58,8 @@ def check_methods(methods: Any, answers: str) -> list[str]:
 
     Raises:
         TypeError: not a list or tuple of strings (a plain ``"tv,fv"`` is refused).
-        ValueError: an unknown or repeated method, no ``"tv"``, or ``"fv"`` with
-            ``answers="any"``.
+        ValueError: an unknown or repeated method, or no ``"tv"``. ``"fv"`` runs under
+            either ``answers`` (``"any"``: scored by generation, :mod:`tvlens.run.methods`).
     """
     if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
         hint = f"; did you mean {methods.split(',')!r}?" if isinstance(methods, str) else ""
@@ -65,11 +74,6 @@ def check_methods(methods: Any, answers: str) -> list[str]:
             "methods must include 'tv': function vectors are compared with the task-vector "
             "protocol's Regular and Hypothesis on the same test examples; pass ['tv', 'fv']"
         )
-    if "fv" in methods and answers != "single":
-        raise ValueError(
-            "methods 'fv' scores single-token answers (the next token, like the paper); "
-            "run it with answers='single' (--answers single)"
-        )
     return [m for m in METHODS if m in methods]
 
 
@@ -78,14 +82,20 @@ def run_function_vectors(
     dev: Sequence[ICLExample],
     test: Sequence[ICLExample],
     *,
-    regular: ModeResult,
-    hypothesis: ModeResult,
+    regular: Scored,
+    hypothesis: Scored,
     tv_layer: int,
     seed: int,
     runner: Runner,
     fmt: Any,
+    scorer: Generation | None = None,
 ) -> MethodComparison:
-    """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis."""
+    """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis.
+
+    ``scorer=None`` scores the next token (``--answers single``); a
+    :class:`~tvlens.evaluation.scorers.Generation` scores generated answers
+    (``--answers any``), ``regular`` and ``hypothesis`` being generated as well.
+    """
     return compare_methods(
         model,
         test,
@@ -96,9 +106,10 @@ def run_function_vectors(
         n_corrupted=FV_SETTINGS["n_corrupted"],
         known={
             "regular": regular,
-            "tv_hypothesis": ModeResult("tv_hypothesis", hypothesis.predictions),
+            "tv_hypothesis": replace(hypothesis, mode="tv_hypothesis"),
         },
         seed=seed,
+        scorer=scorer,
         fmt=fmt,
         run=runner,
     )
@@ -130,8 +141,13 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
         "baseline_on_test_accuracy": result.modes["baseline"].accuracy,
         "phase_times_s": rec["phase_times_s"],
     }
-    accuracy = {**record["accuracy"], **{m: result.modes[m].accuracy for m in FV_MODES}}
-    return {**record, "accuracy": accuracy, "test_examples": test_examples, "fv": fv}
+    out = {**record, "test_examples": test_examples, "fv": fv}
+    out["accuracy"] = {**record["accuracy"], **{m: result.modes[m].accuracy for m in FV_MODES}}
+    for key in ("first_token_accuracy", "f1"):
+        if key in record:  # answers "any": the other metrics of the generations too
+            more = {m: float(getattr(result.modes[m], key)) for m in FV_MODES}
+            out[key] = {**record[key], **more}
+    return out
 
 
 def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
@@ -157,6 +173,5 @@ def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
             f"since): kept; this run's function vector goes to {out / stem}.*",
             stacklevel=2,
         )
-    write_output(out, f"{stem}.safetensors", blob)
-    write_output(out, f"{stem}.json", text)
+    write_outputs(out, [(f"{stem}.safetensors", blob), (f"{stem}.json", text)])  # the pair writer
     return stem

@@ -1,19 +1,20 @@
 """What ``tvlens run`` checks before it runs or writes: settings, task data, earlier results.
 
-:func:`~tvlens.run.protocol.preflight` uses them before a model loads, and
-:func:`~tvlens.run.protocol.run_protocol` again with the settings that need the model (its
-class, the tokenizer) before the first task.
+:func:`~tvlens.run.plan.preflight` uses them before a model loads, and
+:func:`~tvlens.run.protocol.execute` with the settings that need the model (its class, the
+tokenizer) before the first task. Earlier results are read by
+:func:`tvlens.run.record.read_results` (upgraded to this schema version).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tvlens.run.files import is_ours
+from tvlens.run.record import read_results
 from tvlens.run.tasks import source_mismatch
 
 if TYPE_CHECKING:
@@ -35,15 +36,20 @@ def tokenizer_fingerprint(model: HookedModel) -> dict[str, Any]:
 
 
 _MISSING = object()
+#: The ``meta`` key of how the Runner executed (batch sizes, packing): recorded, never
+#: compared, as it changes no result (a run resumes with another ``--batch-size``).
+EXECUTION_KEY = "execution"
 _VERSIONS = ("tvlens_version", "transformer_lens_version", "torch_version")
+_NOT_COMPARED = (*_VERSIONS, EXECUTION_KEY)
 # Recorded since a later tvlens: a results.json without them resumes, and records them.
 _ADDED_LATER = ("weights_sha256",)
 
 
 def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The settings of ``now`` (versions aside) that differ in ``before``, with both values.
+    """The settings of ``now`` that differ in ``before``, with both values.
 
-    A setting recorded only since a later tvlens (``weights_sha256``) and absent from
+    Versions and ``execution`` (batch sizes, packing: they change no result) are not
+    compared. A setting recorded only since a later tvlens (``weights_sha256``) and absent from
     ``before`` is not a difference: an older run resumes, and its next write records it.
 
     Example:
@@ -54,7 +60,7 @@ def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
         return "(not recorded)" if v is _MISSING else repr(v)
 
     out = []
-    for key in (k for k in now if k not in _VERSIONS):
+    for key in (k for k in now if k not in _NOT_COMPARED):
         a, b = before.get(key, _MISSING), now[key]
         if a == b or (a is _MISSING and key in _ADDED_LATER):
             continue
@@ -84,25 +90,6 @@ def refuse_settings(path: Path, diff: list[str]) -> ValueError:
     )
 
 
-def read_results(path: Path) -> dict[str, Any] | None:
-    """A results.json, or None if absent.
-
-    Raises:
-        ValueError: if it is not a results.json.
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f"{path} cannot be read as results.json ({err}); pass another --out"
-        ) from err
-    if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
-        raise ValueError(f"{path} is not a tvlens results.json; pass another --out")
-    return data
-
-
 def merge_from_disk(
     out: Path,
     meta: dict[str, Any],
@@ -122,14 +109,15 @@ def merge_from_disk(
     if not is_ours(out, "results.json"):
         return True  # write_output keeps it and writes next to it
     try:
-        disk = read_results(out / "results.json")
+        read = read_results(out / "results.json")
     except ValueError:
         return False
-    if disk is None:
+    if read is None:
         return True
-    if settings_diff(upgrade(disk["meta"]), meta):
+    disk = read.results
+    if settings_diff(upgrade(disk.meta), meta):
         return False
-    for key, t in disk.get("tasks", {}).items():
+    for key, t in disk.tasks.items():
         finished = isinstance(t, dict) and t.get("status") == "ok"
         same = key not in sources or not source_mismatch(key, t.get("source"), sources[key])
         if finished and same and tasks.get(key, {}).get("status") != "ok":

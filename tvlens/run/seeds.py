@@ -3,7 +3,7 @@
 Layout of ``out``:
 
 - ``seed-<s>/``: a complete ``tvlens run`` folder per seed (``results.json``, ``summary.md``,
-  ``report.html``), written by :func:`~tvlens.run.protocol.run_protocol` with its own lock,
+  ``report.html``), written by :func:`~tvlens.run.protocol.execute` with its own lock,
   atomic writes and resume: the seed changes the dev, test and baseline examples sampled.
 - ``seeds.json``: per task and mode, the mean, sample standard deviation, range and values
   across seeds, each seed's within-seed interval (Wilson per task, bootstrap for the
@@ -12,22 +12,25 @@ Layout of ``out``:
   intervals; ``report.html``: :mod:`tvlens.report.compare`'s figures over the seeds.
 
 Where every seed has function vectors on every task (``--methods tv,fv``), the accuracies
-of :data:`~tvlens.run.methods.FV_MODES` are aggregated beside the paper's three (and each
+of :data:`~tvlens.run.names.FV_MODES` are aggregated beside the paper's three (and each
 task lists the function vector's layer and k per seed), and ``summary.md`` gains a section
 on them.
 
-``out`` itself is locked for the whole command, and its three files follow the rules of
-:mod:`tvlens.run.files` (atomic, never overwriting a file tvlens did not write). The
-aggregate covers the seeds of the command: pass all of them to extend a run
+``out`` and every seed's folder are locked for the whole command (:func:`seeds_lock`), each
+folder checked once before the model loads (:func:`preflight_seeds`), and the three files of
+``out`` follow the rules of :mod:`tvlens.run.files` (atomic, never overwriting a file tvlens
+did not write). The aggregate covers the seeds of the command: pass all of them to extend a run
 (``--seeds 0 1 2 3`` resumes 0-2 from their folders and runs 3).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +47,10 @@ from tvlens.run.files import (
     run_lock,
     write_output,
 )
-from tvlens.run.methods import FV_MODES
-from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
+from tvlens.run.names import FV_MODES
+from tvlens.run.plan import RunPlan, preflight
+from tvlens.run.protocol import execute
+from tvlens.run.protocol_config import ProtocolConfig
 from tvlens.run.statistics import summarize
 
 SEEDS_FILE = "seeds.json"
@@ -75,15 +80,32 @@ def check_seeds(seeds: Sequence[Any]) -> list[int]:
     return out
 
 
-def preflight_seeds(cfg: ProtocolConfig, seeds: Sequence[int], out: str | Path) -> Path:
-    """Every check of a multi-seed run that needs no model (each seed's folder included).
+@dataclass(frozen=True)
+class SeedsPlan:
+    """What :func:`preflight_seeds` found: the folder, and each seed's :class:`RunPlan`."""
+
+    out: Path
+    plans: dict[int, RunPlan]
+
+
+@contextlib.contextmanager
+def seeds_lock(out: str | Path, seeds: Sequence[int]) -> Iterator[Path]:
+    """Hold the lock of ``out`` and of every seed's folder, each taken once, for the command.
 
     Raises:
-        ValueError: on a folder holding a single-seed run or files tvlens did not write,
-            or a seed folder holding a run with other settings (each named).
+        ValueError: if ``out`` cannot be used, or a folder is locked by another run.
     """
     seeds = check_seeds(seeds)
     out = prepare_out(out)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(run_lock(out))
+        _check_seeds_folder(out)  # before a seed's folder is made in a folder of another kind
+        for s in seeds:
+            stack.enter_context(run_lock(prepare_out(seed_dir(out, s))))
+        yield out
+
+
+def _check_seeds_folder(out: Path) -> None:
     if (out / "results.json").exists():
         raise ValueError(
             f"{out} holds a single-seed run (results.json); --seeds writes seed-<n>/ "
@@ -91,9 +113,21 @@ def preflight_seeds(cfg: ProtocolConfig, seeds: Sequence[int], out: str | Path) 
         )
     check_folder_kind(out, "seeds")  # nor a compare's or a grid's folder
     check_outputs_ours(out, ("summary.md", "report.html", SEEDS_FILE))
-    for s in seeds:
-        preflight(dataclasses.replace(cfg, seed=s), seed_dir(out, s))
-    return out
+
+
+def preflight_seeds(cfg: ProtocolConfig, seeds: Sequence[int], out: str | Path) -> SeedsPlan:
+    """Every check of a multi-seed run that needs no model (each seed's folder included),
+    once; the caller holds :func:`seeds_lock`.
+
+    Raises:
+        ValueError: on a folder holding a single-seed run or files tvlens did not write,
+            or a seed folder holding a run with other settings (each named).
+    """
+    seeds = check_seeds(seeds)
+    out = prepare_out(out)
+    _check_seeds_folder(out)
+    plans = {s: preflight(dataclasses.replace(cfg, seed=s), seed_dir(out, s)) for s in seeds}
+    return SeedsPlan(out=out, plans=plans)
 
 
 def run_seeds(
@@ -113,19 +147,24 @@ def run_seeds(
     Returns:
         The content of ``seeds.json``.
     """
-    seeds = check_seeds(seeds)
-    out = prepare_out(out)
-    with run_lock(out):
-        preflight_seeds(cfg, seeds, out)
-        runs: dict[int, dict[str, Any]] = {}
-        agg: dict[str, Any] = {}
-        for s in seeds:
-            runs[s] = run_protocol(
-                model, dataclasses.replace(cfg, seed=s), seed_dir(out, s), progress=progress
-            )
-            agg = aggregate_seeds(runs)
-            _write(out, agg, runs)
-        return agg
+    with seeds_lock(out, seeds) as folder:
+        return execute_seeds(model, preflight_seeds(cfg, seeds, folder), progress=progress)
+
+
+def execute_seeds(model: HookedModel, plan: SeedsPlan, *, progress: bool = True) -> dict[str, Any]:
+    """Run each seed's plan and write the aggregate after each; the caller holds
+    :func:`seeds_lock` (as :func:`run_seeds` does).
+
+    Returns:
+        The content of ``seeds.json``.
+    """
+    runs: dict[int, dict[str, Any]] = {}
+    agg: dict[str, Any] = {}
+    for s, seed_plan in plan.plans.items():
+        runs[s] = execute(model, seed_plan, progress=progress)
+        agg = aggregate_seeds(runs)
+        _write(plan.out, agg, runs)
+    return agg
 
 
 def _write(out: Path, agg: dict[str, Any], runs: Mapping[int, dict[str, Any]]) -> None:

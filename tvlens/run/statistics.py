@@ -2,8 +2,8 @@
 
 Everything here is computed from the per-example records a run writes (``test_examples``,
 ``baseline_examples``), so a results.json of schema version 1, which has those records but
-no intervals, is brought to version 2 by :func:`upgrade_results` with the same numbers a new
-run writes.
+no intervals, is brought to version 2 by :func:`tvlens.run.record.upgrade_results` with the
+same numbers a new run writes.
 
 Per task (``status: ok``):
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from tvlens.evaluation.stats import (
@@ -34,10 +33,9 @@ from tvlens.evaluation.stats import (
     mcnemar_exact,
     wilson_interval,
 )
+from tvlens.run.names import PAPER_MODES
 
-MODES = ("baseline", "hypothesis", "regular")
-#: The results.json schema this tvlens writes; version 1 files are upgraded on load.
-SCHEMA_VERSION = 2
+MODES: tuple[str, ...] = PAPER_MODES  # the name tvlens.report.summary imports
 COMPARISONS = (
     ("hypothesis", "regular"),
     ("hypothesis", "baseline"),
@@ -107,7 +105,7 @@ def _mean(xs: list[Any]) -> float | None:
 def summary_modes(ok: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The three modes, then any other mode every finished task has an accuracy for."""
     extra = set.intersection(*(set(t["accuracy"]) for t in ok.values())) if ok else set()
-    return [*MODES, *sorted(extra - set(MODES))]
+    return [*PAPER_MODES, *sorted(extra - set(PAPER_MODES))]
 
 
 def mean_interval(members: list[Mapping[str, Any]], mode: str) -> list[float] | None:
@@ -147,40 +145,3 @@ def summarize(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             "overall": {m: mean_interval(list(ok.values()), m) for m in modes},
         },
     }
-
-
-def upgrade_results(results: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
-    """A results.json of any known schema version as version 2 (intervals recomputed).
-
-    Version 1 files hold every prediction, so their counts, intervals and tests are
-    computed from those records, exactly as a run of this tvlens writes them.
-
-    Raises:
-        ValueError: naming ``path``, for a version newer than this tvlens knows, or a
-            finished task with no per-example records to compute intervals from.
-    """
-    version = results.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{path}: schema_version {version!r} is not a tvlens results.json")
-    if version > SCHEMA_VERSION:
-        raise ValueError(
-            f"{path} has schema_version {version}, newer than this tvlens "
-            f"(reads 1..{SCHEMA_VERSION}); upgrade tvlens to read it"
-        )
-    tasks = results.get("tasks")
-    if not isinstance(tasks, Mapping):
-        raise ValueError(f"{path} has no 'tasks' object: not a tvlens results.json")
-    for name, t in tasks.items():
-        if t.get("status") != "ok":
-            continue
-        have = {m for ms in mode_outcomes(t).values() for m in ms}
-        missing = [m for m in MODES if m not in have]
-        if missing:
-            raise ValueError(
-                f"{path}: task {name!r} has no per-example records for {', '.join(missing)} "
-                f"(schema_version {version}), so its intervals cannot be computed; rerun "
-                "`tvlens run` to get a results.json with intervals"
-            )
-    upgraded = with_statistics(tasks)
-    return {**results, "schema_version": SCHEMA_VERSION, "tasks": upgraded,
-            "summary": summarize(upgraded)}  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from tvlens._example import ICLExample
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, answer_token_ids, require_format
+from tvlens.tasks.checks import check_task_fields
 from tvlens.tasks.pairs import (
     OnConflict,
     Pair,
@@ -20,6 +20,7 @@ from tvlens.tasks.pairs import (
     resolve_pairs,
     strip_pairs,
 )
+from tvlens.tasks.sampling import sample_examples, split_query_inputs
 
 __all__ = ["FilteredTask", "Pair", "Task", "normalize_pairs", "tokenizer_name"]
 
@@ -57,32 +58,7 @@ class Task:
     n_stripped: int = field(default=0, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise ValueError(f"a task needs a non-empty string name, got {self.name!r}")
-        for attr in ("category", "description", "source"):
-            value = getattr(self, attr)
-            if not isinstance(value, str):
-                raise TypeError(
-                    f"task {self.name!r}: {attr} must be a str, got {value!r} "
-                    f"({type(value).__name__})"
-                )
-        for count in ("n_conflicts_dropped", "n_stripped"):
-            n = getattr(self, count)
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise ValueError(f"task {self.name!r}: {count} must be an int >= 0, got {n!r}")
-        if isinstance(self.input_space, str):
-            raise TypeError(
-                f"task {self.name!r}: input_space must be a collection of inputs, not the "
-                f"string {self.input_space!r}"
-            )
-        object.__setattr__(self, "pairs", normalize_pairs(self.pairs, f"task {self.name!r}"))
-        space = self.input_space or tuple(x for x, _ in self.pairs)
-        for s in space:
-            if not isinstance(s, str) or not s.strip():
-                raise ValueError(
-                    f"task {self.name!r}: input_space has an empty or non-string {s!r}"
-                )
-        object.__setattr__(self, "input_space", tuple(dict.fromkeys(space)))
+        check_task_fields(self)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -251,65 +227,7 @@ class Task:
             >>> ex.query not in [x for x, _ in ex.demos], ex.answer == ex.query.upper()
             (True, True)
         """
-        if n < 0 or n_demos < 0 or n_dummy < 0:
-            raise ValueError(
-                f"task {self.name!r}: n, n_demos and n_dummy must be >= 0, "
-                f"got n={n}, n_demos={n_demos}, n_dummy={n_dummy}"
-            )
-        if n == 0:
-            return []
-        if len(self.pairs) < n_demos + 1:
-            raise ValueError(
-                f"task {self.name!r} has {len(self.pairs)} pairs{self._size_note()}, too few "
-                f"for {n_demos} demonstrations plus a query (needs {n_demos + 1})"
-            )
-        if isinstance(exclude_queries, str):
-            raise ValueError(
-                f"task {self.name!r}: exclude_queries must be a collection of inputs, "
-                f"not the string {exclude_queries!r}"
-            )
-        excluded = set(exclude_queries)
-        pool = [i for i, (x, _) in enumerate(self.pairs) if x not in excluded]
-        if not pool:
-            raise ValueError(
-                f"task {self.name!r} has {len(self.pairs)} pairs{self._size_note()} and "
-                f"exclude_queries removes all of them; no query is left"
-            )
-        space = self.input_space
-        space_set = set(space)
-        rng = random.Random(seed)
-        order: list[int] = []
-        while len(order) < n:
-            perm = list(pool)
-            rng.shuffle(perm)
-            order.extend(perm)
-        out: list[ICLExample] = []
-        n_pairs = len(self.pairs)
-        for qi in order[:n]:
-            query, answer = self.pairs[qi]
-            others = [j for j in range(n_pairs) if j != qi]
-            demos = tuple(self.pairs[j] for j in rng.sample(others, n_demos))
-            n_space = len(space) - (1 if query in space_set else 0)
-            if n_space < n_dummy:
-                raise ValueError(
-                    f"task {self.name!r} has {len(space)} inputs to draw dummy queries from "
-                    f"({n_space} besides the query {query!r}){self._size_note()}, too few for "
-                    f"n_dummy={n_dummy}"
-                )
-            dummies: tuple[str, ...] = ()
-            if n_dummy:
-                cand = [s for s in space if s != query]
-                dummies = tuple(rng.sample(cand, n_dummy))
-            out.append(
-                ICLExample(
-                    demos=demos,
-                    query=query,
-                    answer=answer,
-                    dummy_queries=dummies,
-                    task=self.name,
-                )
-            )
-        return out
+        return sample_examples(self, n, n_demos, n_dummy, seed, exclude_queries)
 
     def split_queries(
         self, n_dev: int = 50, n_test: int = 50, seed: int = 0
@@ -323,22 +241,7 @@ class Task:
         Raises:
             ValueError: if the task has fewer than 2 pairs or a count is < 1.
         """
-        if n_dev < 1 or n_test < 1:
-            raise ValueError(f"task {self.name!r}: n_dev and n_test must be >= 1")
-        n_pairs = len(self.pairs)
-        if n_pairs < 2:
-            raise ValueError(
-                f"task {self.name!r} has {n_pairs} pair{self._size_note()}; disjoint dev and "
-                "test queries need at least 2"
-            )
-        inputs = list(self.inputs)
-        random.Random(seed).shuffle(inputs)
-        if n_pairs >= n_dev + n_test:
-            k_dev, k_test = n_dev, n_test
-        else:
-            k_dev = min(n_pairs - 1, max(1, round(n_pairs * n_dev / (n_dev + n_test))))
-            k_test = n_pairs - k_dev
-        return tuple(inputs[:k_dev]), tuple(inputs[k_dev : k_dev + k_test])
+        return split_query_inputs(self, n_dev, n_test, seed)
 
     def dev_test(
         self,

@@ -1,0 +1,195 @@
+"""Reading many prompts at their arrows: the loops behind ``Runner.resid_at_arrows``,
+``Runner.predict`` and ``Runner.record``.
+
+Each loop sends the prompts through the Runner in its length-sorted batches and, where the
+Runner packs, packs consecutive prompts that share a prefix into one row; rows come back in
+input order whatever the batching or the padding side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens.engine.batching import chunks
+from tvlens.engine.packing import PackedBatch, pack
+from tvlens.engine.patches import ArrowActivations, Predictions, PromptPatches, argmax_token
+from tvlens.hooks import ArrowRecorder, check_position_hooks
+from tvlens.prompts import PromptFormat, pad_token_id
+from tvlens.protocol import HookPair
+
+# ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
+# Runner imports this module, so this module cannot import it).
+
+
+def _pack_groups(
+    runner: Any, ids: Sequence[list[int]], group_size: int, groups: slice
+) -> PackedBatch | None:
+    """The groups ``groups`` (of ``group_size`` consecutive prompts) as packed rows."""
+    rows = [ids[g * group_size : (g + 1) * group_size] for g in range(groups.start, groups.stop)]
+    packed = pack(rows, pad_token_id(runner.model.tokenizer))
+    limit = runner.max_packed_width
+    return None if limit is not None and packed.tokens.shape[1] > limit else packed
+
+
+def _segment_patches(
+    runner: Any,
+    patches: PromptPatches | None,
+    items: list[int],
+    packed: PackedBatch,
+    group_size: int,
+) -> list[HookPair]:
+    if patches is None:
+        return []
+    return [
+        pair
+        for k in range(group_size)
+        for pair in patches.hooks(items[k::group_size], packed.readout[:, k], runner.n_layers)
+    ]
+
+
+def resid_at_arrows(
+    runner: Any,
+    prompts: Sequence[str],
+    layers: Sequence[int],
+    fmt: PromptFormat | None = None,
+    *,
+    group_size: int = 1,
+) -> Float[Tensor, "n n_layers d_model"]:
+    """The residual stream after ``layers`` at each arrow (see ``Runner.resid_at_arrows``)."""
+    n = _check_groups(prompts, group_size)
+    if runner.config.method == "packed":
+        _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
+    out = torch.empty(n, len(layers), runner.d_model)
+    todo = list(range(n))
+    if group_size > 1 and runner.packs:
+        ids = runner.token_ids(prompts, fmt)
+        todo = []
+        # A packed row holds a whole group: twice the rows per pass still holds fewer
+        # tokens than the unpacked batch, and each pass pays a fixed cost per hook.
+        for sl in chunks(n // group_size, 2 * runner.config.batch_size):
+            packed = _pack_groups(runner, ids, group_size, sl)
+            items = range(sl.start * group_size, sl.stop * group_size)
+            if packed is None:
+                todo.extend(items)
+                continue
+            resid = runner.packed_resid(packed, layers).cpu()
+            out[list(items)] = resid.flatten(0, 1)
+    for idx in runner.batches(prompts, todo, runner.config.batch_size):
+        out[idx] = runner.resid(runner.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
+    return out
+
+
+def predict_at_arrows(
+    runner: Any,
+    prompts: Sequence[str],
+    fmt: PromptFormat | None = None,
+    patches: PromptPatches | None = None,
+    group_size: int = 1,
+    rows_per_pass: int | None = None,
+    reduce: Callable[[Tensor, Sequence[int]], Tensor] = argmax_token,
+) -> Predictions:
+    """Next-token logits at each prompt's arrow, reduced (see ``Runner.predict``)."""
+    n = _check_groups(prompts, group_size)
+    if runner.config.method == "packed":
+        _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
+    _check_patches(patches, n)
+    size = rows_per_pass or runner.config.batch_size
+    values: dict[int, Tensor] = {}
+    inputs: list[tuple[int, ...]] = [()] * n
+    todo = list(range(n))
+    if group_size > 1 and runner.packs:
+        ids = runner.token_ids(prompts, fmt)
+        todo = []
+        # Keep a packed pass near half the unpacked rows: it returns one logit vector
+        # per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
+        for sl in chunks(n // group_size, max(1, size // (2 * group_size))):
+            packed = _pack_groups(runner, ids, group_size, sl)
+            items = list(range(sl.start * group_size, sl.stop * group_size))
+            if packed is None:
+                todo.extend(items)
+                continue
+            hooks = _segment_patches(runner, patches, items, packed, group_size)
+            flat = runner.packed_logits(packed, hooks).flatten(0, 1)
+            for i, v in zip(items, reduce(flat, items).cpu(), strict=True):
+                values[i] = v
+            for i in items:
+                inputs[i] = tuple(ids[i])
+    for idx in runner.batches(prompts, todo, size):
+        batch = runner.tokenize([prompts[i] for i in idx], fmt)
+        hooks = patches.hooks(idx, batch.positions, runner.n_layers) if patches else []
+        for j, (i, v) in enumerate(
+            zip(idx, reduce(runner.logits(batch, hooks), idx).cpu(), strict=True)
+        ):
+            values[i] = v
+            inputs[i] = tuple(batch.row_ids(j))
+    return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
+
+
+def record_at_arrows(
+    runner: Any,
+    prompts: Sequence[str],
+    hook_names: Sequence[str],
+    fmt: PromptFormat | None = None,
+    *,
+    patches: PromptPatches | None = None,
+    logits: bool = False,
+) -> ArrowActivations:
+    """Any hooks' activations at each prompt's arrow (see ``Runner.record``)."""
+    n = _check_groups(prompts, 1)
+    if isinstance(hook_names, str) or not all(isinstance(x, str) for x in hook_names):
+        raise TypeError(
+            f"hook_names must be a list of hook names, got {hook_names!r}"
+            + (f"; did you mean [{hook_names!r}]?" if isinstance(hook_names, str) else "")
+        )
+    names = tuple(dict.fromkeys(hook_names))
+    if not names:
+        raise ValueError("record needs at least one hook name")
+    check_position_hooks(names)
+    _check_patches(patches, n)
+    values: dict[str, Tensor] = {}
+    out_logits: Tensor | None = None
+    inputs: list[tuple[int, ...]] = [()] * n
+    for idx in runner.batches(prompts, list(range(n)), runner.config.batch_size):
+        batch = runner.tokenize([prompts[i] for i in idx], fmt)
+        positions = batch.positions.to(runner.device)
+        rec = ArrowRecorder(positions, names, width=int(batch.tokens.shape[1]))
+        hooks = patches.hooks(idx, batch.positions, runner.n_layers) if patches else []
+        got = runner.logits(batch, [*hooks, *rec.hooks]).cpu()
+        if logits:
+            if out_logits is None:
+                out_logits = torch.zeros(n, got.shape[-1])
+            out_logits[idx] = got
+        for name in names:
+            act = rec.get(name).cpu()
+            if name not in values:
+                values[name] = torch.zeros(n, *act.shape[1:])
+            values[name][idx] = act
+        for j, i in enumerate(idx):
+            inputs[i] = tuple(batch.row_ids(j))
+    return ArrowActivations(values, out_logits, tuple(inputs))
+
+
+def _check_groups(prompts: Sequence[str], group_size: int) -> int:
+    n = len(prompts)
+    if n == 0:
+        raise ValueError("empty batch: pass at least one prompt")
+    if group_size < 1 or n % group_size:
+        raise ValueError(f"{n} prompts do not split into groups of {group_size}")
+    return n
+
+
+def _check_patches(patches: PromptPatches | None, n: int) -> None:
+    if patches is None:
+        return
+    if not isinstance(patches, PromptPatches):
+        raise TypeError(
+            f"patches must be a Patches, HeadPatches or another PromptPatches (with __len__ "
+            f"and hooks(idx, positions, n_layers)), got {type(patches).__name__}"
+        )
+    if len(patches) != n:
+        raise ValueError(f"{len(patches)} patches for {n} prompts")

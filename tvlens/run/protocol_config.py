@@ -1,0 +1,189 @@
+"""The settings of ``tvlens run``: :class:`ProtocolConfig`, frozen and checked once.
+
+A :class:`ProtocolConfig` holds the protocol's settings (tasks, sizes, seed, prompt format,
+answers, methods) and the :class:`~tvlens.engine.config.RunConfig` that says how the
+Runner executes it (batch sizes, packing). The protocol settings change the results, so a
+resumed run must share them (:meth:`ProtocolConfig.comparable`); the RunConfig's never
+change a result, so they are recorded (``meta.execution``) but never compared.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from tvlens.engine.config import RunConfig
+from tvlens.prompts import FORMATS, PromptFormat, get_format
+from tvlens.run.answers import ANSWERS
+from tvlens.run.methods import FV_SETTINGS, check_methods
+from tvlens.run.resume import EXECUTION_KEY
+from tvlens.run.tasks import ON_CONFLICT, check_task_keys
+
+_INT_FIELDS = ("n_demos", "n_dummy", "n_dev", "n_test", "n_baseline", "seed", "max_new_tokens")
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """The paper's protocol; the defaults are the paper's settings (and the CLI's).
+
+    Frozen and checked once, when made: change a setting with ``dataclasses.replace``
+    (which checks again).
+
+    Args:
+        tasks: a list or tuple of registered task names, task files (``str`` or path), or
+            :class:`~tvlens.tasks.Task` objects; empty means the paper's 18 tasks. Each
+            is stored under its name (a file's stem), which must be unique.
+        on_conflict: what a task file with conflicting duplicate inputs does:
+            ``"error"``, ``"first"`` (keep the first output) or ``"drop"`` (drop the input).
+        answers: ``"single"`` (the paper: single-token answers, next-token scoring) or
+            ``"any"`` (answers of up to ``max_new_tokens`` tokens, generated and scored by
+            exact match; :mod:`tvlens.run.answers`).
+        max_new_tokens: the most tokens generated per answer with ``answers="any"``.
+        methods: ``["tv"]`` (the paper) or ``["tv", "fv"]``: function vectors and two
+            baselines beside task vectors on the same test examples
+            (:mod:`tvlens.run.methods`).
+        run: how the Runner executes (``batch_size``, ``sweep_batch_size``, ``method``,
+            ``device``); results do not depend on it. ``prepend_bos`` must stay ``None``:
+            the protocol uses the model's own ``default_prepend_bos`` (recorded in
+            ``meta.tokenizer``).
+
+    Raises:
+        TypeError: on ``tasks`` that is not a list or tuple (a plain ``"to_upper"`` is
+            refused), a size that is not an ``int``, or ``run`` that is not a RunConfig.
+        ValueError: on a size below 1, an unknown format or ``on_conflict``, ``"fv"`` with
+            fewer than 2 demonstrations, two tasks stored under one name, a task file
+            named like a registered task, or ``run.prepend_bos`` set.
+    """
+
+    tasks: Sequence[Any] = ()
+    n_demos: int = 5
+    n_dummy: int = 2
+    n_dev: int = 50
+    n_test: int = 50
+    n_baseline: int = 100
+    seed: int = 0
+    format: str = "arrow"
+    on_conflict: str = "error"
+    answers: str = "single"
+    max_new_tokens: int = 8
+    methods: Sequence[str] = field(default_factory=lambda: ["tv"])
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        from tvlens.tasks import PAPER_TASKS, Task
+
+        def put(name: str, value: Any) -> None:  # frozen: normalized values, once
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.tasks, (list, tuple)):
+            hint = f"; did you mean tasks=[{self.tasks!r}]?" if isinstance(self.tasks, str) else ""
+            raise TypeError(
+                f"tasks must be a list or tuple of task names or files, "
+                f"got {type(self.tasks).__name__} {self.tasks!r}{hint}"
+            )
+        for ref in self.tasks:
+            if not isinstance(ref, (str, os.PathLike, Task)):
+                raise TypeError(f"a task must be a name, a file path or a Task, got {ref!r}")
+        put("tasks", list(self.tasks) if self.tasks else list(PAPER_TASKS))
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+            put(name, int(value))
+            if name != "seed" and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if not isinstance(self.format, str) or self.format not in FORMATS:
+            raise ValueError(
+                f"unknown prompt format {self.format!r}; choose one of {sorted(FORMATS)}"
+            )
+        if self.answers not in ANSWERS:
+            raise ValueError(
+                f"answers must be 'single' (one-token answers, next-token scoring: the "
+                f"paper) or 'any' (generation, exact match), got {self.answers!r}"
+            )
+        if self.on_conflict not in ON_CONFLICT:
+            raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
+        put("methods", check_methods(self.methods, self.answers))
+        if "fv" in self.methods and self.n_demos < 2:
+            raise ValueError(
+                f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
+                f"demonstrations' labels, which needs at least 2 demonstrations, got "
+                f"n_demos={self.n_demos}: pass --n-demos 2 or more (n_demos=2), or drop fv "
+                "from --methods"
+            )
+        _check_run(self.run)
+        check_task_keys(self.tasks)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The default of every protocol setting but ``tasks``, and the RunConfig's
+        ``batch_size`` (the CLI's defaults)."""
+        out = {
+            f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+            for f in fields(cls)
+            if f.name not in ("tasks", "run")
+        }
+        return {**out, "batch_size": RunConfig().batch_size}
+
+    @property
+    def batch_size(self) -> int:
+        """Prompts per forward pass: ``run.batch_size``."""
+        return self.run.batch_size
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        """The :class:`PromptFormat` named by ``format``."""
+        return get_format(self.format)
+
+    def comparable(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the run it resumes."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+            if f.name not in ("tasks", "run")
+        }
+
+    def execution(self) -> dict[str, Any]:
+        """How the Runner executed (``meta.execution``): never changes a result."""
+        r = self.run
+        return {"batch_size": r.batch_size, "sweep_batch_size": r.sweep_batch_size,
+                "method": r.method, "device": r.device}  # fmt: skip
+
+
+def _check_run(run: Any) -> None:
+    if not isinstance(run, RunConfig):
+        raise TypeError(
+            f"run must be a tvlens.engine.config.RunConfig, got {type(run).__name__} {run!r}: "
+            "pass run=RunConfig(batch_size=...)"
+        )
+    if run.prepend_bos is not None:
+        raise ValueError(
+            f"run.prepend_bos={run.prepend_bos} would change the prompts, and the protocol "
+            "records and resumes under the model's own default_prepend_bos: leave it None and "
+            "set model.cfg.default_prepend_bos instead"
+        )
+
+
+def protocol_meta(cfg: ProtocolConfig) -> dict[str, Any]:
+    """The settings as ``results.json``'s ``meta`` records them (``execution`` last)."""
+    meta = {
+        "format": cfg.prompt_format.to_dict(),
+        **{k: v for k, v in cfg.comparable().items() if k != "format"},
+    }
+    if "fv" in cfg.methods:
+        meta["fv"] = dict(FV_SETTINGS)
+    meta[EXECUTION_KEY] = cfg.execution()
+    return meta
+
+
+def with_defaults(meta: dict[str, Any]) -> dict[str, Any]:
+    """A results.json ``meta`` written before a setting existed, with that setting's default.
+
+    So a run of an older tvlens (no ``methods``, ``answers``, ...) resumes under the
+    defaults it ran with, instead of being refused for settings it never had.
+    """
+    defaults = ProtocolConfig.defaults()
+    return {**{k: v for k, v in defaults.items() if k != "format"}, **meta}
