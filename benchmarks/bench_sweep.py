@@ -131,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"per-layer accuracies equal: {same}")
         print("loop  :", " ".join(f"{a:.2f}" for a in acc_loop))
         print("tvlens:", " ".join(f"{a:.2f}" for a in sweep.accuracy))
-        if not same:
-            print("ERROR: the loop and tvlens.layer_sweep disagree", file=sys.stderr)
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
     print(f"speedup_vs_loop={t_loop / t_sweep:.2f} overhead_vs_floor={t_sweep / t_floor:.2f}")
+    if not args.skip_loop and not same:
+        print("ERROR: the loop and tvlens.layer_sweep disagree", file=sys.stderr)
+        return 1  # a fast path that disagrees with its reference fails the benchmark
     return 0
 
 

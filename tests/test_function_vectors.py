@@ -17,7 +17,7 @@ from tvlens.engine.patches import Patches
 from tvlens.fv.heads import mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import indirect_effects
 from tvlens.fv.methods import (
-    METHODS,
+    COMPARED_MODES,
     add_at_layer,
     additive_sweep,
     compare_methods,
@@ -169,24 +169,24 @@ def test_compare_methods_on_tiny_models(kind: str) -> None:
     model = tiny_of_kind(kind)
     dev, test = EXAMPLES[:5], EXAMPLES[5:9]
     result = compare_methods(model, test, dev=dev, k=2, run=RunConfig(batch_size=4))
-    assert list(result.accuracies) == list(METHODS)
+    assert list(result.accuracies) == list(COMPARED_MODES)
     assert all(len(m.predictions) == len(test) for m in result.modes.values())
     assert result.function_vector.layer == result.layers["fv_zero_shot"]
     assert set(result.sweeps) == {"tv", "fv", "fv_shuffled", "layer_average", "mean_difference"}
     frame = result.to_dataframe()
-    assert list(frame["method"]) == list(METHODS)
+    assert list(frame["method"]) == list(COMPARED_MODES)
     record = json.loads(json.dumps(result.to_record()))
-    assert set(record["methods"]) == set(METHODS)
+    assert set(record["methods"]) == set(COMPARED_MODES)
     assert len(record["test_examples"]) == len(test)
     assert record["function_vector"]["k"] == len(record["function_vector"]["heads"]) == 2
-    assert len(result.figure().data) == len(METHODS)
+    assert len(result.figure().data) == len(COMPARED_MODES)
     table = comparison_table([result])
     assert list(table.index) == [result.task, "mean"]
     # The same layer given for TV skips its sweep; modes already run are reused as they are.
-    known = {"regular": result.modes["regular"], "tv_hypothesis": result.modes["tv_hypothesis"]}
-    layer = result.layers["tv_hypothesis"]
+    known = {"regular": result.modes["regular"], "hypothesis": result.modes["hypothesis"]}
+    layer = result.layers["hypothesis"]
     fixed = compare_methods(model, test, dev=dev, k=[1, 2], tv_layer=layer, known=known)
-    assert fixed.layers["tv_hypothesis"] == layer and "tv" not in fixed.sweeps
+    assert fixed.layers["hypothesis"] == layer and "tv" not in fixed.sweeps
     assert fixed.modes["regular"] is known["regular"]
     assert set(fixed.k_dev) == {1, 2} and fixed.function_vector.k in (1, 2)
     assert fixed.sweeps["fv"].best_accuracy == max(a for _, a in fixed.k_dev.values())

@@ -20,7 +20,7 @@ from tvlens.fv.heads import (
 from tvlens.fv.indirect_effect import indirect_effects, mean_aie, top_heads
 from tvlens.hooks import ArrowRecorder, resid_hook_name
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts
-from tvlens.testing import reference_indirect_effects
+from tvlens.testing import reference_head_effects
 
 EXAMPLES = [e for e in letter_examples(12, n_demos=3, n_dummy=1, seed=3) if e.n_demos >= 2][:6]
 
@@ -108,7 +108,8 @@ def test_aie_batched_equals_one_head_at_a_time(model: Any, method: str) -> None:
     acts = mean_head_activations(model, EXAMPLES, run=runner)
     corrupted = shuffle_labels(EXAMPLES[:4], seed=1)
     effects = indirect_effects(model, corrupted, acts, run=runner)
-    ref = reference_indirect_effects(model, corrupted, acts.z, DEFAULT_FORMAT)
+    # the oracle computes the mean hook_z over EXAMPLES itself, one prompt per pass
+    ref = reference_head_effects(model, EXAMPLES, corrupted, DEFAULT_FORMAT)
     assert effects.cie.shape == (4, model.cfg.n_layers, model.cfg.n_heads)
     assert float(ref.abs().max()) > 0
     torch.testing.assert_close(effects.cie, ref, atol=1e-7, rtol=1e-3)

@@ -40,12 +40,12 @@ for name, r in results.items():
     assert r.layer == sweeps[name].best_layer
     assert len(r.hypothesis.predictions) == N_TEST
 assert len(top) == 10 and all(a.prob >= b.prob for a, b in zip(top, top[1:]))
-from tvlens.fv.methods import METHODS
-assert comparison.task == fv_task and list(comparison.accuracies) == list(METHODS)
+from tvlens.fv.methods import COMPARED_MODES
+assert comparison.task == fv_task and list(comparison.accuracies) == list(COMPARED_MODES)
 assert all(len(m.predictions) == N_TEST for m in comparison.modes.values())
 assert comparison.modes["regular"] is results[fv_task].regular  # known=, not rerun
-assert comparison.layers["tv_hypothesis"] == results[fv_task].layer
-assert len(comparison.to_dataframe()) == len(METHODS)
+assert comparison.layers["hypothesis"] == results[fv_task].layer
+assert len(comparison.to_dataframe()) == len(COMPARED_MODES)
 assert effects.n_prompts == min(N_CORRUPTED, N_DEV)
 assert tuple(effects.aie.shape) == (model.cfg.n_layers, model.cfg.n_heads)
 assert fv.k in FV_KS and set(comparison.k_dev) == set(FV_KS)

@@ -1,4 +1,6 @@
-"""tvlens's sweep against the hand-written TransformerLens loop (tvlens.testing.reference_sweep)."""
+"""tvlens's sweep and generation against the hand-written TransformerLens loops
+(tvlens.oracles, re-exported by tvlens.testing), which read θ themselves with plain hooks:
+tvlens's whole pipeline, from the examples, against the oracle on the same examples."""
 
 from __future__ import annotations
 
@@ -34,14 +36,10 @@ def test_packed_sweep_equals_the_hand_written_loop(arch) -> None:
 
 
 def test_generation_equals_the_hand_written_loop(tiny_model) -> None:
-    from tvlens import extract_thetas
     from tvlens.evaluation.generation import generate_hypothesis
-    from tvlens.testing import reference_generate
+    from tvlens.testing import reference_generate_hypothesis
 
-    thetas = extract_thetas(tiny_model, EXAMPLES, layers=[1])[:, 0]
     result = generate_hypothesis(tiny_model, EXAMPLES, 1, max_new_tokens=4)
-    for ex, theta, pred in zip(EXAMPLES, thetas, result.predictions, strict=True):
-        ref = reference_generate(
-            tiny_model, DEFAULT_FORMAT.zero_shot(ex.query), theta, 1, max_new_tokens=4
-        )
+    for ex, pred in zip(EXAMPLES, result.predictions, strict=True):
+        ref = reference_generate_hypothesis(tiny_model, ex, 1, DEFAULT_FORMAT, max_new_tokens=4)
         assert list(pred.generated_token_ids) == ref

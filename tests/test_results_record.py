@@ -21,7 +21,7 @@ from tests.conftest import build_tiny
 from tvlens.cli import _parser, main
 from tvlens.engine.config import RunConfig
 from tvlens.report.compare import compare
-from tvlens.report.summary import MODES as REPORT_MODES
+from tvlens.report.summary import PAPER_MODES as REPORT_MODES
 from tvlens.run.files import write_output
 from tvlens.run.names import ALL_MODES, PAPER_MODES
 from tvlens.run.protocol import ProtocolConfig, run_protocol

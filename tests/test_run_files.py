@@ -123,12 +123,19 @@ def test_unreadable_lock_fresh_is_refused_old_is_taken_over(tmp_path) -> None:
     assert not lock.exists()
 
 
-def test_lock_is_reentrant_in_one_thread(tmp_path) -> None:
+def test_lock_is_taken_once_even_in_one_thread(tmp_path) -> None:
+    # issue 19: the run takes its lock once; a second take in the same thread is a bug or a
+    # second run, and is refused without touching the first one's lock
     with run_lock(tmp_path) as outer:
-        with run_lock(tmp_path) as inner:
-            assert inner == outer
-        assert outer.exists()  # the inner exit keeps the outer lock
+        with (
+            pytest.raises(ValueError, match="in use by another run in this process"),
+            run_lock(tmp_path),
+        ):
+            pass
+        assert outer.exists()
     assert not outer.exists()
+    with run_lock(tmp_path):  # released: it can be taken again
+        pass
 
 
 def test_lock_is_not_removed_if_it_is_no_longer_ours(tmp_path) -> None:

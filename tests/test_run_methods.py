@@ -15,7 +15,8 @@ from tvlens.cli import main, methods_arg
 from tvlens.fv.vector import FunctionVector
 from tvlens.report.fv import FV_COLUMNS, fv_markdown, weak_corruptions
 from tvlens.run.files import dumps_strict, write_output
-from tvlens.run.methods import FV_MODES, FV_SETTINGS
+from tvlens.run.methods import FV_SETTINGS
+from tvlens.run.names import FV_MODES
 from tvlens.run.protocol import ProtocolConfig, preflight, run_protocol
 
 CFG = dict(tasks=["to_upper"], n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
@@ -82,7 +83,7 @@ def test_results_hold_every_method_on_the_same_test_examples(runs) -> None:
     test = t["comparisons"]["fv_zero_shot_vs_hypothesis"]
     assert test["paired"] and test["n"] == 4
     fv = t["fv"]
-    assert fv["layers"]["tv_hypothesis"] == t["best_layer"]
+    assert fv["layers"]["hypothesis"] == t["best_layer"]
     assert fv["function_vector"]["k"] in FV_SETTINGS["k"] or fv["function_vector"]["k"] == len(
         fv["function_vector"]["heads"]
     )
@@ -179,7 +180,7 @@ def test_fv_with_generated_answers_scores_every_method_by_exact_match(model, tmp
         )
         assert t["f1"][m] == pytest.approx(sum(r["f1"] for r in recs) / 4)
         assert res["summary"]["overall"][m] == pytest.approx(t["accuracy"][m])
-    assert t["fv"]["layers"]["tv_hypothesis"] == t["best_layer"]
+    assert t["fv"]["layers"]["hypothesis"] == t["best_layer"]
     saved = FunctionVector.load(tmp_path / "any" / t["fv"]["file"], model=model)
     assert saved.layer == t["fv"]["layers"]["fv_zero_shot"]
     md = (tmp_path / "any" / "summary.md").read_text()

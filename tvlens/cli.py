@@ -77,7 +77,8 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
     ``--seed`` / ``--seeds``), which each command declares itself. The sizes default to
     ``None``: the protocol's, or with ``quick`` (``tvlens run``) smaller ones on ``--quick``.
     """
-    from tvlens.engine.config import METHODS, RunConfig
+    from tvlens.engine.config import EXECUTION_METHODS, RunConfig
+    from tvlens.run.names import ANSWERS
     from tvlens.run.tasks import ON_CONFLICT
 
     r = RunConfig()
@@ -112,7 +113,7 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
     p.add_argument(
         "--answers",
         default=d["answers"],
-        choices=["single", "any"],
+        choices=list(ANSWERS),
         help="single: one-token answers scored on the next token (the paper, default); any: "
         "answers of up to --max-new-tokens tokens, generated and scored by exact match",
     )
@@ -141,7 +142,7 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         help=f"(example, layer) rows per pass of the layer sweep (%(default)s){speed}",
     )  # fmt: skip
     p.add_argument(
-        "--method", default=r.method, choices=list(METHODS),
+        "--method", default=r.method, choices=list(EXECUTION_METHODS),
         help="auto: pack prompts sharing a prefix where a probe shows it exact; packed: "
         f"insist on it; batched: never pack (%(default)s){speed}",
     )  # fmt: skip

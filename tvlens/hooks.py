@@ -126,7 +126,20 @@ def task_vector_hooks(
             f"{vectors.shape[0]} vectors for {n_rows} positions; pass one per row "
             "or a single shared vector"
         )
-    layer_rows: Tensor | None = None
+    layer_rows, distinct = _patched_layers(layer, n_rows, n_layers)
+    return [
+        (
+            hook_template.format(layer=t),
+            _patch_hook(vectors, positions, max_position, mode, layer_rows, t),
+        )
+        for t in distinct
+    ]
+
+
+def _patched_layers(
+    layer: LayerLike | Int[Tensor, " rows"], n_rows: int, n_layers: int
+) -> tuple[Tensor | None, list[int]]:
+    """``(per-row layers or None, the distinct layers patched)``, each checked."""
     if isinstance(layer, Tensor) and layer.dim() == 1:
         if layer.is_floating_point() or layer.is_complex() or layer.dtype == torch.bool:
             raise TypeError(
@@ -146,45 +159,53 @@ def task_vector_hooks(
                 f"per-row layers {bad} are out of range: this model has layers "
                 f"0..{n_layers - 1} (n_layers={n_layers})"
             )
-    elif isinstance(layer, Tensor) and layer.dim() > 1:
+        return layer_rows, distinct
+    if isinstance(layer, Tensor) and layer.dim() > 1:
         raise ValueError(f"layer must be an int or a [rows] tensor, got shape {tuple(layer.shape)}")
-    else:
-        distinct = [check_layer(layer, n_layers)]
+    return None, [check_layer(layer, n_layers)]
 
-    def make(target: int) -> Any:
-        def hook(resid: Tensor, hook: Any) -> Tensor:
-            if resid.dim() != 3:
-                raise ValueError(
-                    f"{hook.name!r} carries a {tuple(resid.shape)} activation, not the residual "
-                    "stream [batch, pos, d_model]: hook_template must name a residual hook "
-                    f"such as {RESID_POST_TEMPLATE!r}"
-                )
-            batch, seq_len, d_model = resid.shape
-            if vectors.shape[-1] != d_model:
-                raise ValueError(
-                    f"task vector has d_model={vectors.shape[-1]} but the model's residual "
-                    f"stream has d_model={d_model}; the vector comes from another model"
-                )
-            pos = positions.to(resid.device)
-            if pos.shape[0] != batch:
-                raise ValueError(f"{len(pos)} positions for a batch of {batch} rows")
-            _check_in_sequence(max_position, seq_len)
-            rows = _rows(batch, resid.device)
-            vec = vectors.to(device=resid.device, dtype=resid.dtype)
-            vec = vec.expand(batch, d_model) if vec.dim() == 1 else vec
-            if layer_rows is not None:
-                sel = layer_rows.to(resid.device) == target
-                rows, pos, vec = rows[sel], pos[sel], vec[sel]
-            resid = resid.clone()
-            if mode == "replace":
-                resid[rows, pos] = vec
-            else:
-                resid[rows, pos] = resid[rows, pos] + vec
-            return resid
 
-        return hook
+def _patch_hook(
+    vectors: Tensor,
+    positions: Tensor,
+    max_position: int,
+    mode: PatchMode,
+    layer_rows: Tensor | None,
+    target: int,
+) -> Any:
+    """The hook of :func:`task_vector_hooks` at layer ``target`` (its rows only, if per row)."""
 
-    return [(hook_template.format(layer=t), make(t)) for t in distinct]
+    def hook(resid: Tensor, hook: Any) -> Tensor:
+        if resid.dim() != 3:
+            raise ValueError(
+                f"{hook.name!r} carries a {tuple(resid.shape)} activation, not the residual "
+                "stream [batch, pos, d_model]: hook_template must name a residual hook "
+                f"such as {RESID_POST_TEMPLATE!r}"
+            )
+        batch, seq_len, d_model = resid.shape
+        if vectors.shape[-1] != d_model:
+            raise ValueError(
+                f"task vector has d_model={vectors.shape[-1]} but the model's residual "
+                f"stream has d_model={d_model}; the vector comes from another model"
+            )
+        pos = positions.to(resid.device)
+        if pos.shape[0] != batch:
+            raise ValueError(f"{len(pos)} positions for a batch of {batch} rows")
+        _check_in_sequence(max_position, seq_len)
+        rows = _rows(batch, resid.device)
+        vec = vectors.to(device=resid.device, dtype=resid.dtype)
+        vec = vec.expand(batch, d_model) if vec.dim() == 1 else vec
+        if layer_rows is not None:
+            sel = layer_rows.to(resid.device) == target
+            rows, pos, vec = rows[sel], pos[sel], vec[sel]
+        resid = resid.clone()
+        if mode == "replace":
+            resid[rows, pos] = vec
+        else:
+            resid[rows, pos] = resid[rows, pos] + vec
+        return resid
+
+    return hook
 
 
 def logits_at_hooks(

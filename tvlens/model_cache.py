@@ -9,7 +9,6 @@ that folder. :mod:`tvlens.models` re-exports the public names here.
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib.util
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Any
 
 import torch
 
+from tvlens.files import sha256_file
 from tvlens.model_registry import EMBEDDED_MODELS, ModelSpec
 
 _CACHE_FORMAT = 1
@@ -61,19 +61,18 @@ def _package_dir(module: str, spec: ModelSpec) -> Path:
 
 
 @lru_cache(maxsize=8)
-def _sha256_file(path: str, size: int, mtime_ns: int) -> str:
-    """Full sha256 of a file, memoized on (path, size, mtime)."""
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str | None:
+    """:func:`tvlens.files.sha256_file`, memoized on (path, size, mtime)."""
     del size, mtime_ns  # only part of the memo key
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def _file_sha256(path: Path) -> str:
     st = path.stat()
-    return _sha256_file(str(path), st.st_size, st.st_mtime_ns)
+    digest = _cached_sha256(str(path), st.st_size, st.st_mtime_ns)
+    if digest is None:  # removed since the stat
+        raise FileNotFoundError(f"{path} disappeared while being hashed")
+    return digest
 
 
 def _gemma_package() -> Any:

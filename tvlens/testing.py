@@ -11,10 +11,11 @@ No download: the tokenizer is a byte-level BPE trained in memory on letters and 
   logits equal the HF model's and shared-prefix packing (:mod:`tvlens.engine.packing`) is exact
   on it.
 
-Oracles, the straightforward TransformerLens loops the batched code must agree with (slow
-on purpose: one prompt per pass, no batching, no packing): :func:`reference_sweep`,
-:func:`reference_generate`, :func:`reference_indirect_effects` (one head per pass too,
-what Todd et al.'s code does; ``benchmarks/bench_aie.py`` times it).
+Oracles, the straightforward TransformerLens loops the batched code must agree with, each
+computing its own inputs (θ, mean head activations) with plain hooks, one prompt per pass:
+defined in :mod:`tvlens.oracles` and re-exported here (:func:`reference_theta`,
+:func:`reference_sweep`, :func:`reference_generate_hypothesis`, :func:`reference_generate`,
+:func:`reference_mean_z`, :func:`reference_head_effects`, :func:`reference_indirect_effects`).
 
 Example:
     >>> model = tiny_hooked_transformer()  # doctest: +SKIP
@@ -26,23 +27,43 @@ from __future__ import annotations
 
 import string
 import tempfile
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
 import torch
-from jaxtyping import Float
-from torch import Tensor
 
 from tvlens._compat import (
-    HOOK_Z_TEMPLATE,
     bridge_class,
     bridge_config_class,
     hooked_transformer_class,
     hooked_transformer_config_class,
 )
-from tvlens._example import ICLExample
-from tvlens.prompts import PromptFormat, single_answer_token
+from tvlens.oracles import (
+    reference_generate,
+    reference_generate_hypothesis,
+    reference_head_effects,
+    reference_indirect_effects,
+    reference_mean_z,
+    reference_sweep,
+    reference_theta,
+)
+
+__all__ = [
+    "HF_ARCHS",
+    "TINY_SLIDING_WINDOW",
+    "reference_generate",
+    "reference_generate_hypothesis",
+    "reference_head_effects",
+    "reference_indirect_effects",
+    "reference_mean_z",
+    "reference_sweep",
+    "reference_theta",
+    "tiny_bridge",
+    "tiny_hf_bridge",
+    "tiny_hf_model",
+    "tiny_hooked_transformer",
+    "tiny_tokenizer",
+]
 
 BOS, PAD = "<|bos|>", "<|pad|>"
 HFArch = Literal["llama", "gemma3"]
@@ -232,103 +253,3 @@ def tiny_hf_bridge(
     model.cfg.model_name = name
     model.cfg.default_prepend_bos = True
     return model
-
-
-def reference_sweep(model: Any, examples: Sequence[Any], fmt: Any) -> Any:
-    """The layer sweep as a user writes it by hand with TransformerLens: a test oracle.
-
-    One ``run_with_cache`` per dummy prompt to read θ, then one ``run_with_hooks`` per
-    example per layer on ``x ->`` with θ written at the last position; one prompt at a
-    time, so the last position is the arrow. Slow on purpose: no batching, no packing, no
-    narrowing of logits. ``tvlens.layer_sweep`` must agree with it prediction for
-    prediction (``tests/test_oracle.py``; ``benchmarks/bench_sweep.py`` times it).
-
-    Returns:
-        ``[n_examples, n_layers]`` greedy next-token ids.
-    """
-    n_layers = int(model.cfg.n_layers)
-    names = [f"blocks.{layer}.hook_resid_post" for layer in range(n_layers)]
-    preds = torch.zeros(len(examples), n_layers, dtype=torch.long)
-    with torch.inference_mode():
-        for i, ex in enumerate(examples):
-            thetas = []
-            for dummy in ex.dummy_queries:
-                tokens = model.to_tokens(fmt.icl(ex.demos, dummy))
-                _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
-                thetas.append(torch.stack([cache[name][0, -1] for name in names]))
-            theta = torch.stack(thetas).mean(0)
-            tokens = model.to_tokens(fmt.zero_shot(ex.query))
-            for layer, name in enumerate(names):
-
-                def patch(resid: Any, hook: Any, v: Any = theta[layer]) -> Any:
-                    resid[:, -1] = v
-                    return resid
-
-                logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
-                preds[i, layer] = logits[0, -1].argmax()
-    return preds
-
-
-def reference_generate(
-    model: Any, prompt: str, theta: Any, layer: int, *, max_new_tokens: int, stop: str = "\n"
-) -> list[int]:
-    """Greedy generation from one prompt with θ patched at its last token, by hand: an oracle.
-
-    Each step is a full ``run_with_hooks`` over the prompt and the tokens generated so far;
-    θ replaces ``blocks.{layer}.hook_resid_post`` at the prompt's last token (the arrow),
-    a position that never moves because there is no padding. Stops after
-    ``max_new_tokens``, at EOS, or once the decoded continuation contains ``stop``.
-    """
-    tokens = model.to_tokens(prompt)
-    arrow = tokens.shape[1] - 1
-    name = f"blocks.{layer}.hook_resid_post"
-
-    def patch(resid: Any, hook: Any) -> Any:
-        resid[:, arrow] = theta
-        return resid
-
-    eos = getattr(model.tokenizer, "eos_token_id", None)
-    out: list[int] = []
-    with torch.inference_mode():
-        while len(out) < max_new_tokens:
-            logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
-            nxt = int(logits[0, -1].argmax())
-            out.append(nxt)
-            if nxt == eos or stop in model.tokenizer.decode(out):
-                break
-            tokens = torch.cat([tokens, torch.tensor([[nxt]], device=tokens.device)], dim=1)
-    return out
-
-
-def reference_indirect_effects(
-    model: Any,
-    examples: Sequence[ICLExample],
-    mean_z: Float[Tensor, "n_layers n_heads d_head"],
-    fmt: PromptFormat,
-) -> Float[Tensor, "n n_layers n_heads"]:
-    """CIE of every head on every prompt, one ``run_with_hooks`` per (prompt, head).
-
-    The prompt is ``model.to_tokens(fmt.icl(demos, query))`` (one prompt, so the arrow is
-    the last position); head ``(L, h)``'s ``hook_z`` there is set to ``mean_z[L, h]`` and the
-    rise in the answer's softmax probability over the unpatched run is recorded.
-    """
-    n_layers, n_heads = mean_z.shape[:2]
-    out = torch.zeros(len(examples), n_layers, n_heads)
-    with torch.inference_mode():
-        for i, ex in enumerate(examples):
-            tokens = model.to_tokens(fmt.icl(ex.demos, ex.query))
-            answer = single_answer_token(model.tokenizer, ex.answer, fmt)
-            base = model(tokens)[0, -1].float().softmax(-1)[answer]
-            for layer in range(n_layers):
-                for head in range(n_heads):
-
-                    def patch(
-                        z: Tensor, hook: Any, v: Tensor = mean_z[layer, head], h: int = head
-                    ) -> Tensor:
-                        z[:, -1, h] = v.to(z.dtype)
-                        return z
-
-                    name = HOOK_Z_TEMPLATE.format(layer=layer)
-                    logits = model.run_with_hooks(tokens, fwd_hooks=[(name, patch)])
-                    out[i, layer, head] = logits[0, -1].float().softmax(-1)[answer] - base
-    return out

@@ -217,6 +217,43 @@ def single_answer_token(tokenizer: Any, answer: str, fmt: PromptFormat) -> int:
     return ids[0]
 
 
+def pad_rows(
+    rows: Sequence[Sequence[int]], pad: int, side: str = "right"
+) -> tuple[Int[Tensor, "n width"], Int[Tensor, "n width"], Int[Tensor, " n"]]:
+    """Token rows as one batch padded with ``pad`` on ``side`` (``"left"`` or ``"right"``):
+    the tokens, the attention mask and each row's offset (where its first token sits)."""
+    width = max(len(r) for r in rows)
+    tokens = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    offsets = torch.zeros(len(rows), dtype=torch.long)
+    for i, row in enumerate(rows):
+        start = 0 if side == "right" else width - len(row)
+        tokens[i, start : start + len(row)] = torch.tensor(list(row), dtype=torch.long)
+        mask[i, start : start + len(row)] = 1
+        offsets[i] = start
+    return tokens, mask, offsets
+
+
+def _check_rows(
+    rows: Sequence[Sequence[int]], texts: Sequence[str], n_ctx: int | None, fmt: PromptFormat | None
+) -> None:
+    """Refuse a prompt empty after tokenization, longer than ``n_ctx``, or (with ``fmt``)
+    not ending with the arrow."""
+    for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        if not row:
+            raise ValueError(f"prompt {i} is empty after tokenization: {text!r}")
+        if n_ctx and len(row) > n_ctx:
+            raise ValueError(
+                f"prompt {i} is {len(row)} tokens, longer than the model's context n_ctx={n_ctx}; "
+                "use fewer demonstrations or shorter inputs"
+            )
+        if fmt is not None and not text.rstrip().endswith(fmt.arrow.strip()):
+            raise ValueError(
+                f"prompt {i} does not end with the arrow {fmt.arrow.strip()!r}: {text[-40:]!r}; "
+                "end it with the arrow, or pass fmt= (the prompt format) for another one"
+            )
+
+
 def tokenize_prompts(
     model: HookedModel,
     texts: Sequence[str],
@@ -260,28 +297,8 @@ def tokenize_prompts(
     check_special_tokens(tokenizer, texts)
     sink = sink_token_id(model, prepend_bos)
     rows = [([sink] if sink is not None else []) + encode(tokenizer, t) for t in texts]
-    n_ctx = _compat.n_ctx(model)
-    for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
-        if not row:
-            raise ValueError(f"prompt {i} is empty after tokenization: {text!r}")
-        if n_ctx and len(row) > n_ctx:
-            raise ValueError(
-                f"prompt {i} is {len(row)} tokens, longer than the model's context n_ctx={n_ctx}; "
-                "use fewer demonstrations or shorter inputs"
-            )
-        if fmt is not None and not text.rstrip().endswith(fmt.arrow.strip()):
-            raise ValueError(
-                f"prompt {i} does not end with the arrow {fmt.arrow.strip()!r}: {text[-40:]!r}; "
-                "end it with the arrow, or pass fmt= (the prompt format) for another one"
-            )
-    width = max(len(r) for r in rows)
-    pad = pad_token_id(tokenizer)
-    tokens = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        sl = slice(0, len(row)) if padding_side == "right" else slice(width - len(row), width)
-        tokens[i, sl] = torch.tensor(row, dtype=torch.long)
-        mask[i, sl] = 1
+    _check_rows(rows, texts, _compat.n_ctx(model), fmt)
+    tokens, mask, _ = pad_rows(rows, pad_token_id(tokenizer), padding_side)
     positions = last_positions(mask)
     if fmt is not None:
         _check_arrows(tokenizer, tokens, positions, fmt, texts)

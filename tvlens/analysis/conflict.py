@@ -25,9 +25,8 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.engine.config import RunConfig
 from tvlens.engine.patches import Patches
-from tvlens.engine.runner import Runner
+from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.extract import extract_thetas
 from tvlens.evaluation.scoring import answer_ids
 from tvlens.evaluation.sweep import layer_sweep
@@ -221,6 +220,29 @@ def _shared_queries(
     return kept
 
 
+_Pairs = list[tuple[str, str]]
+
+
+def _pair_data(
+    model: HookedModel, task_a: Any, task_b: Any, fmt: PromptFormat
+) -> tuple[tuple[str, _Pairs], tuple[str, _Pairs, list[str]], list[tuple[str, str, str]]]:
+    """``(name, pairs)`` of task A, ``(name, pairs, input space)`` of task B, and their shared
+    queries (each with A's and B's answer).
+
+    Raises:
+        ValueError: if the tasks share no usable input (naming both).
+    """
+    ta, tb = resolve_task(task_a, model, fmt), resolve_task(task_b, model, fmt)
+    name_a, name_b = task_name(ta), task_name(tb)
+    pairs_a, pairs_b = task_pairs(ta), task_pairs(tb)
+    space_b = task_input_space(tb, pairs_b)
+    # Names resolve to tasks kept to single-token answers; say so when that empties the overlap.
+    filtered = any(getattr(t, "dropped", ()) for t in (ta, tb))
+    note = " with single-token answers for this model's tokenizer" if filtered else ""
+    shared = _shared_queries(model, pairs_a, pairs_b, name_a, name_b, fmt, note)
+    return (name_a, pairs_a), (name_b, pairs_b, space_b), shared
+
+
 def conflict_pair(
     model: HookedModel,
     task_a: Any,
@@ -233,7 +255,7 @@ def conflict_pair(
     layer: int | None = None,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
 ) -> ConflictPairResult:
     """Regular vs Conflicting runs for one pair; see :func:`conflicting_tasks`.
 
@@ -244,59 +266,33 @@ def conflict_pair(
     for name, value, low in (("n", n, 1), ("n_demos", n_demos, 1), ("n_dummy", n_dummy, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    ta, tb = resolve_task(task_a, model, fmt), resolve_task(task_b, model, fmt)
-    name_a, name_b = task_name(ta), task_name(tb)
-    pairs_a, pairs_b = task_pairs(ta), task_pairs(tb)
-    space_b = task_input_space(tb, pairs_b)
-    # Names resolve to tasks kept to single-token answers; say so when that empties the overlap.
-    filtered = any(getattr(t, "dropped", ()) for t in (ta, tb))
-    note = " with single-token answers for this model's tokenizer" if filtered else ""
-    shared = _shared_queries(model, pairs_a, pairs_b, name_a, name_b, fmt, note)
+    (name_a, pairs_a), (name_b, pairs_b, space_b), shared = _pair_data(model, task_a, task_b, fmt)
     runner = Runner.bind(model, run)
     rng = random.Random(seed)
     draws = [rng.choice(shared) for _ in range(n)]
     queries = [x for x, _, _ in draws]
     a_examples = examples_from_pairs(
-        pairs_a,
-        n,
-        n_demos=n_demos,
-        n_dummy=0,
-        rng=rng,
-        task=name_a,
-        queries=queries,
+        pairs_a, n, n_demos=n_demos, n_dummy=0, rng=rng, task=name_a, queries=queries,
         answers=[ya for _, ya, _ in draws],
-    )
+    )  # fmt: skip
     b_examples = examples_from_pairs(
-        pairs_b,
-        n,
-        n_demos=n_demos,
-        n_dummy=n_dummy,
-        rng=rng,
-        task=name_b,
-        queries=queries,
-        answers=[yb for _, _, yb in draws],
-        dummy_space=space_b,
-    )
+        pairs_b, n, n_demos=n_demos, n_dummy=n_dummy, rng=rng, task=name_b, queries=queries,
+        answers=[yb for _, _, yb in draws], dummy_space=space_b,
+    )  # fmt: skip
     dev_accuracy = None
     if layer is None:
         dev = examples_from_pairs(
-            pairs_b,
-            n_dev,
-            n_demos=n_demos,
-            n_dummy=n_dummy,
-            rng=rng,
-            task=name_b,
+            pairs_b, n_dev, n_demos=n_demos, n_dummy=n_dummy, rng=rng, task=name_b,
             dummy_space=space_b,
-        )
+        )  # fmt: skip
         sweep = layer_sweep(model, dev, fmt=fmt, run=runner)
         layer, dev_accuracy = sweep.best_layer, sweep.best_accuracy
     layer = check_layer(layer, runner.n_layers)
     theta_b = extract_thetas(model, b_examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
-    texts = icl_prompts(a_examples, fmt)
-    regular_ids = runner.predict(texts, fmt).values
-    patch_b = Patches.at_layer(theta_b, layer)
-    conflicting_ids = runner.predict(texts, fmt, patches=patch_b).values
-    return ConflictPairResult(
+    texts, patch_b = icl_prompts(a_examples, fmt), Patches.at_layer(theta_b, layer)
+    return ConflictPairResult(  # keywords in the order they run: the passes, then the answers
+        regular_ids=runner.predict(texts, fmt).values,
+        conflicting_ids=runner.predict(texts, fmt, patches=patch_b).values,
         task_a=name_a,
         task_b=name_b,
         layer=layer,
@@ -305,8 +301,6 @@ def conflict_pair(
         examples_b=tuple(b_examples),
         answer_ids_a=answer_ids(model, a_examples, fmt),
         answer_ids_b=answer_ids(model, b_examples, fmt),
-        regular_ids=regular_ids,
-        conflicting_ids=conflicting_ids,
     )
 
 
@@ -321,7 +315,7 @@ def conflicting_tasks(
     layer: int | None = None,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
 ) -> ConflictResult:
     """The conflicting-tasks experiment: does θ of B override demonstrations of A?
 

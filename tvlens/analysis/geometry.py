@@ -27,8 +27,7 @@ from tvlens.analysis._sampling import (
     task_name,
     task_pairs,
 )
-from tvlens.engine.config import RunConfig
-from tvlens.engine.runner import Runner
+from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.extract import extract_thetas
 from tvlens.evaluation.sweep import layer_sweep
 from tvlens.hooks import check_layer
@@ -287,8 +286,12 @@ def _examples_by_task(
     seed: int,
     fmt: PromptFormat,
 ) -> dict[str, list[ICLExample]]:
-    if isinstance(tasks, str):
-        raise ValueError(f"pass a list of task names, not one string: [{tasks!r}, ...]")
+    """The examples of each task of :func:`robustness` (checked: 2 tasks or more, 2 vectors
+    per task or more)."""
+    if isinstance(tasks, str) or len(tasks) < 2:
+        raise ValueError("robustness needs at least 2 tasks to compare; pass 2 or more")
+    if n_vectors < 2:
+        raise ValueError(f"n_vectors must be >= 2 per task, got {n_vectors}")
     if isinstance(tasks, Mapping):
         return {str(name): list(exs) for name, exs in tasks.items()}
     out: dict[str, list[ICLExample]] = {}
@@ -314,6 +317,27 @@ def _examples_by_task(
     return out
 
 
+def _thetas_at_layer(
+    runner: Runner, by_task: Mapping[str, list[ICLExample]], layer: int | None, fmt: PromptFormat
+) -> tuple[int, Tensor, tuple[float, ...] | None]:
+    """``(layer, θ of every example there, Hypothesis accuracy per layer or None)``.
+
+    ``layer=None`` chooses the layer with the best Hypothesis accuracy (mean over tasks) on
+    these examples, reusing the θ extracted at every layer.
+    """
+    model, examples = runner.model, [ex for exs in by_task.values() for ex in exs]
+    if layer is not None:
+        layer = check_layer(layer, runner.n_layers)
+        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)
+        return layer, thetas[:, 0], None
+    thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
+    correct = layer_sweep(model, examples, thetas=thetas, fmt=fmt, run=runner).correct
+    label_arr = np.asarray([name for name, exs in by_task.items() for _ in exs], dtype=object)
+    per_task = np.stack([correct.float().numpy()[label_arr == name].mean(0) for name in by_task])
+    best = int(np.argmax(per_task.mean(0)))
+    return best, thetas[:, best], tuple(float(a) for a in per_task.mean(0))
+
+
 def robustness(
     model: HookedModel,
     tasks: TaskSpec,
@@ -326,7 +350,7 @@ def robustness(
     perplexity: float = 30.0,
     seed: int = 0,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
 ) -> RobustnessResult:
     """Many θ per task, each from its own S and x', and how well they cluster by task.
 
@@ -357,34 +381,14 @@ def robustness(
         >>> res.summary()["knn_accuracy"], res.mean_within < res.mean_across  # doctest: +SKIP
         (1.0, True)
     """
-    if isinstance(tasks, str) or len(tasks) < 2:
-        raise ValueError("robustness needs at least 2 tasks to compare; pass 2 or more")
-    if n_vectors < 2:
-        raise ValueError(f"n_vectors must be >= 2 per task, got {n_vectors}")
     by_task = _examples_by_task(
         model, tasks, n_vectors=n_vectors, n_demos=n_demos, n_dummy=n_dummy, seed=seed, fmt=fmt
     )
-    examples = [ex for exs in by_task.values() for ex in exs]
-    labels = [name for name, exs in by_task.items() for _ in exs]
     runner = Runner.bind(model, run)
-    opts: dict[str, Any] = dict(fmt=fmt, run=runner)
-    n_layers = runner.n_layers
-    layer_accuracy = None
-    if layer is None:
-        thetas = extract_thetas(model, examples, **opts)
-        sweep = layer_sweep(model, examples, thetas=thetas, **opts)
-        label_arr = np.asarray(labels, dtype=object)
-        correct = sweep.correct.float().numpy()
-        per_task = np.stack([correct[label_arr == name].mean(0) for name in by_task])
-        layer_accuracy = tuple(float(a) for a in per_task.mean(0))
-        layer = int(np.argmax(per_task.mean(0)))
-        vectors = thetas[:, layer]
-    else:
-        layer = check_layer(layer, n_layers)
-        vectors = extract_thetas(model, examples, layers=[layer], **opts)[:, 0]
+    layer, vectors, layer_accuracy = _thetas_at_layer(runner, by_task, layer, fmt)
     return summarize_vectors(
         vectors,
-        labels,
+        [name for name, exs in by_task.items() for _ in exs],
         layer=layer,
         k=k,
         perplexity=perplexity,

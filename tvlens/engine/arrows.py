@@ -9,7 +9,6 @@ input order whatever the batching or the padding side.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -18,16 +17,14 @@ from torch import Tensor
 from tvlens.engine.batching import chunks
 from tvlens.engine.packing import PackedBatch, pack
 from tvlens.engine.patches import ArrowActivations, Predictions, PromptPatches, argmax_token
+from tvlens.engine.runner_like import ArrowRunner
 from tvlens.hooks import ArrowRecorder, check_position_hooks
 from tvlens.prompts import PromptFormat, pad_token_id
 from tvlens.protocol import HookPair
 
-# ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
-# Runner imports this module, so this module cannot import it).
-
 
 def _pack_groups(
-    runner: Any, ids: Sequence[list[int]], group_size: int, groups: slice
+    runner: ArrowRunner, ids: Sequence[list[int]], group_size: int, groups: slice
 ) -> PackedBatch | None:
     """The groups ``groups`` (of ``group_size`` consecutive prompts) as packed rows."""
     rows = [ids[g * group_size : (g + 1) * group_size] for g in range(groups.start, groups.stop)]
@@ -37,7 +34,7 @@ def _pack_groups(
 
 
 def _segment_patches(
-    runner: Any,
+    runner: ArrowRunner,
     patches: PromptPatches | None,
     items: list[int],
     packed: PackedBatch,
@@ -53,7 +50,7 @@ def _segment_patches(
 
 
 def resid_at_arrows(
-    runner: Any,
+    runner: ArrowRunner,
     prompts: Sequence[str],
     layers: Sequence[int],
     fmt: PromptFormat | None = None,
@@ -85,7 +82,7 @@ def resid_at_arrows(
 
 
 def predict_at_arrows(
-    runner: Any,
+    runner: ArrowRunner,
     prompts: Sequence[str],
     fmt: PromptFormat | None = None,
     patches: PromptPatches | None = None,
@@ -131,7 +128,7 @@ def predict_at_arrows(
 
 
 def record_at_arrows(
-    runner: Any,
+    runner: ArrowRunner,
     prompts: Sequence[str],
     hook_names: Sequence[str],
     fmt: PromptFormat | None = None,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Method = Literal["auto", "packed", "batched"]
-METHODS = ("auto", "packed", "batched")
+EXECUTION_METHODS = ("auto", "packed", "batched")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class RunConfig:
             raise TypeError(
                 f"RunConfig.prepend_bos must be True, False or None, got {self.prepend_bos!r}"
             )
-        if self.method not in METHODS:
-            raise ValueError(f"RunConfig.method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in EXECUTION_METHODS:
+            raise ValueError(
+                f"RunConfig.method must be one of {EXECUTION_METHODS}, got {self.method!r}"
+            )
         if self.device is not None and not isinstance(self.device, str):
             raise TypeError(f"RunConfig.device must be a string such as 'cpu', got {self.device!r}")

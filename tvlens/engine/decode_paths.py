@@ -17,12 +17,11 @@ from torch import Tensor
 
 from tvlens._compat import KVCache
 from tvlens.engine.patches import Patches
+from tvlens.engine.runner_like import ForwardRunner
 from tvlens.hooks import logits_at_hooks
 from tvlens.prompts import PromptBatch, pad_token_id
 from tvlens.protocol import HookPair
-
-# ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
-# Runner imports this module, so this module cannot import it).
+from tvlens.tokenization import pad_rows
 
 
 # ---- per-row decoding state --------------------------------------------------------------
@@ -56,20 +55,6 @@ class _Rows:
             self.reason[j] = "length"
 
 
-def _pad(seqs: Sequence[Sequence[int]], pad: int, side: str) -> tuple[Tensor, Tensor, Tensor]:
-    """Padded tokens, attention mask and each row's offset (where its first token sits)."""
-    width = max(len(s) for s in seqs)
-    tokens = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    offsets = torch.zeros(len(seqs), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        start = 0 if side == "right" else width - len(s)
-        tokens[i, start : start + len(s)] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, start : start + len(s)] = 1
-        offsets[i] = start
-    return tokens, mask, offsets
-
-
 def _patch_hooks(
     patches: Patches | None, idx: Sequence[int], positions: Sequence[Tensor], n_layers: int
 ) -> list[HookPair]:
@@ -80,7 +65,7 @@ def _patch_hooks(
 
 # ---- the recompute path ------------------------------------------------------------------
 def _recompute(
-    runner: Any,
+    runner: ForwardRunner,
     prompt_ids: Sequence[list[int]],
     idx: Sequence[int],
     rows: _Rows,
@@ -95,7 +80,7 @@ def _recompute(
     while act := rows.active():
         step = len(rows.gen[act[0]])  # every active row has generated as many tokens
         seqs = [prompt_ids[j] + rows.gen[j] for j in act]
-        tokens, mask, offsets = _pad(seqs, pad, side)
+        tokens, mask, offsets = pad_rows(seqs, pad, side)
         arrows = offsets + torch.tensor([len(prompt_ids[j]) - 1 for j in act])
         shifts = range(step + 1) if at == "all" else range(1)
         hooks = _patch_hooks(
@@ -112,7 +97,7 @@ def _recompute(
 # ---- the KV-cache path -------------------------------------------------------------------
 @torch.inference_mode()
 def _cached_logits(
-    runner: Any,
+    runner: ForwardRunner,
     cache: KVCache,
     tokens: Tensor,
     mask: Tensor,
@@ -132,7 +117,7 @@ def _cached_logits(
 
 
 def _cached(
-    runner: Any,
+    runner: ForwardRunner,
     prompt_ids: Sequence[list[int]],
     idx: Sequence[int],
     rows: _Rows,
@@ -148,7 +133,7 @@ def _cached(
     row, and rows never see each other.
     """
     n = len(prompt_ids)
-    tokens, mask, offsets = _pad(prompt_ids, pad_token_id(runner.model.tokenizer), side)
+    tokens, mask, offsets = pad_rows(prompt_ids, pad_token_id(runner.model.tokenizer), side)
     arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])
     cache = KVCache(runner.model, n, runner.device)
     hooks = _patch_hooks(patches, idx, [arrows], runner.n_layers)

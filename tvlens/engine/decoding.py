@@ -35,24 +35,24 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from torch import Tensor
+from typing_extensions import Protocol, runtime_checkable
 
 from tvlens._compat import kv_cache_kind
 from tvlens._compat import n_ctx as context_length
 from tvlens.engine.decode_paths import _cached, _recompute, _Rows
 from tvlens.engine.patches import Patches
+from tvlens.engine.runner_like import ArrowRunner
 from tvlens.evaluation.answer_scoring import as_stops
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookPair
 
-# ``runner`` arguments below are :class:`tvlens.engine.runner.Runner` objects (typed ``Any``: the
-# Runner imports this module, so this module cannot import it).
 At = Literal["arrow", "all"]
 AT_VALUES = ("arrow", "all")
 
 
 # ---- values ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Generation:
+class GeneratedRow:
     """One prompt's greedy continuation.
 
     Attributes:
@@ -87,8 +87,10 @@ class Generations:
     def __len__(self) -> int:
         return len(self.token_ids)
 
-    def __getitem__(self, i: int) -> Generation:
-        return Generation(self.token_ids[i], self.texts[i], self.input_ids[i], self.stop_reasons[i])
+    def __getitem__(self, i: int) -> GeneratedRow:
+        return GeneratedRow(
+            self.token_ids[i], self.texts[i], self.input_ids[i], self.stop_reasons[i]
+        )
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,17 @@ class KVCacheVerdict:
 
     usable: bool
     reason: str
+
+
+@runtime_checkable
+class GeneratingRunner(ArrowRunner, Protocol):
+    """What :func:`greedy_generate` asks of a Runner: an :class:`ArrowRunner` that knows
+    whether a KV cache is exact on its model."""
+
+    @property
+    def kv_cache(self) -> KVCacheVerdict:
+        """Whether generation reuses a KV cache (probed once against recompute)."""
+        ...
 
 
 def check_context(ids: Sequence[Sequence[int]], max_new_tokens: int, n_ctx: int | None) -> None:
@@ -146,7 +159,7 @@ def check_generation_args(max_new_tokens: Any, at: Any) -> None:
 
 
 # ---- the entry point ---------------------------------------------------------------------
-def probe_kv_cache(runner: Any) -> KVCacheVerdict:
+def probe_kv_cache(runner: ArrowRunner) -> KVCacheVerdict:
     """Whether the KV-cache path computes what the recompute path does on ``runner``'s model.
 
     Structural check first (a cache tvlens knows how to drive), then both paths on two short
@@ -190,7 +203,7 @@ def probe_kv_cache(runner: Any) -> KVCacheVerdict:
 
 
 def greedy_generate(
-    runner: Any,
+    runner: GeneratingRunner,
     prompts: Sequence[str],
     fmt: PromptFormat | None = None,
     *,
@@ -246,7 +259,7 @@ def greedy_generate(
 
 
 def _generate(
-    runner: Any,
+    runner: ArrowRunner,
     prompts: Sequence[str],
     fmt: PromptFormat | None,
     patches: Patches | None,
@@ -263,7 +276,7 @@ def _generate(
     check_context(ids, max_new_tokens, context_length(runner.model))
     n = len(ids)
     tok = runner.model.tokenizer
-    out: dict[int, Generation] = {}
+    out: dict[int, GeneratedRow] = {}
     decode = _cached if use_cache else _recompute
     size = rows_per_pass or runner.config.batch_size
     for idx in runner.batches(prompts, list(range(n)), size):
@@ -273,7 +286,7 @@ def _generate(
         for j, i in enumerate(idx):
             reason = rows.reason[j]
             assert reason is not None
-            out[i] = Generation(tuple(rows.gen[j]), rows.text(j), tuple(ids[i]), reason)
+            out[i] = GeneratedRow(tuple(rows.gen[j]), rows.text(j), tuple(ids[i]), reason)
         if record is not None and local is not None:
             record.update({(idx[j], s): v for (j, s), v in local.items()})
     gens = [out[i] for i in range(n)]

@@ -1,17 +1,18 @@
 """Whether a fast path is exact on a model: the packing probe and its verdict.
 
 The :class:`~tvlens.engine.runner.Runner` asks once per model dtype and device and caches the
-answer; this module imports no runner (the Runner imports it), so ``runner`` is typed ``Any``.
+answer; this module imports no runner (the Runner imports it), so ``runner`` is typed by
+what it uses (:class:`~tvlens.engine.runner_like.ForwardRunner`).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 from tvlens import _compat
 from tvlens.engine.packing import pack
+from tvlens.engine.runner_like import ForwardRunner
 from tvlens.prompts import pad_token_id
 
 PROBE_PROMPTS = ("a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->")
@@ -25,7 +26,7 @@ class PackingVerdict:
     reason: str
 
 
-def probe_packing(runner: Any) -> PackingVerdict:
+def probe_packing(runner: ForwardRunner) -> PackingVerdict:
     """Whether packing is exact on ``runner``'s model: a structural check, then a probe.
 
     Two prompts sharing a prefix, packed into one row, against the same prompts run apart

@@ -81,7 +81,7 @@ class Runner:
                 )
 
     @classmethod
-    def bind(cls, model: HookedModel, run: RunConfig | Runner | None = None) -> Runner:
+    def bind(cls, model: HookedModel, run: RunArg = None) -> Runner:
         """The Runner a public function uses: ``run`` itself, or a new one for ``model``.
 
         Raises:
@@ -393,3 +393,7 @@ class Runner:
             fwd_hooks=fwd_hooks,
             rows_per_pass=rows_per_pass,
         )
+
+
+RunArg = RunConfig | Runner | None
+"""What ``run=`` takes: a :class:`RunConfig`, a :class:`Runner` of the model, or ``None``."""

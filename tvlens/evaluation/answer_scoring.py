@@ -177,7 +177,8 @@ class GeneratedPrediction:
 
     Attributes:
         answer_token_ids: the answer's tokens as it follows the arrow (``fmt.answer``).
-        generated_token_ids, generated_text, stop_reason: see :class:`Generation`.
+        generated_token_ids, generated_text, stop_reason: see
+            :class:`~tvlens.engine.decoding.GeneratedRow`.
         score: exact match, first-token, F1 and answer steps
             (:mod:`tvlens.evaluation.answer_scoring`).
     """

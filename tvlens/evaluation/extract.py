@@ -10,9 +10,8 @@ from torch import Tensor
 
 from tvlens._compat import RESID_POST_TEMPLATE, model_name
 from tvlens._example import ICLExample
-from tvlens.engine.config import RunConfig
-from tvlens.engine.runner import Runner
-from tvlens.evaluation.scoring import check_examples
+from tvlens.engine.runner import RunArg, Runner
+from tvlens.evaluation.scoring import check_example_list
 from tvlens.hooks import check_layer
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, dummy_prompts
 from tvlens.protocol import HookedModel
@@ -25,7 +24,7 @@ def extract_thetas(
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
     layers: Sequence[int] | None = None,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
 ) -> Float[Tensor, "n_examples n_layers d_model"]:
     """θ(S) of every example at every layer (or at ``layers``), as one tensor.
 
@@ -39,7 +38,7 @@ def extract_thetas(
         layers: the layers to read (default: all).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     texts = dummy_prompts(examples, fmt)
     n_layers = runner.n_layers
@@ -57,7 +56,7 @@ def extract_task_vectors(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
     seed: int | None = None,
 ) -> list[TaskVector]:
     """One :class:`TaskVector` (all layers) per example; average with ``TaskVector.mean``.
@@ -101,7 +100,7 @@ def task_vector(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: RunConfig | Runner | None = None,
+    run: RunArg = None,
     seed: int | None = None,
 ) -> TaskVector:
     """The task-level θ: the mean of :func:`extract_task_vectors` over many S."""

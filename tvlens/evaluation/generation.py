@@ -19,9 +19,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
-from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import At
-from tvlens.engine.runner import Runner
+from tvlens.engine.runner import RunArg
 from tvlens.evaluation.answer_scoring import GenerationResult
 from tvlens.evaluation.methods import Method
 from tvlens.evaluation.scorers import Generation
@@ -31,15 +30,13 @@ from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
-Run = RunConfig | Runner | None
-
 
 def generate_regular(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
 ) -> GenerationResult:
@@ -59,7 +56,7 @@ def generate_baseline(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
 ) -> GenerationResult:
@@ -77,7 +74,7 @@ def generate_hypothesis(
     fmt: PromptFormat = DEFAULT_FORMAT,
     mode: PatchMode = "replace",
     at: At = "arrow",
-    run: Run = None,
+    run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
 ) -> GenerationResult:
@@ -107,7 +104,7 @@ def generate_sweep(
     layers: Sequence[int] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
-    run: Run = None,
+    run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
 ) -> dict[int, GenerationResult]:

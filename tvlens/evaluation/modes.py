@@ -17,19 +17,16 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
-from tvlens.engine.config import RunConfig
-from tvlens.engine.runner import Runner
+from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.methods import Method
 from tvlens.evaluation.results import EvaluationResult, ModeResult
 from tvlens.evaluation.scorers import NextToken
-from tvlens.evaluation.scoring import check_examples
+from tvlens.evaluation.scoring import check_example_list
 from tvlens.evaluation.sweep import layer_sweep, run_method
 from tvlens.hooks import PatchMode, check_layer
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
-
-Run = RunConfig | Runner | None
 
 
 def regular(
@@ -37,7 +34,7 @@ def regular(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
 ) -> ModeResult:
     """Regular ICL: the next token of ``S + x ->``.
 
@@ -53,7 +50,7 @@ def baseline(
     examples: Sequence[ICLExample],
     *,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
 ) -> ModeResult:
     """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
     return run_method(model, Method.baseline(), examples, NextToken(), fmt=fmt, run=run)
@@ -67,7 +64,7 @@ def hypothesis(
     vector: TaskVector | Float[Tensor, "n d_model"] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
     mode: PatchMode = "replace",
-    run: Run = None,
+    run: RunArg = None,
 ) -> ModeResult:
     """Hypothesis: the next token of ``x ->`` with θ patched at ``layer``, arrow position.
 
@@ -90,7 +87,7 @@ def evaluate(
     dev_examples: Sequence[ICLExample] | None = None,
     baseline_examples: Sequence[ICLExample] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
 ) -> EvaluationResult:
     """Regular, Hypothesis and Baseline accuracy on test examples.
 
@@ -109,7 +106,7 @@ def evaluate(
         >>> result.accuracies  # doctest: +SKIP
         {'baseline': 0.0, 'hypothesis': 0.9, 'regular': 1.0}
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     sweep = None
     if layer is None:

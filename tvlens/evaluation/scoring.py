@@ -48,8 +48,11 @@ def answer_ids(
     return torch.tensor(out, dtype=torch.long)
 
 
-def check_examples(examples: Sequence[ICLExample]) -> None:
-    """Refuse an empty batch, a bare example, or items that are not examples."""
+def check_example_list(examples: Sequence[ICLExample]) -> None:
+    """Refuse an empty batch, a bare example, or items that are not examples.
+
+    (Against a prompt format, examples are checked by :func:`tvlens.prompts.check_examples`.)
+    """
     if isinstance(examples, ICLExample):
         raise TypeError("pass a list of ICLExample, not one example: [example]")
     if not isinstance(examples, Sequence) or isinstance(examples, str):

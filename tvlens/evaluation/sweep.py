@@ -21,19 +21,17 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
-from tvlens.engine.config import RunConfig
-from tvlens.engine.runner import Runner
+from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.results import LayerSweepResult
 from tvlens.evaluation.scorers import NextToken, Rows, Scorer
-from tvlens.evaluation.scoring import check_examples
+from tvlens.evaluation.scoring import check_example_list
 from tvlens.hooks import check_layer
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
 from tvlens.protocol import HookedModel
 
 One = TypeVar("One")
 Many = TypeVar("Many")
-Run = RunConfig | Runner | None
 
 
 def _shown(method: MethodLike, examples: Sequence[ICLExample]) -> Sequence[ICLExample]:
@@ -48,7 +46,7 @@ def run_method(
     *,
     layer: int | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
 ) -> One:
     """``method`` on ``examples`` at ``layer``, scored by ``scorer``.
 
@@ -64,7 +62,7 @@ def run_method(
     Raises:
         ValueError: a built-in method with a patch and no ``layer``.
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     if layer is None and isinstance(method, Method) and method.patch != "none":
         raise ValueError(f"method {method.name!r} patches a layer: pass layer=")
@@ -86,7 +84,7 @@ def sweep(
     *,
     layers: Sequence[int] | None = None,
     fmt: PromptFormat = DEFAULT_FORMAT,
-    run: Run = None,
+    run: RunArg = None,
 ) -> Many:
     """``method`` on ``examples`` patched at each of ``layers`` (default: all), scored.
 
@@ -101,7 +99,7 @@ def sweep(
     Raises:
         ValueError: a layer out of range, no layers, or a method with no patch.
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     swept = swept_layers(runner.n_layers, layers)
     scorer.check(runner, examples, fmt)
@@ -125,7 +123,7 @@ def layer_sweep(
     fmt: PromptFormat = DEFAULT_FORMAT,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     first_token: bool = False,
-    run: Run = None,
+    run: RunArg = None,
 ) -> LayerSweepResult:
     """Hypothesis accuracy at every layer on a dev set; pick the best layer.
 

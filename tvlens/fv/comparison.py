@@ -16,18 +16,20 @@ from tvlens.evaluation.results import LayerSweepResult, ModeResult, Prediction
 from tvlens.fv.heads import HeadActivations
 from tvlens.fv.indirect_effect import IndirectEffects
 from tvlens.fv.vector import FunctionVector
+from tvlens.run.names import Mode
 
-METHODS = (
+COMPARED_MODES: tuple[Mode, ...] = (
     "baseline",
     "shuffled",
     "fv_shuffled",
     "layer_average",
     "mean_difference",
     "fv_zero_shot",
-    "tv_hypothesis",
+    "hypothesis",
     "regular",
 )
-"""The methods of a :class:`MethodComparison`, roughly from least to most information."""
+"""The modes a :class:`MethodComparison` holds, roughly from least to most information
+(``"hypothesis"`` is the task vector's, as in ``results.json``: :mod:`tvlens.run.names`)."""
 
 Scored = ModeResult | GenerationResult
 """One method's predictions: next-token (``ModeResult``) or generated (``GenerationResult``)."""
@@ -38,7 +40,7 @@ class MethodComparison:
     """All methods on one task's test examples (see the module docstring).
 
     Attributes:
-        modes: method -> predictions on the test examples (:data:`METHODS`): a
+        modes: method -> predictions on the test examples (:data:`COMPARED_MODES`): a
             ``ModeResult`` (next token) or a ``GenerationResult`` (generation).
         layers: method -> the layer its vector is added or patched at (dev sweep).
         sweeps: ``"tv"``, ``"fv"`` (zero-shot), ``"fv_shuffled"`` (on shuffled-label dev
@@ -61,8 +63,8 @@ class MethodComparison:
 
     @property
     def accuracies(self) -> dict[str, float]:
-        """Method -> test accuracy, in :data:`METHODS` order."""
-        return {m: self.modes[m].accuracy for m in METHODS if m in self.modes}
+        """Method -> test accuracy, in :data:`COMPARED_MODES` order."""
+        return {m: self.modes[m].accuracy for m in COMPARED_MODES if m in self.modes}
 
     def to_dataframe(self) -> Any:
         """One row per method: ``task``, ``method``, ``layer``, ``accuracy``, ``n``."""
@@ -142,6 +144,6 @@ def comparison_table(results: Sequence[MethodComparison]) -> Any:
     """A DataFrame: one row per task, one column per method's accuracy, plus the mean row."""
     import pandas as pd
 
-    frame = pd.DataFrame({r.task: r.accuracies for r in results}).T[list(METHODS)]
+    frame = pd.DataFrame({r.task: r.accuracies for r in results}).T[list(COMPARED_MODES)]
     frame.loc["mean"] = frame.mean()
     return frame

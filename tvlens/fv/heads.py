@@ -56,7 +56,7 @@ from tvlens._example import ICLExample
 from tvlens.engine.batching import model_dtype
 from tvlens.engine.config import RunConfig
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.scoring import answer_ids, check_examples
+from tvlens.evaluation.scoring import answer_ids, check_example_list
 from tvlens.fv.head_patches import HeadPatches, head_patch_hooks
 from tvlens.hooks import resid_hook_name
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts
@@ -113,7 +113,7 @@ def shuffle_labels(
         >>> [y for _, y in shuffle_labels([ex])[0].demos]
         ['B', 'A']
     """
-    check_examples(examples)
+    check_example_list(examples)
     if pool is None:
         pool = sorted({y for ex in examples for _, y in ex.demos} | {ex.answer for ex in examples})
     elif isinstance(pool, str) or not all(isinstance(y, str) for y in pool):
@@ -185,6 +185,7 @@ class HeadActivations:
             against ``hook_attn_out`` at the arrows (``"residual"`` definition); ~1e-6.
         attn_scale: ``[n_layers]`` mean RMS of the attention output at the arrow, the
             post-attention norm's divisor (``None`` on a pre-norm model).
+        examples: the clean examples averaged (their ICL prompts), in order.
     """
 
     model_name: str
@@ -199,6 +200,7 @@ class HeadActivations:
     n_key_value_heads: int
     prompt_format: PromptFormat = DEFAULT_FORMAT
     attn_scale: Float[Tensor, " n_layers"] | None = None
+    examples: tuple[ICLExample, ...] = ()
 
     @property
     def n_layers(self) -> int:
@@ -269,6 +271,45 @@ def arrow_activations(
     return acts.values, prob, correct
 
 
+def head_outputs(
+    model: HookedModel,
+    z: Float[Tensor, "n n_layers n_heads d_head"],
+    attn_out: Float[Tensor, "n n_layers d_model"],
+    scale: Float[Tensor, "n n_layers"] | None,
+) -> tuple[dict[str, Tensor], Tensor | None, Tensor]:
+    """Each head's mean output under the three definitions (see the module docstring).
+
+    ``scale`` is the post-attention norm's divisor per prompt and layer (``None`` on a
+    pre-norm model). Returns the outputs, the mean scale per layer (or ``None``) and the
+    ``[n, n_layers]`` relative error of the decomposition, checked by
+    :func:`check_decomposition` before it is returned.
+    """
+    layers = range(z.shape[1])
+    w_o = torch.stack([_compat.head_out_weights(model, la).float().cpu() for la in layers])
+    raw = torch.einsum("nlhd,lhdm->nlhm", z, w_o)  # z_h @ W_O[h], per prompt
+    biases = [_compat.attn_out_bias(model, la) for la in layers]
+    bias = torch.stack(
+        [torch.zeros(w_o.shape[-1]) if b is None else b.float().cpu() for b in biases]
+    )
+    if scale is not None:
+        gains = [_compat.post_attention_gain(model, la) for la in layers]
+        gain = torch.stack([g.cpu() for g in gains if g is not None])  # [L, d_model]
+        factor = gain[None] / scale[..., None]  # [n, L, d_model]
+        contrib = raw * factor[:, :, None]
+        total = contrib.sum(2) + bias[None] * factor
+        mean_scale = raw.mean(0) * (gain / scale.mean(0)[:, None])[:, None]
+        attn_scale: Tensor | None = scale.mean(0)
+    else:
+        attn_scale = None
+        contrib = raw
+        total = raw.sum(2) + bias[None]
+        mean_scale = raw.mean(0)
+    err = (total - attn_out).norm(dim=-1) / attn_out.norm(dim=-1).clamp_min(1e-6)
+    check_decomposition(err, model_dtype(model))
+    outputs = {"residual": contrib.mean(0), "pre_norm": raw.mean(0), "mean_scale": mean_scale}
+    return outputs, attn_scale, err
+
+
 def mean_head_activations(
     model: HookedModel,
     examples: Sequence[ICLExample],
@@ -293,7 +334,7 @@ def mean_head_activations(
         >>> acts.z.shape, acts.head_outputs("residual").shape  # doctest: +SKIP
         (torch.Size([18, 4, 256]), torch.Size([18, 4, 640]))
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     n_layers = runner.n_layers
     layers = range(n_layers)
@@ -309,30 +350,13 @@ def mean_head_activations(
     )
 
     z = torch.stack([values[nm] for nm in z_names], 1)  # [n, L, H, d_head]
-    w_o = torch.stack([_compat.head_out_weights(model, la).float().cpu() for la in layers])
-    raw = torch.einsum("nlhd,lhdm->nlhm", z, w_o)  # z_h @ W_O[h], per prompt
-    biases = [_compat.attn_out_bias(model, la) for la in layers]
-    bias = torch.stack(
-        [torch.zeros(w_o.shape[-1]) if b is None else b.float().cpu() for b in biases]
-    )
     attn_out = torch.stack([values[nm] for nm in out_names], 1)  # [n, L, d_model]
-    if post_norm:
-        scale = torch.stack([values[nm] for nm in scale_names], 1).reshape(len(examples), n_layers)
-        gains = [_compat.post_attention_gain(model, la) for la in layers]
-        gain = torch.stack([g.cpu() for g in gains if g is not None])  # [L, d_model]
-        factor = gain[None] / scale[..., None]  # [n, L, d_model]
-        contrib = raw * factor[:, :, None]
-        total = contrib.sum(2) + bias[None] * factor
-        mean_scale = raw.mean(0) * (gain / scale.mean(0)[:, None])[:, None]
-        attn_scale: Tensor | None = scale.mean(0)
-    else:
-        attn_scale = None
-        contrib = raw
-        total = raw.sum(2) + bias[None]
-        mean_scale = raw.mean(0)
-    err = (total - attn_out).norm(dim=-1) / attn_out.norm(dim=-1).clamp_min(1e-6)
-    check_decomposition(err, model_dtype(model))
-    outputs = {"residual": contrib.mean(0), "pre_norm": raw.mean(0), "mean_scale": mean_scale}
+    scale = (
+        torch.stack([values[nm] for nm in scale_names], 1).reshape(len(examples), n_layers)
+        if post_norm
+        else None
+    )
+    outputs, attn_scale, err = head_outputs(model, z, attn_out, scale)
     tasks = {ex.task for ex in examples}
     return HeadActivations(
         model_name=_compat.model_name(model),
@@ -347,4 +371,5 @@ def mean_head_activations(
         n_key_value_heads=_compat.n_key_value_heads(model),
         prompt_format=fmt,
         attn_scale=attn_scale,
+        examples=tuple(examples),
     )

@@ -12,7 +12,8 @@ one group. Where the Runner packs (a bridge over an HF model), a group is one ro
 prompt's tokens once, then one copy of the arrow per head, since a patch at the arrow can
 change nothing before it. Elsewhere the copies are plain batched rows. Either way no Python
 loop runs a forward pass per head (tested equal to that loop,
-:func:`tvlens.testing.reference_indirect_effects`).
+:func:`tvlens.oracles.reference_head_effects`, which computes the mean
+``hook_z`` itself).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tvlens._compat import model_name
 from tvlens._example import ICLExample
 from tvlens.engine.config import RunConfig
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.scoring import answer_ids, check_examples
+from tvlens.evaluation.scoring import answer_ids, check_example_list
 from tvlens.fv.heads import Head, HeadActivations, HeadPatches
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts
 from tvlens.protocol import HookedModel
@@ -45,6 +46,9 @@ class IndirectEffects:
         corrupted_correct: ``[n]`` whether the corrupted prompt's greedy token is the answer
             (a task whose corruption leaves this high has a small, untrustworthy AIE).
         clean_prob: ``[n_clean]`` P(answer) on the clean prompts of the mean activations.
+        examples: the corrupted examples, in the order of ``cie``'s rows.
+        answer_token_ids: the token whose probability was measured on each of them.
+        clean_examples: the clean examples of the mean activations (what was patched in).
     """
 
     task: str
@@ -53,6 +57,9 @@ class IndirectEffects:
     corrupted_prob: Float[Tensor, " n"]
     corrupted_correct: Tensor
     clean_prob: Float[Tensor, " n_clean"]
+    examples: tuple[ICLExample, ...] = ()
+    answer_token_ids: tuple[int, ...] = ()
+    clean_examples: tuple[ICLExample, ...] = ()
 
     @property
     def aie(self) -> Float[Tensor, "n_layers n_heads"]:
@@ -107,7 +114,10 @@ class IndirectEffects:
         return aie_figure(self.aie, top=top, title=title or f"AIE: {self.task}")
 
     def to_record(self, k: int = 10) -> dict[str, Any]:
-        """A JSON-ready summary: the AIE matrix, top heads and the corruption's strength."""
+        """A JSON-ready summary: the AIE matrix, top heads, the corruption's strength, and
+        what the AIE was computed from: the clean examples whose mean ``hook_z`` was patched
+        in, the corrupted (shuffled-label) examples it was patched into and the answer token
+        scored on each (examples as :func:`example_pairs`)."""
         return {
             "aie": self.aie.tolist(),
             "top_heads": [[la, h, s] for la, h, s in self.top_heads(min(k, self.aie.numel()))],
@@ -116,7 +126,20 @@ class IndirectEffects:
             "corrupted_prob": float(self.corrupted_prob.mean()),
             "clean_prob": float(self.clean_prob.mean()),
             "prob_drop": self.prob_drop,
+            "clean_examples": [example_pairs(ex) for ex in self.clean_examples],
+            "corrupted_examples": [example_pairs(ex) for ex in self.examples],
+            "answer_token_ids": list(self.answer_token_ids),
         }
+
+
+def example_pairs(example: ICLExample) -> list[list[str]]:
+    """``example`` as ``[input, output]`` pairs: its demonstrations, then ``[query, answer]``.
+
+    Example:
+        >>> example_pairs(ICLExample(demos=(("a", "A"), ("b", "B")), query="c", answer="C"))
+        [['a', 'A'], ['b', 'B'], ['c', 'C']]
+    """
+    return [[x, y] for x, y in example.demos] + [[example.query, example.answer]]
 
 
 def top_heads(aie: Float[Tensor, "n_layers n_heads"], k: int) -> list[tuple[int, int, float]]:
@@ -174,7 +197,7 @@ def indirect_effects(
         >>> effects.top_heads(3)  # doctest: +SKIP
         [(9, 3, 0.32), (11, 2, 0.10), (10, 3, 0.06)]
     """
-    check_examples(examples)
+    check_example_list(examples)
     runner = Runner.bind(model, run)
     n_layers, n_heads = activations.n_layers, activations.n_heads
     if activations.model_name != model_name(model) or n_layers != runner.n_layers:
@@ -222,4 +245,7 @@ def indirect_effects(
         corrupted_prob=prob[:, -1],
         corrupted_correct=values[:, -1, 1] > 0.5,
         clean_prob=activations.clean_prob,
+        examples=tuple(examples),
+        answer_token_ids=tuple(int(a) for a in answers.tolist()),
+        clean_examples=activations.examples,
     )

@@ -4,7 +4,8 @@
 positions, layer choice on a dev set and one scorer):
 
 * ``regular``: ICL ``S + x ->``; ``baseline``: ``x ->`` alone;
-* ``tv_hypothesis``: θ(S) of each example patched (replaced) after the TV layer (the paper);
+* ``hypothesis``: θ(S) of each example patched (replaced) after the TV layer (the paper's
+  TV Hypothesis, named as in ``results.json``);
 * ``fv_zero_shot``: the function vector added after the FV layer at ``x ->``'s arrow;
 * ``shuffled`` / ``fv_shuffled``: ICL with shuffled labels, without / with the FV added;
 * ``layer_average``: the mean residual at the arrow of clean ICL prompts added at its layer
@@ -36,9 +37,9 @@ from tvlens.engine.runner import Runner
 from tvlens.evaluation.methods import Method, Vector
 from tvlens.evaluation.results import LayerSweepResult, ModeResult
 from tvlens.evaluation.scorers import Generation, NextToken
-from tvlens.evaluation.scoring import check_examples
+from tvlens.evaluation.scoring import check_example_list
 from tvlens.evaluation.sweep import run_method, sweep
-from tvlens.fv.comparison import METHODS, MethodComparison, Scored, comparison_table
+from tvlens.fv.comparison import COMPARED_MODES, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector, build_function_vector
@@ -47,7 +48,7 @@ from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
 
 __all__ = [
-    "METHODS",
+    "COMPARED_MODES",
     "MethodComparison",
     "add_at_layer",
     "additive_sweep",
@@ -173,7 +174,7 @@ def compare_methods(
         n_corrupted: shuffled-label prompts of the AIE (the first of ``extraction``;
             default all). The AIE costs one unembedding per (prompt, head): Todd et al. use 25.
         known: modes already run on these test examples (``"regular"``, ``"baseline"``,
-            ``"tv_hypothesis"`` at ``tv_layer``) under the same scorer, taken as they are.
+            ``"hypothesis"`` at ``tv_layer``) under the same scorer, taken as they are.
         seed: seed of the label shuffles.
         scorer: how test predictions are scored: :class:`NextToken` (default, single-token
             answers) or :class:`Generation` (exact match, first token, F1; the dev sweeps,
@@ -184,7 +185,7 @@ def compare_methods(
         >>> result = compare_methods(model, test, dev=dev)  # doctest: +SKIP
         >>> result.to_dataframe()  # doctest: +SKIP
     """
-    check_examples(test)
+    check_example_list(test)
     given = _check_known(known, test, tv_layer)
     ctx = _Context(Runner.bind(model, run), fmt, scorer or NextToken())
     source = list(extraction if extraction is not None else dev)
@@ -225,7 +226,7 @@ def _dev_layers(
     shuffled = Method.add(vectors["fv"], "fv_shuffled", prompt="shuffled_icl", seed=seed + 2)
     sweeps["fv_shuffled"] = ctx.dev_sweep(shuffled, dev)
     layers = {
-        "tv_hypothesis": check_layer(tv_layer, ctx.runner.n_layers),
+        "hypothesis": check_layer(tv_layer, ctx.runner.n_layers),
         "fv_zero_shot": sweeps["fv"].best_layer,
         "fv_shuffled": sweeps["fv_shuffled"].best_layer,
         "layer_average": sweeps["layer_average"].best_layer,
@@ -294,7 +295,8 @@ def _test_modes(
     given: dict[str, Scored],
     seed: int,
 ) -> dict[str, Scored]:
-    """Every method on the test examples (shuffled labels: seed + 1), in :data:`METHODS` order."""
+    """Every mode of :data:`COMPARED_MODES`, in order, on the test examples (shuffled
+    labels: seed + 1)."""
     modes: dict[str, Scored] = {}
     modes["baseline"] = given.get("baseline") or ctx.test(Method.baseline(), test, None)
     modes["shuffled"] = ctx.test(Method.shuffled(seed + 1), test, None)
@@ -304,8 +306,8 @@ def _test_modes(
         modes[name] = ctx.test(Method.add(vectors[name], name), test, layers[name])
     fv_zero = Method.add(vectors["fv"], "fv_zero_shot")
     modes["fv_zero_shot"] = ctx.test(fv_zero, test, layers["fv_zero_shot"])
-    hyp = given.get("tv_hypothesis") or ctx.test(Method.hypothesis(), test, layers["tv_hypothesis"])
-    modes["tv_hypothesis"] = replace(hyp, mode="tv_hypothesis")
+    hyp = given.get("hypothesis") or ctx.test(Method.hypothesis(), test, layers["hypothesis"])
+    modes["hypothesis"] = replace(hyp, mode="hypothesis")
     modes["regular"] = given.get("regular") or ctx.test(Method.regular(), test, None)
     return modes
 
@@ -315,12 +317,12 @@ def _check_known(
 ) -> dict[str, Scored]:
     given = dict(known or {})
     for name, res in given.items():
-        if name not in ("regular", "baseline", "tv_hypothesis"):
-            raise ValueError(f"known modes are regular, baseline, tv_hypothesis; got {name!r}")
+        if name not in ("regular", "baseline", "hypothesis"):
+            raise ValueError(f"known modes are regular, baseline, hypothesis; got {name!r}")
         if [(p.query, p.answer) for p in res.predictions] != [(e.query, e.answer) for e in test]:
             raise ValueError(f"known[{name!r}] was not run on these test examples")
-    if "tv_hypothesis" in given:
-        layer = given["tv_hypothesis"].predictions[0].layer
+    if "hypothesis" in given:
+        layer = given["hypothesis"].predictions[0].layer
         if tv_layer is None or layer != tv_layer:
-            raise ValueError(f"known['tv_hypothesis'] ran at layer {layer}: pass tv_layer={layer}")
+            raise ValueError(f"known['hypothesis'] ran at layer {layer}: pass tv_layer={layer}")
     return given

@@ -38,6 +38,7 @@ from typing import Any
 
 from tvlens.report.compare_align import (
     METRICS,
+    ComparedRun,
     align_tasks,
     check_distinct_files,
     check_one_metric,
@@ -54,18 +55,18 @@ from tvlens.report.compare_report import (
     task_rows,
 )
 from tvlens.report.fv import FV_COLUMNS
-from tvlens.report.summary import MODES, PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
-from tvlens.run.methods import FV_MODES
+from tvlens.report.summary import PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
+from tvlens.run.names import FV_MODES, PAPER_MODES
 from tvlens.run.statistics import summarize
 
-__all__ = ["COMPARE_FILES", "FV_TABLE_MODES", "Comparison", "Run", "compare",
+__all__ = ["COMPARE_FILES", "FV_TABLE_MODES", "ComparedRun", "Comparison", "compare",
            "has_function_vectors", "load_runs", "ran_function_vectors", "run_labels",
            "write_comparison"]  # fmt: skip
 
 COMPARE_FILES = ("summary.md", "report.html", "comparison.json")
 FV_TABLE_MODES = tuple(m for m in FV_COLUMNS if m in FV_MODES or m == "hypothesis")
 """The accuracies of the function-vector tables, in :data:`~tvlens.report.fv.FV_COLUMNS`
-order: the five of :data:`~tvlens.run.methods.FV_MODES` and TV Hypothesis."""
+order: the five of :data:`~tvlens.run.names.FV_MODES` and TV Hypothesis."""
 _FV_TEST = "fv_zero_shot_vs_hypothesis"
 
 
@@ -82,25 +83,6 @@ def ran_function_vectors(results: Mapping[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class Run:
-    """One results.json: where it came from, its label, and its content (schema version 2)."""
-
-    path: Path
-    label: str
-    results: dict[str, Any]
-    read_version: int
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """The run's ``meta``."""
-        return dict(self.results["meta"])
-
-    def ok_tasks(self) -> dict[str, Any]:
-        """The finished tasks, by name."""
-        return {n: t for n, t in self.results["tasks"].items() if t.get("status") == "ok"}
-
-
-@dataclass(frozen=True)
 class Comparison:
     """Several runs aligned on their shared tasks (see :func:`compare`).
 
@@ -114,14 +96,14 @@ class Comparison:
         answers: the runs' ``meta.answers``: ``"single"`` or ``"any"`` (:attr:`metric`).
     """
 
-    runs: tuple[Run, ...]
+    runs: tuple[ComparedRun, ...]
     tasks: tuple[str, ...]
     dropped: dict[str, list[str]]
     summaries: dict[str, dict[str, Any]]
     answers: str = "single"
 
     @classmethod
-    def of(cls, runs: Sequence[Run]) -> Comparison:
+    def of(cls, runs: Sequence[ComparedRun]) -> Comparison:
         """Align ``runs`` on the tasks every one of them finished on the same data.
 
         Raises:
@@ -143,7 +125,7 @@ class Comparison:
         """What the accuracies are: next-token accuracy, or exact match of generated answers."""
         return METRICS.get(self.answers, self.answers)
 
-    def task(self, run: Run, name: str) -> dict[str, Any]:
+    def task(self, run: ComparedRun, name: str) -> dict[str, Any]:
         """The record of task ``name`` in ``run``."""
         return dict(run.results["tasks"][name])
 
@@ -156,7 +138,7 @@ class Comparison:
             for name in self.tasks:
                 t = self.task(r, name)
                 n_layers = len(t["dev_accuracy_per_layer"])
-                for m in MODES:
+                for m in PAPER_MODES:
                     ci = t["accuracy_ci"].get(m) or [None, None]
                     rows.append({
                         "run": r.label, "model": r.meta.get("model"),
@@ -304,8 +286,8 @@ class Comparison:
 
     def average_rows(self) -> list[list[str]]:
         """Per category and over all shared tasks, one row per run; then the paper's row."""
-        rows = self._mean_rows(MODES)
-        rows.append([PAPER_ROW, "", *(f"{PAPER_AVERAGES[m]:.2f}" for m in MODES)])
+        rows = self._mean_rows(PAPER_MODES)
+        rows.append([PAPER_ROW, "", *(f"{PAPER_AVERAGES[m]:.2f}" for m in PAPER_MODES)])
         return rows
 
     def _mean_rows(self, modes: Sequence[str]) -> list[list[str]]:
@@ -358,7 +340,8 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Co
         raise ValueError("no run folders given; pass at least one")
     check_distinct_files([(d, item[0]) for d, item in given])
     items = [item for _, item in given]
-    runs = [Run(p, lab, r, v) for (p, r, v), lab in zip(items, run_labels(items), strict=True)]
+    labels = run_labels(items)
+    runs = [ComparedRun(p, lab, r, v) for (p, r, v), lab in zip(items, labels, strict=True)]
     comp = Comparison.of(runs)
     if out is not None:
         write_comparison(comp, out, inputs=[Path(d) for d in run_dirs])

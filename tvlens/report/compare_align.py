@@ -20,20 +20,41 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tvlens.run.record import SCHEMA_VERSION, read_results
 from tvlens.run.statistics import mode_outcomes
 
-__all__ = ["METRICS", "align_tasks", "answers_of", "check_accuracies", "check_distinct_files",
-           "check_one_metric", "check_unique_labels", "load_runs", "run_labels",
-           "setting_text"]  # fmt: skip
+__all__ = ["METRICS", "ComparedRun", "align_tasks", "answers_of", "check_accuracies",
+           "check_distinct_files", "check_one_metric", "check_unique_labels", "load_runs",
+           "run_labels", "setting_text"]  # fmt: skip
 
 Loaded = tuple[Path, dict[str, Any], int]  # (results.json, results as schema 2, version read)
 
 METRICS = {"single": "next-token accuracy", "any": "exact match of generated answers"}
 """``meta.answers`` -> the metric the accuracies of such a run are."""
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    """One results.json: where it came from, its label, and its content (schema version 2)."""
+
+    path: Path
+    label: str
+    results: dict[str, Any]
+    read_version: int
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The run's ``meta``."""
+        return dict(self.results["meta"])
+
+    def ok_tasks(self) -> dict[str, Any]:
+        """The finished tasks, by name."""
+        return {n: t for n, t in self.results["tasks"].items() if t.get("status") == "ok"}
+
 
 # Settings not shown in a label unless nothing else tells two runs apart (``weights_sha256``
 # differs with every model; ``wall_time_s`` with every run, so it never labels one).

@@ -1,20 +1,89 @@
 """The report over several runs: ``summary.md``'s tables and ``report.html``'s figures.
 
 :func:`tvlens.report.compare.compare` builds a :class:`~tvlens.report.compare.Comparison`;
-its ``markdown``, ``html_writer`` and table rows come from here (``comp`` is that
-Comparison, typed ``Any``: ``tvlens.report.compare`` imports this module).
+its ``markdown``, ``html_writer`` and table rows come from here. ``tvlens.report.compare``
+imports this module, so ``comp`` is typed by what the report reads of a Comparison:
+:class:`ComparisonLike`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.report.compare_align import setting_text
+from typing_extensions import Protocol, runtime_checkable
+
+from tvlens.report.compare_align import ComparedRun, setting_text
 from tvlens.report.fv import FV_COLUMNS, FV_NOTE
-from tvlens.report.summary import MODE_TITLES, MODES, PAPER_AVERAGES, fmt_ci, fmt_test
+from tvlens.report.summary import MODE_TITLES, PAPER_AVERAGES, fmt_ci, fmt_test
+from tvlens.run.names import PAPER_MODES
+
+
+@runtime_checkable
+class ComparisonLike(Protocol):
+    """What the report reads of a :class:`~tvlens.report.compare.Comparison`."""
+
+    @property
+    def runs(self) -> Sequence[ComparedRun]:
+        """The runs, labelled."""
+        ...
+
+    @property
+    def tasks(self) -> Sequence[str]:
+        """The tasks every run finished."""
+        ...
+
+    @property
+    def summaries(self) -> Mapping[str, Mapping[str, Any]]:
+        """Run label -> averages over :attr:`tasks`."""
+        ...
+
+    @property
+    def metric(self) -> str:
+        """What the accuracies are."""
+        ...
+
+    def task(self, run: ComparedRun, name: str) -> dict[str, Any]:
+        """The record of task ``name`` in ``run``."""
+        ...
+
+    def title(self) -> str:
+        """The report's title."""
+        ...
+
+    def alignment_note(self) -> str:
+        """Which tasks are compared, which dropped and why."""
+        ...
+
+    def fv_modes(self) -> tuple[str, ...]:
+        """The function-vector modes shown (none where not every run has them)."""
+        ...
+
+    def fv_note(self) -> str | None:
+        """Why the function vectors some runs have are not shown, else None."""
+        ...
+
+    def runs_rows(self) -> list[list[str]]:
+        """The runs table."""
+        ...
+
+    def task_rows(self) -> list[list[str]]:
+        """The per-task table."""
+        ...
+
+    def average_rows(self) -> list[list[str]]:
+        """The averages table, with the paper's row."""
+        ...
+
+    def fv_task_rows(self) -> list[list[str]]:
+        """The function vectors' per-task table."""
+        ...
+
+    def fv_average_rows(self) -> list[list[str]]:
+        """The function vectors' averages table."""
+        ...
 
 
 # ---- reports over several runs (tvlens.report.compare) ----------------------------------------
@@ -38,12 +107,12 @@ RUNS_HEADER = ["run", "results", "model", "format", "seed", "dev/test/baseline n
                "wall time"]  # fmt: skip
 
 
-def comparison_markdown(comp: Any, title: str | None = None) -> str:
+def comparison_markdown(comp: ComparisonLike, title: str | None = None) -> str:
     """``summary.md``: the runs, the per-task table, the averages beside the paper's.
 
     Then the function vectors, where every run has them (:func:`comparison_fv_markdown`).
     """
-    modes = [MODE_TITLES[m] for m in MODES]
+    modes = [MODE_TITLES[m] for m in PAPER_MODES]
     lines = [f"# {title or comp.title()}", "", *_md_table(RUNS_HEADER, comp.runs_rows())]
     lines += ["", comp.alignment_note()]
     if not comp.tasks:
@@ -69,7 +138,7 @@ def comparison_markdown(comp: Any, title: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_fv_markdown(comp: Any) -> list[str]:
+def comparison_fv_markdown(comp: ComparisonLike) -> list[str]:
     """``summary.md``'s function-vector section over the runs (where every run has them).
 
     Empty where no run has function vectors; the line saying why they are left out where
@@ -97,7 +166,7 @@ def comparison_fv_markdown(comp: Any) -> list[str]:
     ]
 
 
-def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Path], Any]:
+def comparison_html_writer(comp: ComparisonLike, title: str | None = None) -> Callable[[Path], Any]:
     """A function writing ``report.html`` (figures with error bars) to a given path."""
     title = title or comp.title()
     intro = _html_table(RUNS_HEADER, comp.runs_rows())
@@ -131,7 +200,8 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
         figs["Per-layer dev accuracy by relative depth"] = relative_depth_figure(curves)
         averages = {
             label: {
-                MODE_TITLES[m]: (s["overall"][m], s["intervals"]["overall"].get(m)) for m in MODES
+                MODE_TITLES[m]: (s["overall"][m], s["intervals"]["overall"].get(m))
+                for m in PAPER_MODES
             }
             for label, s in comp.summaries.items()
         }
@@ -147,7 +217,7 @@ def comparison_html_writer(comp: Any, title: str | None = None) -> Callable[[Pat
     return write
 
 
-def comparison_fv_figure(comp: Any) -> Any:
+def comparison_fv_figure(comp: ComparisonLike) -> Any:
     """The means over the shared tasks of the FV methods and TV Hypothesis, one bar per run."""
     from tvlens.report.plots import runs_bars_figure
 
@@ -165,7 +235,7 @@ def comparison_fv_figure(comp: Any) -> Any:
     )
 
 
-def runs_rows(comp: Any) -> list[list[str]]:
+def runs_rows(comp: ComparisonLike) -> list[list[str]]:
     """One row per run: label, file, model, format, seed, sizes, tasks, wall time."""
     rows = []
     for r in comp.runs:
@@ -180,7 +250,7 @@ def runs_rows(comp: Any) -> list[list[str]]:
     return rows
 
 
-def task_rows(comp: Any) -> list[list[str]]:
+def task_rows(comp: ComparisonLike) -> list[list[str]]:
     """One row per (shared task, run): best layer (depth), three accuracies, H − R."""
     rows = []
     for name in comp.tasks:
@@ -191,13 +261,13 @@ def task_rows(comp: Any) -> list[list[str]]:
             rows.append([
                 name if i == 0 else "", t["category"] if i == 0 else "", r.label,
                 f"{t['best_layer']}/{last} ({t['best_layer'] / max(last, 1):.2f})",
-                *(fmt_ci(t["accuracy"][m], ci.get(m)) for m in MODES),
+                *(fmt_ci(t["accuracy"][m], ci.get(m)) for m in PAPER_MODES),
                 fmt_test(t["comparisons"].get("hypothesis_vs_regular")),
             ])  # fmt: skip
     return rows
 
 
-def mean_rows(comp: Any, modes: Sequence[str]) -> list[list[str]]:
+def mean_rows(comp: ComparisonLike, modes: Sequence[str]) -> list[list[str]]:
     """Per category and over all shared tasks, one row per run: ``modes``' means."""
     rows = []
     cats = sorted({c for s in comp.summaries.values() for c in s["per_category"]})

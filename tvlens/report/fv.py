@@ -43,8 +43,10 @@ def fv_tasks(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {n: t for n, t in results["tasks"].items() if t.get("status") == "ok" and "fv" in t}
 
 
-def mean_aie(tasks: Mapping[str, Mapping[str, Any]]) -> torch.Tensor | None:
-    """The AIE averaged over ``tasks`` (each weighs the same), or None if there is none."""
+def mean_aie_of_records(tasks: Mapping[str, Mapping[str, Any]]) -> torch.Tensor | None:
+    """The AIE averaged over the ``fv`` records of ``tasks`` (each weighs the same), or None
+    if there is none or their shapes differ (:func:`tvlens.fv.indirect_effect.mean_aie`
+    averages :class:`~tvlens.fv.indirect_effect.IndirectEffects`)."""
     mats = [torch.tensor(t["fv"]["indirect_effect"]["aie"]) for t in tasks.values()]
     if not mats or len({m.shape for m in mats}) != 1:
         return None
@@ -87,7 +89,7 @@ def fv_markdown(results: Mapping[str, Any]) -> list[str]:
             + " | |"
         )
     lines += ["", FV_NOTE]
-    aie = mean_aie(tasks)
+    aie = mean_aie_of_records(tasks)
     if aie is not None:
         heads = ", ".join(f"({la}, {h}) {s:.3f}" for la, h, s in _top(aie))
         n = len(tasks)
@@ -133,17 +135,15 @@ def fv_figures(results: Mapping[str, Any]) -> dict[str, Any]:
     tasks = fv_tasks(results)
     if not tasks:
         return {}
-    rename = {"hypothesis": "tv_hypothesis"}
     accs = {
-        n: {rename.get(m, m): t["accuracy"][m] for m in FV_COLUMNS if m in t["accuracy"]}
-        for n, t in tasks.items()
+        n: {m: t["accuracy"][m] for m in FV_COLUMNS if m in t["accuracy"]} for n, t in tasks.items()
     }
     figs: dict[str, Any] = {
         "Task vectors, function vectors and baselines": comparison_figure(
             accs, title="Test accuracy per task and method (each vector at its dev-best layer)"
         )
     }
-    aie = mean_aie(tasks)
+    aie = mean_aie_of_records(tasks)
     if aie is not None:
         figs["Average indirect effect per head"] = aie_figure(
             aie, top=_top(aie, 10), title=f"AIE averaged over {len(tasks)} task(s)"

@@ -253,7 +253,7 @@ METHOD_LABELS = {
     "layer_average": "Layer-average",
     "mean_difference": "Mean difference",
     "fv_zero_shot": "FV zero-shot",
-    "tv_hypothesis": "TV Hypothesis",
+    "hypothesis": "TV Hypothesis",
     "regular": "Regular ICL",
 }
 

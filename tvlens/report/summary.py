@@ -14,11 +14,12 @@ from typing import Any
 
 from tvlens.report.fv import fv_figures, fv_markdown
 from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
-from tvlens.run.statistics import MODES, summarize
+from tvlens.run.names import PAPER_MODES
+from tvlens.run.statistics import summarize
 
 __all__ = [
-    "MODES",
     "PAPER_AVERAGES",
+    "PAPER_MODES",
     "fmt_acc",
     "fmt_ci",
     "fmt_p",
@@ -64,14 +65,14 @@ def generation_metrics_table(tasks: Mapping[str, Any]) -> list[str]:
     ok = {n: t for n, t in tasks.items() if t["status"] == "ok" and "f1" in t}
     if not ok:
         return []
-    cols = [f"{MODE_TITLES[m]} {k}" for k in ("first token", "F1") for m in MODES]
+    cols = [f"{MODE_TITLES[m]} {k}" for k in ("first token", "F1") for m in PAPER_MODES]
     lines = ["", "| task | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
 
     def row(name: str, values: Sequence[float]) -> str:
         return f"| {name} | " + " | ".join(fmt_acc(v) for v in values) + " |"
 
     per_task = {
-        n: [t["first_token_accuracy"][m] for m in MODES] + [t["f1"][m] for m in MODES]
+        n: [t["first_token_accuracy"][m] for m in PAPER_MODES] + [t["f1"][m] for m in PAPER_MODES]
         for n, t in ok.items()
     }
     lines += [row(n, v) for n, v in per_task.items()]
@@ -126,7 +127,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         a, ci, tests = t["accuracy"], t.get("accuracy_ci", {}), t.get("comparisons", {})
         lines.append(
             f"| {name} | {t['category']} | {t['n_kept']}/{t['n_pairs']} | {t['best_layer']} | "
-            + " | ".join(fmt_ci(a[m], ci.get(m)) for m in MODES)
+            + " | ".join(fmt_ci(a[m], ci.get(m)) for m in PAPER_MODES)
             + f" | {fmt_test(tests.get('hypothesis_vs_regular'))}"
             + f" | {fmt_test(tests.get('hypothesis_vs_baseline'))} |"
         )
@@ -153,13 +154,17 @@ def averages_table(summary: Mapping[str, Any]) -> list[str]:
     lines = ["", "| average | Baseline | Hypothesis | Regular |", "|---|---|---|---|"]
     for cat, acc in summary["per_category"].items():
         cis = ivs.get("per_category", {}).get(cat, {})
-        lines.append(f"| {cat} | " + " | ".join(fmt_ci(acc[m], cis.get(m)) for m in MODES) + " |")
+        lines.append(
+            f"| {cat} | " + " | ".join(fmt_ci(acc[m], cis.get(m)) for m in PAPER_MODES) + " |"
+        )
     o, cis = summary["overall"], ivs.get("overall", {})
     lines.append(
-        "| **all tasks** | " + " | ".join(fmt_ci(o[m], cis.get(m), bold=True) for m in MODES) + " |"
+        "| **all tasks** | "
+        + " | ".join(fmt_ci(o[m], cis.get(m), bold=True) for m in PAPER_MODES)
+        + " |"
     )
     p = PAPER_AVERAGES
-    lines.append(f"| {PAPER_ROW} | " + " | ".join(f"{p[m]:.2f}" for m in MODES) + " |")
+    lines.append(f"| {PAPER_ROW} | " + " | ".join(f"{p[m]:.2f}" for m in PAPER_MODES) + " |")
     return lines
 
 
@@ -193,7 +198,8 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
         cis = {n: t.get("accuracy_ci", {}) for n, t in ok.items()}
         s = results["summary"]
         overall_ci = s.get("intervals", {}).get("overall", {})
-        averages = {"all tasks": {m: (s["overall"][m], overall_ci.get(m)) for m in MODES}}
+        means: dict[str, Any] = {m: (s["overall"][m], overall_ci.get(m)) for m in PAPER_MODES}
+        averages = {"all tasks": means}
         any_answers = results["meta"].get("answers", "single") == "any"
         metric = "Exact match of generated answers" if any_answers else "Next-token accuracy"
         dev_metric = "first-token accuracy" if any_answers else "accuracy"

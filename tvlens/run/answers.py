@@ -23,8 +23,7 @@ from tvlens.evaluation.scorers import Generation
 from tvlens.evaluation.sweep import layer_sweep
 from tvlens.protocol import HookedModel
 from tvlens.run.methods import add_function_vectors, run_function_vectors
-
-ANSWERS = ("single", "any")
+from tvlens.run.protocol_config import ProtocolConfig
 
 
 def _metrics(results: dict[str, GenerationResult], name: str) -> dict[str, float]:
@@ -34,14 +33,14 @@ def _metrics(results: dict[str, GenerationResult], name: str) -> dict[str, float
 def run_generated(
     model: HookedModel,
     examples: tuple[list[ICLExample], list[ICLExample], list[ICLExample]],
-    cfg: Any,
+    cfg: ProtocolConfig,
     runner: Runner,
     timed: Callable[[str, Callable[[], Any]], Any],
     vectors: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The generated protocol on one task's ``(dev, test, baseline)`` examples.
 
-    ``cfg`` is a :class:`tvlens.run.protocol.ProtocolConfig` with ``answers="any"``;
+    ``cfg`` is the protocol (``answers="any"``);
     ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
     (layer, accuracies, per-example generations); with ``"fv"`` in ``cfg.methods``, the
     function-vector methods too (and the task's FV in ``vectors["function_vector"]``).

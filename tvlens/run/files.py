@@ -61,7 +61,7 @@ OUTPUT_FILES = ("results.json", "summary.md", "report.html")
 # A lock file with no readable content yet may be one being written right now.
 _FRESH_LOCK_S = 10.0
 
-_held: dict[Path, tuple[int, int]] = {}  # lock path -> (thread id, depth); re-entrant per thread
+_held: set[Path] = set()  # lock files this process holds (a second take is refused)
 _held_guard = threading.Lock()
 
 
@@ -177,39 +177,33 @@ def _acquire(path: Path) -> dict[str, Any]:
 def run_lock(out: str | Path) -> Iterator[Path]:
     """Hold ``<out>/.tvlens.lock`` for the duration of the ``with`` block.
 
-    Re-entrant within one thread (the CLI locks before loading the model, then
-    :func:`~tvlens.run.protocol.run_protocol` locks again). The file is removed in
-    ``finally`` if it is still this run's.
+    Taken once per run (the CLI, :func:`~tvlens.run.protocol.run_protocol` and the grid's
+    workers each take it once, then run a plan that takes none). A second take of the same
+    folder in this process, from any thread, is refused like one from another process: the
+    lock file names this pid, which is alive, so it could not tell the two apart. The file
+    is removed in ``finally`` if it is still this run's.
 
     Raises:
         ValueError: if another live run holds the lock, naming its pid and host.
     """
     path = Path(out).resolve() / LOCK_NAME
-    me = threading.get_ident()
     with _held_guard:
-        owner = _held.get(path)
-        if owner is not None and owner[0] == me:
-            _held[path] = (me, owner[1] + 1)
-            reentered = True
-        elif owner is not None:
-            raise ValueError(f"{path.parent} is in use by another run in this process")
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield path
-        finally:
-            with _held_guard:
-                _held[path] = (me, _held[path][1] - 1)
-        return
-    info = _acquire(path)
-    with _held_guard:
-        _held[path] = (me, 1)
+        if path in _held:
+            raise ValueError(
+                f"{path.parent} is in use by another run in this process; pass another --out"
+            )
+        _held.add(path)
+    try:
+        info = _acquire(path)
+    except BaseException:
+        with _held_guard:
+            _held.discard(path)
+        raise
     try:
         yield path
     finally:
         with _held_guard:
-            _held.pop(path, None)
+            _held.discard(path)
         holder = _read_lock(path)
         if holder is not None and holder.get("token") == info["token"]:
             with contextlib.suppress(FileNotFoundError):

@@ -239,10 +239,7 @@ def grid(
     t0 = time.perf_counter()
     model_names = _check_models(models)
     cfg = base_config(protocol)
-    fmts = _check_names("formats", [cfg.format] if formats is None else formats)
-    for f in fmts:
-        if f not in FORMATS:
-            raise ValueError(f"unknown prompt format {f!r}; choose one of {sorted(FORMATS)}")
+    fmts = _check_formats([cfg.format] if formats is None else formats)
     seed_list = check_seeds([cfg.seed] if seeds is None else seeds)
     if load is not None and (dtype != "float32" or device is not None or kind != "bridge"):
         raise ValueError(
@@ -252,29 +249,21 @@ def grid(
     if num_gpus < 0 or (num_cpus is not None and num_cpus <= 0):
         raise ValueError(f"need num_cpus > 0 and num_gpus >= 0, got {num_cpus}, {num_gpus}")
     chosen = _pick_backend(backend, address)
-    if load is None:
-        from tvlens.models import resolve_device, resolve_dtype
-
-        resolve_dtype(dtype)
-        if kind not in ("bridge", "hooked"):
-            raise ValueError(f"kind must be 'bridge' or 'hooked', got {kind!r}")
-        if chosen == "local":  # on Ray, the device is the actor's, checked where it loads
-            resolve_device(device)  # a device this machine lacks fails before any model loads
-    loader: Loader = load or _default_loader(dtype=dtype, device=device, kind=kind)
+    loader = load or _default_loader(dtype=dtype, device=device, kind=kind, backend=chosen)
     out = prepare_out(out)
     cells = [Cell(m, f, s) for m in model_names for f in fmts for s in seed_list]
     with run_lock(out):
         _check_grid_folder(out)
         book = _Book(out, cfg, model_names, fmts, seed_list, chosen, on_cell, progress)
         todo = book.plan(cells)
-        if todo and chosen == "local" and backend == "auto" and progress:
-            print(
-                f"tvlens grid: Ray is not installed: running {len(todo)} cell(s) in this "
-                f"process, one model after another. To run the models in parallel (or on a "
-                f"cluster with --address): {INSTALL_HINT}",
-                file=sys.stderr,
-            )
         if todo and chosen == "local":
+            if backend == "auto" and progress:
+                print(
+                    f"tvlens grid: Ray is not installed: running {len(todo)} cell(s) in this "
+                    f"process, one model after another. To run the models in parallel (or on "
+                    f"a cluster with --address): {INSTALL_HINT}",
+                    file=sys.stderr,
+                )
             _run_local(todo, loader, book)
         elif todo:
             from tvlens.run.grid_ray import run_on_ray
@@ -294,9 +283,23 @@ def grid(
     )
 
 
-def _default_loader(*, dtype: str, device: str | None, kind: str) -> Loader:
-    from tvlens.models import load_model
+def _check_formats(formats: Sequence[str]) -> list[str]:
+    fmts = _check_names("formats", formats)
+    for f in fmts:
+        if f not in FORMATS:
+            raise ValueError(f"unknown prompt format {f!r}; choose one of {sorted(FORMATS)}")
+    return fmts
 
+
+def _default_loader(*, dtype: str, device: str | None, kind: str, backend: str) -> Loader:
+    """:func:`tvlens.models.load_model` with these settings, checked before any model loads."""
+    from tvlens.models import load_model, resolve_device, resolve_dtype
+
+    resolve_dtype(dtype)
+    if kind not in ("bridge", "hooked"):
+        raise ValueError(f"kind must be 'bridge' or 'hooked', got {kind!r}")
+    if backend == "local":  # on Ray, the device is the actor's, checked where it loads
+        resolve_device(device)  # a device this machine lacks fails before any model loads
     return functools.partial(load_model, kind=kind, dtype=dtype, device=device)
 
 

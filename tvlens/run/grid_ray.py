@@ -98,61 +98,18 @@ def run_on_ray(
         ValueError: if no node has the CPUs or GPUs asked per model.
     """
     import ray
-    from ray.exceptions import RayActorError, RayError
 
     models = list(dict.fromkeys(c.model for c, _ in todo))
     started = _start(ray, address, len(models), num_cpus)
     actors: dict[str, Any] = {}
     try:
-        node_cpus, node_gpus = _node_capacity(ray)
         total_cpus = float(ray.cluster_resources().get("CPU", 0))
-        per_actor = num_cpus or max(1.0, min(node_cpus, total_cpus // len(models)))
-        if per_actor > node_cpus or num_gpus > node_gpus:
-            raise ValueError(
-                f"each model's actor asks for {per_actor:g} CPU(s) and {num_gpus:g} GPU(s), "
-                f"but the largest node of this Ray cluster has {node_cpus:g} CPU(s) and "
-                f"{node_gpus:g} GPU(s): lower --num-cpus / --num-gpus"
-            )
+        per_actor = _cpus_per_actor(ray, len(models), total_cpus, num_cpus, num_gpus)
         # a local instance this call started inherits this environment already
         local = started and address is None
         env = {} if local else {k: os.environ[k] for k in _ENV_VARS if k in os.environ}
-        remote = ray.remote(CellWorker)
-        tag = uuid.uuid4().hex[:8]
-        for m in models:
-            name = f"tvlens-grid-{tag}-{m}"
-            opts: dict[str, Any] = {
-                "name": name,
-                "num_cpus": per_actor,
-                "num_gpus": num_gpus,
-                "max_restarts": 0,
-            }
-            if env:
-                opts["runtime_env"] = {"env_vars": env}
-            threads = int(per_actor) if not num_gpus else None
-            actors[m] = remote.options(**opts).remote(
-                load, m, threads=threads, backend="ray", actor=name
-            )
-        pending: dict[Any, Cell] = {}
-        left = {m: 0 for m in models}
-        for cell, plan in todo:
-            pending[actors[cell.model].run.remote(cell, plan)] = cell
-            left[cell.model] += 1
-            book.cells[cell.key]["status"] = "running"  # queued on its model's actor
-        book.write()
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                cell = pending.pop(ref)
-                try:
-                    rec = ray.get(ref)
-                except RayActorError as err:
-                    rec = _lost(cell, f"the Ray actor running {cell.model}'s cells died", err)
-                except RayError as err:
-                    rec = _lost(cell, "Ray could not run the cell", err)
-                book.record(cell, rec)
-                left[cell.model] -= 1
-                if not left[cell.model]:  # free its CPUs, GPUs and memory for the next model
-                    ray.kill(actors.pop(cell.model))
+        _start_actors(ray, load, models, actors, per_actor, num_gpus, env)
+        _run_cells(ray, todo, actors, book)
         return {
             "name": "ray",
             "ray_version": ray.__version__,
@@ -167,6 +124,90 @@ def run_on_ray(
             ray.kill(actor)
         if started:
             ray.shutdown()
+
+
+def _cpus_per_actor(
+    ray: Any,
+    n_models: int,
+    total_cpus: float,
+    num_cpus: int | float | None,
+    num_gpus: int | float,
+) -> int | float:
+    """The CPUs of each model's actor (``num_cpus``, or the cluster's shared out).
+
+    Raises:
+        ValueError: if no node has the CPUs or GPUs asked per model.
+    """
+    node_cpus, node_gpus = _node_capacity(ray)
+    per_actor = num_cpus or max(1.0, min(node_cpus, total_cpus // n_models))
+    if per_actor > node_cpus or num_gpus > node_gpus:
+        raise ValueError(
+            f"each model's actor asks for {per_actor:g} CPU(s) and {num_gpus:g} GPU(s), "
+            f"but the largest node of this Ray cluster has {node_cpus:g} CPU(s) and "
+            f"{node_gpus:g} GPU(s): lower --num-cpus / --num-gpus"
+        )
+    return per_actor
+
+
+def _start_actors(
+    ray: Any,
+    load: Loader,
+    models: Sequence[str],
+    actors: dict[str, Any],
+    per_actor: int | float,
+    num_gpus: int | float,
+    env: dict[str, str],
+) -> None:
+    """One actor per model into ``actors`` (filled as they start, so all are freed after)."""
+    remote = ray.remote(CellWorker)
+    tag = uuid.uuid4().hex[:8]
+    for m in models:
+        name = f"tvlens-grid-{tag}-{m}"
+        opts: dict[str, Any] = {
+            "name": name,
+            "num_cpus": per_actor,
+            "num_gpus": num_gpus,
+            "max_restarts": 0,
+        }
+        if env:
+            opts["runtime_env"] = {"env_vars": env}
+        threads = int(per_actor) if not num_gpus else None
+        actors[m] = remote.options(**opts).remote(
+            load, m, threads=threads, backend="ray", actor=name
+        )
+
+
+def _run_cells(
+    ray: Any,
+    todo: Sequence[tuple[Cell, RunPlan]],
+    actors: dict[str, Any],
+    book: _Book,
+) -> None:
+    """Queue every cell on its model's actor; record each as it comes back, and free an
+    actor once its model's cells are done."""
+    from ray.exceptions import RayActorError, RayError
+
+    pending: dict[Any, Cell] = {}
+    left = {m: 0 for m in actors}
+    for cell, plan in todo:
+        pending[actors[cell.model].run.remote(cell, plan)] = cell
+        left[cell.model] += 1
+        book.cells[cell.key]["status"] = "running"  # queued on its model's actor
+    book.write()
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            cell = pending.pop(ref)
+            try:
+                rec = ray.get(ref)
+            except RayActorError as err:
+                rec = _lost(cell, f"the Ray actor running {cell.model}'s cells died", err)
+            except RayError as err:
+                rec = _lost(cell, "Ray could not run the cell", err)
+            book.record(cell, rec)
+            left[cell.model] -= 1
+            if not left[cell.model]:  # free its CPUs, GPUs and memory for the next model
+                ray.kill(actors.pop(cell.model))
 
 
 def _lost(cell: Cell, what: str, err: BaseException) -> dict[str, Any]:

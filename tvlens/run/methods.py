@@ -5,16 +5,20 @@ With ``"fv"`` in :attr:`~tvlens.run.protocol.ProtocolConfig.methods`, each task 
 the task-vector protocol, reusing its Regular and Hypothesis predictions and its layer, so
 every method is scored on the same test queries. The task's record then holds:
 
-* ``accuracy`` (and so ``counts``, ``accuracy_ci``, the summary's means and intervals): the
-  five methods of :data:`FV_MODES` beside ``baseline`` / ``hypothesis`` / ``regular``
+* ``accuracy`` (and so ``counts``, ``accuracy_ci``, the summary's means and intervals):
+  the five modes of :data:`~tvlens.run.names.FV_MODES` beside ``baseline`` /
+  ``hypothesis`` / ``regular``
   (with ``--answers any``: exact match of generated answers, and each method's
   ``first_token_accuracy`` and ``f1`` beside it);
 * ``test_examples``: one prediction per method per row (the ``shuffled`` and
   ``fv_shuffled`` rows ran on the same query with its demonstrations' labels shuffled);
 * ``fv``: each method's layer, its dev accuracy per layer, the function vector's
-  provenance (heads, k, layer, norm), the AIE of every head with the top heads, the dev
-  accuracy of each candidate k, the phase times, and ``file``: the vector itself is written
-  beside results.json as ``<task>.fv.safetensors`` + ``<task>.fv.json``.
+  provenance (heads, k, layer, norm), the AIE of every head with the top heads and what it
+  was computed from (the clean examples of the mean head activations, the shuffled-label
+  examples they were patched into, the answer token of each: enough to recompute it with
+  plain hooks, ``tests/test_independent_oracles.py``), the dev accuracy of each candidate
+  k, the phase times, and ``file``: the vector itself is written beside results.json as
+  ``<task>.fv.safetensors`` + ``<task>.fv.json``.
 
 With ``--answers any`` every method generates its answers and is scored as the task
 vectors are (:class:`~tvlens.evaluation.scorers.Generation`: exact match, first token, F1),
@@ -27,10 +31,7 @@ definition of a head's output) are the README's and are recorded in ``meta.fv``.
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +42,15 @@ from tvlens.fv.comparison import MethodComparison, Scored
 from tvlens.fv.methods import compare_methods
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector
 from tvlens.protocol import HookedModel
-from tvlens.run.files import is_ours, write_outputs
-
-METHODS = ("tv", "fv")
-"""What ``tvlens run --methods`` runs: ``tv`` (the paper's protocol) and ``fv``."""
-
-FV_MODES = ("shuffled", "fv_shuffled", "layer_average", "mean_difference", "fv_zero_shot")
-"""The accuracies ``fv`` adds to a task's record (see :mod:`tvlens.fv.methods`)."""
+from tvlens.run.files import write_outputs
+from tvlens.run.names import FV_MODES, PROTOCOL_METHODS
 
 FV_SETTINGS: dict[str, Any] = {"k": list(DEFAULT_KS), "n_corrupted": 25, "head_output": "residual"}
 """How ``--methods tv,fv`` builds function vectors (recorded in ``meta.fv``)."""
 
 
 def check_methods(methods: Any, answers: str) -> list[str]:
-    """``methods`` as a list in :data:`METHODS` order.
+    """``methods`` as a list in :data:`~tvlens.run.names.PROTOCOL_METHODS` order.
 
     Raises:
         TypeError: not a list or tuple of strings (a plain ``"tv,fv"`` is refused).
@@ -64,9 +60,9 @@ def check_methods(methods: Any, answers: str) -> list[str]:
     if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
         hint = f"; did you mean {methods.split(',')!r}?" if isinstance(methods, str) else ""
         raise TypeError(f"methods must be a list of method names, got {methods!r}{hint}")
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in PROTOCOL_METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(PROTOCOL_METHODS)}")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods {list(methods)} name one method twice")
     if "tv" not in methods:
@@ -74,7 +70,7 @@ def check_methods(methods: Any, answers: str) -> list[str]:
             "methods must include 'tv': function vectors are compared with the task-vector "
             "protocol's Regular and Hypothesis on the same test examples; pass ['tv', 'fv']"
         )
-    return [m for m in METHODS if m in methods]
+    return [m for m in PROTOCOL_METHODS if m in methods]
 
 
 def run_function_vectors(
@@ -104,10 +100,7 @@ def run_function_vectors(
         head_output=FV_SETTINGS["head_output"],
         tv_layer=tv_layer,
         n_corrupted=FV_SETTINGS["n_corrupted"],
-        known={
-            "regular": regular,
-            "tv_hypothesis": replace(hypothesis, mode="tv_hypothesis"),
-        },
+        known={"regular": regular, "hypothesis": hypothesis},
         seed=seed,
         scorer=scorer,
         fmt=fmt,
@@ -153,25 +146,14 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
 def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
     """Write ``out/<key>.fv.safetensors`` and ``.json`` (atomic, in the run's manifest).
 
-    A file of that name that tvlens did not write is kept: the pair then goes to
-    ``<key>.fv.tvlens-<pid>.*`` (with a warning).
+    A file of that name that tvlens did not write (or that was edited since) is kept:
+    the pair then goes to ``<key>.fv.tvlens-<pid>.*`` (:func:`~tvlens.run.files.write_outputs`
+    moves both files, so the pair keeps one stem, and warns).
 
     Returns:
         The stem to pass to :meth:`FunctionVector.load`, relative to ``out``.
     """
     blob, text = fv.to_bytes()
     stem = f"{key}.fv"
-    theirs = [
-        n
-        for n in (f"{stem}.safetensors", f"{stem}.json")
-        if (out / n).exists() and not is_ours(out, n)
-    ]
-    if theirs:  # both files move, so that the pair keeps one stem
-        stem = f"{key}.fv.tvlens-{os.getpid()}"
-        warnings.warn(
-            f"{', '.join(str(out / n) for n in theirs)} not written by tvlens (or edited "
-            f"since): kept; this run's function vector goes to {out / stem}.*",
-            stacklevel=2,
-        )
-    write_outputs(out, [(f"{stem}.safetensors", blob), (f"{stem}.json", text)])  # the pair writer
-    return stem
+    written = write_outputs(out, [(f"{stem}.safetensors", blob), (f"{stem}.json", text)])
+    return written[0].name.removesuffix(".safetensors")

@@ -8,8 +8,10 @@
   ``results.json`` (also where function vectors stand beside it).
 - A **protocol method** is what ``tvlens run --methods`` runs (:data:`PROTOCOL_METHODS`):
   ``tv`` (the paper's protocol) and ``fv`` (function vectors beside it). It is not the
-  Runner's execution method (``RunConfig.method``: ``auto`` / ``packed`` / ``batched``,
+  Runner's execution method (``RunConfig.method``, one of
+  :data:`~tvlens.engine.config.EXECUTION_METHODS`: ``auto`` / ``packed`` / ``batched``,
   ``tvlens run --method``), which never changes a result.
+- The **answers** a run scores (:data:`ANSWERS`): ``single`` or ``any``.
 
 This module imports nothing from tvlens, so any layer may use it.
 """
@@ -50,3 +52,8 @@ ProtocolMethod = Literal["tv", "fv"]
 
 PROTOCOL_METHODS: tuple[ProtocolMethod, ...] = ("tv", "fv")
 """Every protocol method, in the order ``meta.methods`` lists them."""
+
+ANSWERS = ("single", "any")
+"""What ``tvlens run --answers`` takes and ``meta.answers`` records: single-token answers
+scored by the next token (the paper), or answers of any length, generated
+(:mod:`tvlens.run.answers`)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tvlens._compat import model_name, transformer_lens_version
+from tvlens._example import ICLExample
 from tvlens._version import __version__
 from tvlens.engine.batching import model_dtype
 from tvlens.engine.runner import Runner
@@ -67,45 +68,18 @@ def run_task(
     :class:`~tvlens.FunctionVector` is put in ``vectors["function_vector"]`` if given.
     """
     runner = Runner.bind(model, run or cfg.run)
-    from tvlens.tasks import for_model
-
     fmt = cfg.prompt_format
-    phase = on_phase or (lambda _: None)
     t0 = time.perf_counter()
     task = load_task(task_ref, cfg.on_conflict)
-    record: dict[str, Any] = {
-        "category": task.category,
-        "n_pairs": len(task),
-        "n_kept": 0,
-        "n_dropped": len(task),
-        "n_conflicts_dropped": int(getattr(task, "n_conflicts_dropped", 0)),
-        "n_stripped": int(getattr(task, "n_stripped", 0)),
-    }
-    # Single-token answers for next-token scoring (the paper); with answers="any", every
-    # answer the generation can produce within max_new_tokens.
-    max_tokens = cfg.max_new_tokens if cfg.answers == "any" else 1
+    record = _task_counts(task)
     try:
-        kept = for_model(task, model, fmt, max_tokens=max_tokens)
-        record.update(n_kept=kept.n_kept, n_dropped=kept.n_dropped)
-        # Dev and test queries are disjoint; a task with fewer than n_dev + n_test pairs
-        # (the 25 letters of next_letter) splits its queries in proportion and repeats them.
-        dev, test = kept.dev_test(
-            cfg.n_dev, cfg.n_test, n_demos=cfg.n_demos, n_dummy=cfg.n_dummy, seed=cfg.seed
-        )
-        base = kept.sample(cfg.n_baseline, n_demos=1, n_dummy=1, seed=cfg.seed + 2)
+        dev, test, base = _sample_sets(task, model, cfg, record)
     except ValueError as err:
         warnings.warn(f"skipping task {task.name}: {err}", stacklevel=2)
         return {"status": "skipped", "reason": str(err), **record}
     opts: dict[str, Any] = {"fmt": fmt, "run": runner}
     times = {"filter_and_sample": time.perf_counter() - t0}
-
-    def timed(name: str, fn: Callable[[], Any]) -> Any:
-        phase(name)
-        start = time.perf_counter()
-        out = fn()
-        times[name] = time.perf_counter() - start
-        return out
-
+    timed = _phase_timer(times, on_phase or (lambda _: None))
     if cfg.answers == "any":
         generated = run_generated(model, (dev, test, base), cfg, runner, timed, vectors)
         return {
@@ -128,36 +102,102 @@ def run_task(
         "wall_time_s": time.perf_counter() - t0,
         "phase_times_s": times,
         "test_examples": _test_records(reg, hyp),
-        "baseline_examples": [
-            {
-                "query": p.query,
-                "answer": p.answer,
-                "answer_token_id": p.answer_token_id,
-                "baseline": p.to_record(),
-            }
-            for p in bas.predictions
-        ],
+        "baseline_examples": _baseline_records(bas),
     }
     if "fv" in cfg.methods:
-        fv = timed(
-            "function_vectors",
-            lambda: run_function_vectors(
-                model,
-                dev,
-                test,
-                regular=reg,
-                hypothesis=hyp,
-                tv_layer=sweep.best_layer,
-                seed=cfg.seed,
-                runner=runner,
-                fmt=fmt,
-            ),
-        )
-        out = add_function_vectors(out, fv)
-        if vectors is not None:
-            vectors["function_vector"] = fv.function_vector
+        out = _with_function_vectors(out, model, (dev, test), (reg, hyp, sweep.best_layer),
+                                     cfg, runner, timed, vectors)  # fmt: skip
         out["wall_time_s"] = time.perf_counter() - t0
     return out
+
+
+def _with_function_vectors(
+    out: dict[str, Any],
+    model: HookedModel,
+    sets: tuple[list[ICLExample], list[ICLExample]],
+    tv: tuple[ModeResult, ModeResult, int],
+    cfg: ProtocolConfig,
+    runner: Runner,
+    timed: Callable[[str, Callable[[], Any]], Any],
+    vectors: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``out`` with the ``--methods fv`` results on ``(dev, test)`` beside the task vector's
+    ``(regular, hypothesis, layer)``; the function vector put in ``vectors`` if given."""
+    (dev, test), (reg, hyp, layer) = sets, tv
+    fv = timed(
+        "function_vectors",
+        lambda: run_function_vectors(
+            model, dev, test, regular=reg, hypothesis=hyp, tv_layer=layer, seed=cfg.seed,
+            runner=runner, fmt=cfg.prompt_format,
+        ),
+    )  # fmt: skip
+    out = add_function_vectors(out, fv)
+    if vectors is not None:
+        vectors["function_vector"] = fv.function_vector
+    return out
+
+
+def _task_counts(task: Any) -> dict[str, Any]:
+    """A task record's counts before filtering: every pair dropped until some are kept."""
+    return {
+        "category": task.category,
+        "n_pairs": len(task),
+        "n_kept": 0,
+        "n_dropped": len(task),
+        "n_conflicts_dropped": int(getattr(task, "n_conflicts_dropped", 0)),
+        "n_stripped": int(getattr(task, "n_stripped", 0)),
+    }
+
+
+def _sample_sets(
+    task: Any, model: HookedModel, cfg: ProtocolConfig, record: dict[str, Any]
+) -> tuple[list[ICLExample], list[ICLExample], list[ICLExample]]:
+    """The task's ``(dev, test, baseline)`` examples; ``record``'s kept/dropped counts set.
+
+    Raises:
+        ValueError: too few pairs the model can answer (the task is skipped).
+    """
+    from tvlens.tasks import for_model
+
+    # Single-token answers for next-token scoring (the paper); with answers="any", every
+    # answer the generation can produce within max_new_tokens.
+    max_tokens = cfg.max_new_tokens if cfg.answers == "any" else 1
+    kept = for_model(task, model, cfg.prompt_format, max_tokens=max_tokens)
+    record.update(n_kept=kept.n_kept, n_dropped=kept.n_dropped)
+    # Dev and test queries are disjoint; a task with fewer than n_dev + n_test pairs
+    # (the 25 letters of next_letter) splits its queries in proportion and repeats them.
+    dev, test = kept.dev_test(
+        cfg.n_dev, cfg.n_test, n_demos=cfg.n_demos, n_dummy=cfg.n_dummy, seed=cfg.seed
+    )
+    base = kept.sample(cfg.n_baseline, n_demos=1, n_dummy=1, seed=cfg.seed + 2)
+    return dev, test, base
+
+
+def _phase_timer(
+    times: dict[str, float], phase: Callable[[str], None]
+) -> Callable[[str, Callable[[], Any]], Any]:
+    """``timed(name, fn)``: announce phase ``name``, run ``fn``, put its seconds in ``times``."""
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        phase(name)
+        start = time.perf_counter()
+        out = fn()
+        times[name] = time.perf_counter() - start
+        return out
+
+    return timed
+
+
+def _baseline_records(bas: ModeResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "query": p.query,
+            "answer": p.answer,
+            "answer_token_id": p.answer_token_id,
+            "baseline": p.to_record(),
+        }
+        for p in bas.predictions
+    ]
 
 
 def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
@@ -242,6 +282,18 @@ def _check_locked(out: Path) -> None:
         )
 
 
+def _check_with_model(model: HookedModel, plan: RunPlan, meta: dict[str, Any]) -> None:
+    """The checks of :func:`execute` that need the model: ``meta`` (its class, tokenizer
+    and weights) against a run already in ``plan.out``, every task's pairs against its
+    tokenizer's special tokens (before any task runs)."""
+    prev_meta = plan.previous.meta if plan.previous is not None else {}
+    if plan.previous is not None and (diff := settings_diff(with_defaults(prev_meta), meta)):
+        raise refuse_settings(plan.out / RESULTS_FILE, diff)
+    specials = special_pattern(getattr(model, "tokenizer", None))
+    for ref, task in plan.tasks:
+        check_task_data(ref, task, plan.cfg.prompt_format, specials)
+
+
 def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict[str, Any]:
     """Run ``plan`` (from :func:`~tvlens.run.plan.preflight`) on ``model``; as
     :func:`run_protocol`, whose lock on ``plan.out`` the caller holds.
@@ -261,11 +313,7 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
     _check_locked(out)
     meta = run_meta(model, cfg)
     prev_meta = plan.previous.meta if plan.previous is not None else {}
-    if plan.previous is not None and (diff := settings_diff(with_defaults(prev_meta), meta)):
-        raise refuse_settings(out / RESULTS_FILE, diff)
-    specials = special_pattern(getattr(model, "tokenizer", None))
-    for ref, task in plan.tasks:  # the tokenizer's special tokens, before any task runs
-        check_task_data(ref, task, cfg.prompt_format, specials)
+    _check_with_model(model, plan, meta)
     tasks: dict[str, Any] = dict(plan.previous.tasks) if plan.previous is not None else {}
     wall0 = float(prev_meta.get("wall_time_s") or 0.0)
     keys = plan.keys

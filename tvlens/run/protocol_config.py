@@ -17,8 +17,8 @@ from typing import Any
 
 from tvlens.engine.config import RunConfig
 from tvlens.prompts import FORMATS, PromptFormat, get_format
-from tvlens.run.answers import ANSWERS
 from tvlens.run.methods import FV_SETTINGS, check_methods
+from tvlens.run.names import ANSWERS
 from tvlens.run.resume import EXECUTION_KEY
 from tvlens.run.tasks import ON_CONFLICT, check_task_keys
 

@@ -36,9 +36,15 @@ from typing import Any
 
 from tvlens.evaluation.stats import Spread
 from tvlens.protocol import HookedModel
-from tvlens.report.compare import FV_TABLE_MODES, Comparison, Run, has_function_vectors, run_labels
+from tvlens.report.compare import (
+    FV_TABLE_MODES,
+    ComparedRun,
+    Comparison,
+    has_function_vectors,
+    run_labels,
+)
 from tvlens.report.fv import FV_COLUMNS
-from tvlens.report.summary import MODE_TITLES, MODES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
+from tvlens.report.summary import MODE_TITLES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
 from tvlens.run.files import (
     check_folder_kind,
     check_outputs_ours,
@@ -47,7 +53,7 @@ from tvlens.run.files import (
     run_lock,
     write_output,
 )
-from tvlens.run.names import FV_MODES
+from tvlens.run.names import FV_MODES, PAPER_MODES
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol import execute
 from tvlens.run.protocol_config import ProtocolConfig
@@ -171,7 +177,7 @@ def _write(out: Path, agg: dict[str, Any], runs: Mapping[int, dict[str, Any]]) -
     write_output(out, SEEDS_FILE, dumps_strict(agg))
     write_output(out, "summary.md", seeds_markdown(agg))
     items = [(seed_dir(out, s) / "results.json", r, 2) for s, r in runs.items()]
-    comp = Comparison.of([Run(p, lab, r, v) for (p, r, v), lab in
+    comp = Comparison.of([ComparedRun(p, lab, r, v) for (p, r, v), lab in
                           zip(items, run_labels(items), strict=True)])  # fmt: skip
     title = f"tvlens run: {agg['meta']['model']}, seeds {', '.join(map(str, agg['seeds']))}"
     write_output(out, "report.html", comp.html_writer(title))
@@ -203,7 +209,7 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     names = list(dict.fromkeys(n for r in results for n in r["tasks"]))
     ok = [n for n in names if all(r["tasks"].get(n, {}).get("status") == "ok" for r in results)]
     fv = all(has_function_vectors(r["tasks"][n] for n in ok) for r in results)
-    modes = (*MODES, *FV_MODES) if fv else MODES
+    modes = (*PAPER_MODES, *FV_MODES) if fv else PAPER_MODES
     tasks = {}
     for n in ok:
         recs = [r["tasks"][n] for r in results]
@@ -268,7 +274,7 @@ def _cell(d: Mapping[str, Any], bold: bool = False) -> str:
 def seeds_markdown(agg: Mapping[str, Any]) -> str:
     """``summary.md`` of a multi-seed run: mean ± sd across seeds beside within-seed intervals."""
     meta, seeds = agg["meta"], agg["seeds"]
-    modes = [MODE_TITLES[m] for m in MODES]
+    modes = [MODE_TITLES[m] for m in PAPER_MODES]
     lines = [
         f"# tvlens run: {meta['model']}, {len(seeds)} seed(s): {', '.join(map(str, seeds))}",
         "",
@@ -288,23 +294,25 @@ def seeds_markdown(agg: Mapping[str, Any]) -> str:
     ]
     for n, t in agg["tasks"].items():
         layers = ", ".join(map(str, t["best_layer"]))
-        cells = " | ".join(_cell(t["accuracy"][m]) for m in MODES)
+        cells = " | ".join(_cell(t["accuracy"][m]) for m in PAPER_MODES)
         lines.append(f"| {n} | {t['category']} | {layers} | {cells} |")
     s = agg["summary"]
     lines += ["", "| average | " + " | ".join(modes) + " |", "|---|---|---|---|"]
     for c, block in s["per_category"].items():
-        lines.append(f"| {c} | " + " | ".join(_cell(block[m]) for m in MODES) + " |")
+        lines.append(f"| {c} | " + " | ".join(_cell(block[m]) for m in PAPER_MODES) + " |")
     lines.append(
-        "| **all tasks** | " + " | ".join(_cell(s["overall"][m], True) for m in MODES) + " |"
+        "| **all tasks** | " + " | ".join(_cell(s["overall"][m], True) for m in PAPER_MODES) + " |"
     )
-    lines.append(f"| {PAPER_ROW} | " + " | ".join(f"{PAPER_AVERAGES[m]:.2f}" for m in MODES) + " |")
+    lines.append(
+        f"| {PAPER_ROW} | " + " | ".join(f"{PAPER_AVERAGES[m]:.2f}" for m in PAPER_MODES) + " |"
+    )
     lines += ["", "Averages of each seed (95% bootstrap intervals):", "",
               "| seed | " + " | ".join(modes) + " |", "|---|---|---|---|"]  # fmt: skip
     for seed, summ in s["per_seed"].items():
         cis = summ["intervals"]["overall"]
         lines.append(
             f"| {seed} | "
-            + " | ".join(fmt_ci(summ["overall"][m], cis.get(m)) for m in MODES)
+            + " | ".join(fmt_ci(summ["overall"][m], cis.get(m)) for m in PAPER_MODES)
             + " |"
         )
     if agg["tasks_not_in_every_seed"]:

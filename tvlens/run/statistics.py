@@ -35,7 +35,6 @@ from tvlens.evaluation.stats import (
 )
 from tvlens.run.names import PAPER_MODES
 
-MODES: tuple[str, ...] = PAPER_MODES  # the name tvlens.report.summary imports
 COMPARISONS = (
     ("hypothesis", "regular"),
     ("hypothesis", "baseline"),

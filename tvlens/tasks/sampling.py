@@ -8,7 +8,7 @@ same examples on every machine and for every ``PYTHONHASHSEED``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from tvlens._example import ICLExample
@@ -51,6 +51,21 @@ def sample_examples(
         )
     if n == 0:
         return []
+    pool = _query_pool(task, n_demos, exclude_queries)
+    space = task.input_space
+    space_set = set(space)
+    rng = random.Random(seed)
+    order: list[int] = []
+    while len(order) < n:
+        perm = list(pool)
+        rng.shuffle(perm)
+        order.extend(perm)
+    return [_draw_example(task, qi, rng, n_demos, n_dummy, space, space_set) for qi in order[:n]]
+
+
+def _query_pool(task: PairSource, n_demos: int, exclude_queries: Iterable[str]) -> list[int]:
+    """The indices of the pairs a query may be drawn from (checked: enough pairs for the
+    demonstrations, and some left after ``exclude_queries``)."""
     if len(task.pairs) < n_demos + 1:
         raise ValueError(
             f"task {task.name!r} has {len(task.pairs)} pairs{task._size_note()}, too few "
@@ -68,41 +83,36 @@ def sample_examples(
             f"task {task.name!r} has {len(task.pairs)} pairs{task._size_note()} and "
             f"exclude_queries removes all of them; no query is left"
         )
-    space = task.input_space
-    space_set = set(space)
-    rng = random.Random(seed)
-    order: list[int] = []
-    while len(order) < n:
-        perm = list(pool)
-        rng.shuffle(perm)
-        order.extend(perm)
-    out: list[ICLExample] = []
-    n_pairs = len(task.pairs)
-    for qi in order[:n]:
-        query, answer = task.pairs[qi]
-        others = [j for j in range(n_pairs) if j != qi]
-        demos = tuple(task.pairs[j] for j in rng.sample(others, n_demos))
-        n_space = len(space) - (1 if query in space_set else 0)
-        if n_space < n_dummy:
-            raise ValueError(
-                f"task {task.name!r} has {len(space)} inputs to draw dummy queries from "
-                f"({n_space} besides the query {query!r}){task._size_note()}, too few for "
-                f"n_dummy={n_dummy}"
-            )
-        dummies: tuple[str, ...] = ()
-        if n_dummy:
-            cand = [s for s in space if s != query]
-            dummies = tuple(rng.sample(cand, n_dummy))
-        out.append(
-            ICLExample(
-                demos=demos,
-                query=query,
-                answer=answer,
-                dummy_queries=dummies,
-                task=task.name,
-            )
+    return pool
+
+
+def _draw_example(
+    task: PairSource,
+    qi: int,
+    rng: random.Random,
+    n_demos: int,
+    n_dummy: int,
+    space: Sequence[str],
+    space_set: set[str],
+) -> ICLExample:
+    """The example of query ``task.pairs[qi]``: its demonstrations, then its dummy queries."""
+    query, answer = task.pairs[qi]
+    others = [j for j in range(len(task.pairs)) if j != qi]
+    demos = tuple(task.pairs[j] for j in rng.sample(others, n_demos))
+    n_space = len(space) - (1 if query in space_set else 0)
+    if n_space < n_dummy:
+        raise ValueError(
+            f"task {task.name!r} has {len(space)} inputs to draw dummy queries from "
+            f"({n_space} besides the query {query!r}){task._size_note()}, too few for "
+            f"n_dummy={n_dummy}"
         )
-    return out
+    dummies: tuple[str, ...] = ()
+    if n_dummy:
+        cand = [s for s in space if s != query]
+        dummies = tuple(rng.sample(cand, n_dummy))
+    return ICLExample(
+        demos=demos, query=query, answer=answer, dummy_queries=dummies, task=task.name
+    )
 
 
 def split_query_inputs(
