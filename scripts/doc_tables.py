@@ -22,8 +22,9 @@ Commands (run from anywhere; ``--root`` is the repository, by default the parent
     python scripts/doc_tables.py check   # exit 1, naming each table that disagrees
 
 ``check`` (run by ``tests/test_docs.py``) also fails on a table of numbers outside markers and on
-a marker whose extract is not committed. The script reads JSON only (it imports nothing from
-tvlens), so it keeps working while tvlens's modules move.
+a marker whose extract is not committed. The script reads JSON only; its column titles, the
+paper's row and the number formats are imported from ``tvlens.report`` so the tables read as
+summary.md does.
 
 Table kinds (``NAME/KIND``): ``main`` (per task: pairs kept, best layer, Baseline / Hypothesis /
 Regular), ``averages`` (per category and over all tasks, with the paper's row), ``main-ci``
@@ -39,7 +40,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import re
 import sys
@@ -48,23 +48,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tvlens.report.fv import FV_COLUMNS
+from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
+from tvlens.report.summary import MODE_TITLES, PAPER_AVERAGES
+from tvlens.report.summary import PAPER_ROW as SUMMARY_PAPER_ROW
+
 ROOT = Path(__file__).resolve().parents[1]
 PIN_FORMAT = 1
 
-# Hendel et al. (2023)'s averages over their 7 models (2.8B-30B): quoted from the paper, not
-# computed, so they are the one constant row of a generated table.
-PAPER_ROW = ("paper (7 models, 2.8B–30B)", 0.13, 0.74, 0.84)
-TV_MODES = {"baseline": "Baseline", "hypothesis": "Hypothesis", "regular": "Regular"}
-FV_COLUMNS = {  # as tvlens's summary.md titles them (least to most information)
-    "baseline": "Baseline",
-    "shuffled": "ICL, shuffled labels",
-    "fv_shuffled": "FV + shuffled",
-    "layer_average": "layer-average",
-    "mean_difference": "mean difference",
-    "fv_zero_shot": "FV zero-shot",
-    "hypothesis": "TV Hypothesis",
-    "regular": "Regular",
-}
+# The paper's row, the column titles and the number formats are tvlens's own (the tables here
+# must read as summary.md does): imported, not copied.
+PAPER_ROW = (SUMMARY_PAPER_ROW, *(PAPER_AVERAGES[m] for m in ("baseline", "hypothesis", "regular")))
+TV_MODES = dict(MODE_TITLES)
 WEAK_CORRUPTION = 0.5  # shuffled-label ICL keeping this share of clean ICL: a weak corruption
 SIGNIFICANT = 0.05
 META_KEYS = (
@@ -290,32 +285,10 @@ def pin(results_dir: Path, name: str, root: Path = ROOT, dest: Path | None = Non
 
 
 # ---- rendering ---------------------------------------------------------------------------
-def acc(x: Any, bold: bool = False) -> str:
-    """``0.58`` (``–`` where there is none), bold if asked: tvlens's ``fmt_acc``."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"**{x:.2f}**" if bold else f"{x:.2f}"
-
-
-def acc_ci(x: Any, ci: Sequence[Any] | None, bold: bool = False) -> str:
-    """``0.58 [0.44, 0.71]``: tvlens's ``fmt_ci``."""
-    if ci is None or acc(x) == "–" or any(v is None for v in ci):
-        return acc(x, bold)
-    return f"{acc(x, bold)} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def pval(p: Any) -> str:
-    """Two significant digits, ``<0.001`` below that: tvlens's ``fmt_p``."""
-    if p is None or not math.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.2g}"
-
-
-def test_cell(test: Mapping[str, Any] | None) -> str:
-    """``+0.30 (p 0.0015)``: tvlens's ``fmt_test``."""
-    if not test or test.get("difference") is None:
-        return "–"
-    return f"{test['difference']:+.2f} (p {pval(test.get('p'))})"
+acc = fmt_acc
+acc_ci = fmt_ci
+pval = fmt_p
+test_cell = fmt_test
 
 
 def _ok(pinned: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -58,7 +58,6 @@ from tvlens.engine.config import RunConfig
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import answer_ids, check_example_list
 from tvlens.fv.head_patches import HeadPatches, head_patch_hooks
-from tvlens.hooks import resid_hook_name
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts
 from tvlens.protocol import HookedModel
 
@@ -336,34 +335,30 @@ def mean_head_activations(
     """
     check_example_list(examples)
     runner = Runner.bind(model, run)
-    n_layers = runner.n_layers
-    layers = range(n_layers)
     post_norm = _compat.post_attention_norm(model, 0) is not None
-    z_names = [_compat.HOOK_Z_TEMPLATE.format(layer=la) for la in layers]
-    out_names = [_compat.ATTN_OUT_TEMPLATE.format(layer=la) for la in layers]
-    resid_names = [resid_hook_name(la) for la in layers]
-    scale_names = [_compat.POST_ATTN_SCALE_TEMPLATE.format(layer=la) for la in layers]
-    names = z_names + out_names + resid_names + (scale_names if post_norm else [])
+    templates = {
+        "z": _compat.HOOK_Z_TEMPLATE,
+        "attn_out": _compat.ATTN_OUT_TEMPLATE,
+        "resid": _compat.RESID_POST_TEMPLATE,
+        **({"scale": _compat.POST_ATTN_SCALE_TEMPLATE} if post_norm else {}),
+    }
+    names = {k: [t.format(layer=la) for la in range(runner.n_layers)] for k, t in templates.items()}
     answers = answer_ids(model, examples, fmt, first_token=first_token)
     values, prob, correct = arrow_activations(
-        runner, icl_prompts(examples, fmt), fmt, names, answers
+        runner, icl_prompts(examples, fmt), fmt, [n for ns in names.values() for n in ns], answers
     )
-
-    z = torch.stack([values[nm] for nm in z_names], 1)  # [n, L, H, d_head]
-    attn_out = torch.stack([values[nm] for nm in out_names], 1)  # [n, L, d_model]
-    scale = (
-        torch.stack([values[nm] for nm in scale_names], 1).reshape(len(examples), n_layers)
-        if post_norm
-        else None
-    )
-    outputs, attn_scale, err = head_outputs(model, z, attn_out, scale)
+    # every hook as [n, n_layers, ...]: z [n, L, H, d_head], attn_out and resid [n, L, d_model]
+    got = {k: torch.stack([values[nm] for nm in ns], 1) for k, ns in names.items()}
+    scale = got["scale"].reshape(len(examples), -1) if post_norm else None
+    outputs, attn_scale, err = head_outputs(model, got["z"], got["attn_out"], scale)
+    z = got["z"]
     tasks = {ex.task for ex in examples}
     return HeadActivations(
         model_name=_compat.model_name(model),
         task=tasks.pop() if len(tasks) == 1 else "mixed",
         z=z.mean(0),
         outputs=outputs,
-        resid=torch.stack([values[nm] for nm in resid_names], 1).mean(0),
+        resid=got["resid"].mean(0),
         clean_prob=prob,
         clean_correct=correct,
         post_norm=post_norm,
