@@ -50,6 +50,25 @@ def fresh_tiny_model(request: pytest.FixtureRequest) -> Any:
     return build_tiny(request.param)
 
 
+@pytest.fixture()
+def loads(model: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Patch ``tvlens.models.load_model`` to return the test module's ``model`` fixture.
+
+    The list records each load's model name, so a test can check that a command refused
+    its input before loading anything.
+    """
+    import tvlens.models
+
+    calls: list[str] = []
+
+    def fake(name: str = "gemma-3-270m", **kw: Any) -> Any:
+        calls.append(name)
+        return model
+
+    monkeypatch.setattr(tvlens.models, "load_model", fake)
+    return calls
+
+
 def count_fwd_hooks(model: Any) -> int:
     """Forward hooks attached to all hook points of ``model``."""
     return sum(len(hp._forward_hooks) for hp in model.hook_dict.values())

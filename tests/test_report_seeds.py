@@ -10,7 +10,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import tvlens.models
 import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
@@ -198,18 +197,6 @@ def test_check_seeds() -> None:
         check_seeds([])
     with pytest.raises(TypeError, match="a seed must be an int"):
         check_seeds([0, 1.5])
-
-
-@pytest.fixture()
-def loads(model, monkeypatch):
-    calls: list[str] = []
-
-    def fake(name="gemma-3-270m", *, kind="bridge", device=None, **kw):
-        calls.append(name)
-        return model
-
-    monkeypatch.setattr(tvlens.models, "load_model", fake)
-    return calls
 
 
 def test_cli_seeds(loads, tmp_path: Path, capsys) -> None:

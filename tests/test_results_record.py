@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import tvlens.models
 import tvlens.run.files as files_module
 import tvlens.run.plan as plan_module
 import tvlens.run.protocol as protocol_module
@@ -34,18 +33,6 @@ SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3",
 @pytest.fixture(scope="module")
 def model():
     return build_tiny("bridge")
-
-
-@pytest.fixture()
-def loads(model, monkeypatch):
-    calls: list[str] = []
-
-    def fake(name="gemma-3-270m", **kw):
-        calls.append(name)
-        return model
-
-    monkeypatch.setattr(tvlens.models, "load_model", fake)
-    return calls
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import jsonschema
 import pytest
 import torch
 
-import tvlens.models
 import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
@@ -30,19 +29,6 @@ LETTERS = "abcdefghijklmnop"
 @pytest.fixture(scope="module")
 def model():
     return build_tiny("bridge")
-
-
-@pytest.fixture()
-def loads(model, monkeypatch):
-    """Patch ``tvlens.models.load_model`` with the tiny model; the list records each load."""
-    calls: list[str] = []
-
-    def fake(name="gemma-3-270m", **kw):
-        calls.append(name)
-        return model
-
-    monkeypatch.setattr(tvlens.models, "load_model", fake)
-    return calls
 
 
 def cli(out: Path, *args: str) -> int:
