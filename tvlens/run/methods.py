@@ -49,13 +49,13 @@ FV_SETTINGS: dict[str, Any] = {"k": list(DEFAULT_KS), "n_corrupted": 25, "head_o
 """How ``--methods tv,fv`` builds function vectors (recorded in ``meta.fv``)."""
 
 
-def check_methods(methods: Any, answers: str) -> list[str]:
+def check_methods(methods: Any) -> list[str]:
     """``methods`` as a list in :data:`~tvlens.run.names.PROTOCOL_METHODS` order.
 
     Raises:
         TypeError: not a list or tuple of strings (a plain ``"tv,fv"`` is refused).
-        ValueError: an unknown or repeated method, or no ``"tv"``. ``"fv"`` runs under
-            either ``answers`` (``"any"``: scored by generation, :mod:`tvlens.run.methods`).
+        ValueError: an unknown or repeated method, or no ``"tv"``. (``"fv"`` runs under
+            either ``answers``; with ``"any"`` it is scored by generation.)
     """
     if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
         hint = f"; did you mean {methods.split(',')!r}?" if isinstance(methods, str) else ""

@@ -106,7 +106,7 @@ class ProtocolConfig:
             )
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
-        put("methods", check_methods(self.methods, self.answers))
+        put("methods", check_methods(self.methods))
         if "fv" in self.methods and self.n_demos < 2:
             raise ValueError(
                 f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
