@@ -134,7 +134,7 @@ class Doubled:
     def prompts(self, examples: Any, fmt: Any) -> list[str]:
         return zero_shot_prompts(examples, fmt)
 
-    def patches(self, runner: Any, examples: Any, layers: Any, fmt: Any) -> Patches:
+    def patches(self, runner: Any, examples: Any, layers: Any) -> Patches:
         rows = (2 * self.vector).expand(len(examples) * len(layers), -1)
         return Patches(rows, torch.tensor(list(layers)).repeat(len(examples)), "add")
 

@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from tvlens import _compat
 from tvlens._compat import RESID_POST_TEMPLATE
 
 # What a layer index may be: a Python int, a numpy integer scalar or a 0-d integer tensor.
@@ -222,4 +223,23 @@ def check_position_hooks(names: Sequence[str]) -> None:
                 f"{name!r} is laid out [batch, head, query, key], not [batch, pos, ...], so it "
                 "cannot be read at the arrow; read attention patterns with "
                 "model.run_with_cache, or record attn.hook_z (the heads' outputs)"
+            )
+
+
+def check_hook_points(model: Any, names: Sequence[str], known: dict[str, bool]) -> None:
+    """Refuse a name that is not a hook point of ``model`` (answers cached in ``known``).
+
+    A TransformerBridge silently ignores a hook name it does not have, so a patch at a
+    mistyped hook or a layer the model lacks would never fire: refuse it instead.
+
+    Raises:
+        ValueError: naming the unknown hook.
+    """
+    for name in names:
+        if name not in known:
+            known[name] = _compat.has_hook(model, name)
+        if not known[name]:
+            raise ValueError(
+                f"{name!r} is not a hook point of this model ({type(model).__name__}, "
+                f"n_layers={model.cfg.n_layers}); check the layer and the hook template"
             )

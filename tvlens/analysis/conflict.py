@@ -27,11 +27,13 @@ from tvlens.analysis._sampling import (
 )
 from tvlens.engine.patches import Patches
 from tvlens.engine.runner import RunArg, Runner
-from tvlens.evaluation.extract import extract_thetas
+from tvlens.evaluation.extract import thetas_on
+from tvlens.evaluation.methods import Method
+from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.scoring import answer_ids
-from tvlens.evaluation.sweep import layer_sweep
+from tvlens.evaluation.sweep import sweep_on
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, answer_token_ids, icl_prompts
+from tvlens.prompts import PromptFormat, answer_token_ids, icl_prompts
 from tvlens.protocol import HookedModel
 
 DEFAULT_CONFLICT_PAIRS: tuple[tuple[str, str], ...] = (
@@ -254,7 +256,7 @@ def conflict_pair(
     n_dev: int = 50,
     layer: int | None = None,
     seed: int = 0,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> ConflictPairResult:
     """Regular vs Conflicting runs for one pair; see :func:`conflicting_tasks`.
@@ -266,8 +268,9 @@ def conflict_pair(
     for name, value, low in (("n", n, 1), ("n_demos", n_demos, 1), ("n_dummy", n_dummy, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    runner = Runner.bind(model, run, fmt)
+    fmt = runner.fmt
     (name_a, pairs_a), (name_b, pairs_b, space_b), shared = _pair_data(model, task_a, task_b, fmt)
-    runner = Runner.bind(model, run)
     rng = random.Random(seed)
     draws = [rng.choice(shared) for _ in range(n)]
     queries = [x for x, _, _ in draws]
@@ -285,14 +288,14 @@ def conflict_pair(
             pairs_b, n_dev, n_demos=n_demos, n_dummy=n_dummy, rng=rng, task=name_b,
             dummy_space=space_b,
         )  # fmt: skip
-        sweep = layer_sweep(model, dev, fmt=fmt, run=runner)
+        sweep = sweep_on(runner, Method.hypothesis(), dev, NextToken())
         layer, dev_accuracy = sweep.best_layer, sweep.best_accuracy
     layer = check_layer(layer, runner.n_layers)
-    theta_b = extract_thetas(model, b_examples, fmt=fmt, layers=[layer], run=runner)[:, 0]
+    theta_b = thetas_on(runner, b_examples, [layer])[:, 0]
     texts, patch_b = icl_prompts(a_examples, fmt), Patches.at_layer(theta_b, layer)
     return ConflictPairResult(  # keywords in the order they run: the passes, then the answers
-        regular_ids=runner.predict(texts, fmt).values,
-        conflicting_ids=runner.predict(texts, fmt, patches=patch_b).values,
+        regular_ids=runner.predict(texts).values,
+        conflicting_ids=runner.predict(texts, patches=patch_b).values,
         task_a=name_a,
         task_b=name_b,
         layer=layer,
@@ -314,7 +317,7 @@ def conflicting_tasks(
     n_dev: int = 50,
     layer: int | None = None,
     seed: int = 0,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> ConflictResult:
     """The conflicting-tasks experiment: does θ of B override demonstrations of A?
@@ -345,7 +348,7 @@ def conflicting_tasks(
                 f"pairs[{i}] must be a (task_a, task_b) pair, got {pair!r}; pass a list of "
                 "pairs, e.g. [('next_letter', 'to_upper')]"
             )
-    runner = Runner.bind(model, run)
+    runner = Runner.bind(model, run, fmt)
     return ConflictResult(
         pairs=tuple(
             conflict_pair(
@@ -358,7 +361,6 @@ def conflicting_tasks(
                 n_dev=n_dev,
                 layer=layer,
                 seed=seed,
-                fmt=fmt,
                 run=runner,
             )
             for a, b in pairs

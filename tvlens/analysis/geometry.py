@@ -28,10 +28,12 @@ from tvlens.analysis._sampling import (
     task_pairs,
 )
 from tvlens.engine.runner import RunArg, Runner
-from tvlens.evaluation.extract import extract_thetas
-from tvlens.evaluation.sweep import layer_sweep
+from tvlens.evaluation.extract import thetas_on
+from tvlens.evaluation.methods import Method
+from tvlens.evaluation.scorers import NextToken
+from tvlens.evaluation.sweep import sweep_on
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+from tvlens.prompts import PromptFormat
 from tvlens.protocol import HookedModel
 
 Vectors = Float[Tensor, "n d"] | Float[np.ndarray, "n d"]
@@ -318,20 +320,19 @@ def _examples_by_task(
 
 
 def _thetas_at_layer(
-    runner: Runner, by_task: Mapping[str, list[ICLExample]], layer: int | None, fmt: PromptFormat
+    runner: Runner, by_task: Mapping[str, list[ICLExample]], layer: int | None
 ) -> tuple[int, Tensor, tuple[float, ...] | None]:
     """``(layer, θ of every example there, Hypothesis accuracy per layer or None)``.
 
     ``layer=None`` chooses the layer with the best Hypothesis accuracy (mean over tasks) on
     these examples, reusing the θ extracted at every layer.
     """
-    model, examples = runner.model, [ex for exs in by_task.values() for ex in exs]
+    examples = [ex for exs in by_task.values() for ex in exs]
     if layer is not None:
         layer = check_layer(layer, runner.n_layers)
-        thetas = extract_thetas(model, examples, fmt=fmt, layers=[layer], run=runner)
-        return layer, thetas[:, 0], None
-    thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
-    correct = layer_sweep(model, examples, thetas=thetas, fmt=fmt, run=runner).correct
+        return layer, thetas_on(runner, examples, [layer])[:, 0], None
+    thetas = thetas_on(runner, examples)
+    correct = sweep_on(runner, Method.hypothesis(thetas), examples, NextToken()).correct
     label_arr = np.asarray([name for name, exs in by_task.items() for _ in exs], dtype=object)
     per_task = np.stack([correct.float().numpy()[label_arr == name].mean(0) for name in by_task])
     best = int(np.argmax(per_task.mean(0)))
@@ -349,7 +350,7 @@ def robustness(
     k: int = DEFAULT_K,
     perplexity: float = 30.0,
     seed: int = 0,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> RobustnessResult:
     """Many θ per task, each from its own S and x', and how well they cluster by task.
@@ -381,11 +382,12 @@ def robustness(
         >>> res.summary()["knn_accuracy"], res.mean_within < res.mean_across  # doctest: +SKIP
         (1.0, True)
     """
+    runner = Runner.bind(model, run, fmt)
     by_task = _examples_by_task(
-        model, tasks, n_vectors=n_vectors, n_demos=n_demos, n_dummy=n_dummy, seed=seed, fmt=fmt
-    )
-    runner = Runner.bind(model, run)
-    layer, vectors, layer_accuracy = _thetas_at_layer(runner, by_task, layer, fmt)
+        model, tasks, n_vectors=n_vectors, n_demos=n_demos, n_dummy=n_dummy, seed=seed,
+        fmt=runner.fmt,
+    )  # fmt: skip
+    layer, vectors, layer_accuracy = _thetas_at_layer(runner, by_task, layer)
     return summarize_vectors(
         vectors,
         [name for name, exs in by_task.items() for _ in exs],

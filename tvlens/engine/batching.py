@@ -40,3 +40,34 @@ def model_dtype(model: HookedModel) -> torch.dtype:
         for param in params():
             return param.dtype
     return torch.float32
+
+
+def length_sorted_batches(
+    prompts: Sequence[str], todo: list[int], size: int
+) -> Iterator[list[int]]:
+    """``todo`` in length-sorted batches of ``size`` (the one batch loop of tvlens)."""
+    order = [todo[i] for i in length_sorted([len(prompts[i]) for i in todo])]
+    for sl in chunks(len(order), size):
+        yield order[sl]
+
+
+def check_device(device: str | None, model: HookedModel) -> None:
+    """Refuse a ``RunConfig.device`` that is not a torch device, or not the model's.
+
+    Raises:
+        ValueError: naming the device and the fix (move the model, or ``device=None``).
+    """
+    if device is None:
+        return
+    try:
+        want = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(
+            f"RunConfig.device={device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1')"
+        ) from err
+    have = model_device(model)
+    if want.type != have.type or (want.type != "cpu" and want.index not in (None, have.index)):
+        raise ValueError(
+            f"RunConfig.device={device!r} but the model is on {have}; "
+            f"move the model first (model.to({device!r})) or leave device=None"
+        )

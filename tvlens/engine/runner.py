@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -23,7 +23,7 @@ from torch import Tensor
 
 from tvlens import _compat
 from tvlens.engine.arrows import predict_at_arrows, record_at_arrows, resid_at_arrows
-from tvlens.engine.batching import chunks, length_sorted, model_device
+from tvlens.engine.batching import check_device, length_sorted_batches, model_device
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
 from tvlens.engine.packing import PackedBatch, attention_rule_hooks
@@ -35,6 +35,7 @@ from tvlens.engine.patches import (
     argmax_token,
 )
 from tvlens.engine.probes import PackingVerdict, probe_packing
+from tvlens.hook_checks import check_hook_points
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.prompts import DEFAULT_FORMAT, PromptBatch, PromptFormat, tokenize_prompts
 from tvlens.protocol import HookedModel, HookPair
@@ -43,17 +44,27 @@ from tvlens.protocol import HookedModel, HookPair
 class Runner:
     """Runs forward passes of one model: batching, tokenization, packing, model facts.
 
-    Per-model facts are computed on first use and cached on this Runner, keyed by the
-    model's parameter dtype and device, so ``model.to(dtype)`` makes them be found anew.
+    Per-model facts are computed on first use and cached, keyed by the model's parameter
+    dtype and device (``model.to(dtype)`` makes them be found anew). The Runner carries the
+    prompt format too: a model and its format travel together down to every pass.
 
     Args:
         model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
         config: how to run (:class:`RunConfig`; defaults if ``None``).
+        fmt: the prompt format (default :data:`~tvlens.DEFAULT_FORMAT`).
     """
 
-    def __init__(self, model: HookedModel, config: RunConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: HookedModel,
+        config: RunConfig | None = None,
+        *,
+        fmt: PromptFormat | None = None,
+    ) -> None:
         if config is not None and not isinstance(config, RunConfig):
             raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+        if fmt is not None and not isinstance(fmt, PromptFormat):
+            raise TypeError(f"fmt must be a PromptFormat, got {type(fmt).__name__}")
         for attr in ("cfg", "run_with_hooks", "tokenizer"):
             if not hasattr(model, attr):
                 raise TypeError(
@@ -62,27 +73,18 @@ class Runner:
                 )
         self.model = model
         self.config = config or RunConfig()
+        self.fmt: PromptFormat = fmt or DEFAULT_FORMAT
         self._facts: dict[tuple[str, Any], Any] = {}
-        if self.config.device is not None:
-            try:
-                want = torch.device(self.config.device)
-            except RuntimeError as err:
-                raise ValueError(
-                    f"RunConfig.device={self.config.device!r} is not a torch device "
-                    "(e.g. 'cpu', 'cuda', 'cuda:1')"
-                ) from err
-            have = model_device(model)
-            if want.type != have.type or (
-                want.type != "cpu" and want.index not in (None, have.index)
-            ):
-                raise ValueError(
-                    f"RunConfig.device={self.config.device!r} but the model is on {have}; "
-                    f"move the model first (model.to({self.config.device!r})) or leave device=None"
-                )
+        check_device(self.config.device, model)
 
     @classmethod
-    def bind(cls, model: HookedModel, run: RunArg = None) -> Runner:
+    def bind(
+        cls, model: HookedModel, run: RunArg = None, fmt: PromptFormat | None = None
+    ) -> Runner:
         """The Runner a public function uses: ``run`` itself, or a new one for ``model``.
+
+        ``fmt=None`` keeps ``run``'s format (the default format for a new Runner); another
+        format gives :meth:`with_format` of ``run``.
 
         Raises:
             ValueError: ``run`` is a Runner bound to another model.
@@ -94,10 +96,18 @@ class Runner:
                     "run= is a Runner bound to another model; pass Runner(model) for this "
                     "model, or a RunConfig"
                 )
-            return run
+            return run if fmt is None else run.with_format(fmt)
         if run is not None and not isinstance(run, RunConfig):
             raise TypeError(f"run= must be a RunConfig or a Runner, got {type(run).__name__}")
-        return cls(model, run or RunConfig())
+        return cls(model, run or RunConfig(), fmt=fmt)
+
+    def with_format(self, fmt: PromptFormat) -> Runner:
+        """This Runner reading prompts in ``fmt``: same model, config and model facts."""
+        if fmt == self.fmt:
+            return self
+        twin = Runner(self.model, self.config, fmt=fmt)
+        twin._facts = self._facts  # facts are of the model, not of the format
+        return twin
 
     # ---- model facts -----------------------------------------------------------------
     @property
@@ -140,24 +150,10 @@ class Runner:
         return self._fact("packing", self._probe_packing)
 
     def check_hooks(self, hooks: Sequence[HookPair]) -> list[HookPair]:
-        """``hooks`` as a list, each name checked to be a hook point of the model.
-
-        A TransformerBridge silently ignores a hook name it does not have, so a patch at a
-        mistyped hook or a layer the model lacks would never fire: refuse it instead.
-
-        Raises:
-            ValueError: naming the unknown hook.
-        """
+        """``hooks`` as a list, each name checked to be a hook point of the model
+        (:func:`~tvlens.hook_checks.check_hook_points`)."""
         out = list(hooks)
-        known: dict[str, bool] = self._fact("hook_names", dict)
-        for name, _ in out:
-            if name not in known:
-                known[name] = _compat.has_hook(self.model, name)
-            if not known[name]:
-                raise ValueError(
-                    f"{name!r} is not a hook point of this model ({type(self.model).__name__}, "
-                    f"n_layers={self.n_layers}); check the layer and the hook template"
-                )
+        check_hook_points(self.model, [name for name, _ in out], self._fact("hook_names", dict))
         return out
 
     @property
@@ -185,7 +181,7 @@ class Runner:
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
         """A padded batch with each row's arrow position (right padding).
 
-        Every prompt must end with the arrow of ``fmt`` (``None``: the default format), so
+        Every prompt must end with the arrow of ``fmt`` (``None``: the Runner's), so
         that the position every verb reads or patches is the arrow, never some other last
         token.
 
@@ -194,7 +190,7 @@ class Runner:
                 prompts of another format), or any error of :func:`tokenize_prompts`.
         """
         return tokenize_prompts(
-            self.model, texts, fmt=fmt or DEFAULT_FORMAT, prepend_bos=self.config.prepend_bos
+            self.model, texts, fmt=fmt or self.fmt, prepend_bos=self.config.prepend_bos
         )
 
     def token_ids(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> list[list[int]]:
@@ -280,7 +276,7 @@ class Runner:
         Consecutive runs of ``group_size`` prompts that share a prefix (an example's dummy
         prompts) are packed into one row where the Runner packs: the prefix runs once.
         """
-        return resid_at_arrows(self, prompts, layers, fmt, group_size=group_size)
+        return resid_at_arrows(self, prompts, layers, fmt or self.fmt, group_size=group_size)
 
     def predict(
         self,
@@ -304,7 +300,9 @@ class Runner:
             reduce: maps ``([b, d_vocab] logits, prompt indices)`` to per-prompt values,
                 so no pass keeps a whole vocabulary of logits per prompt.
         """
-        return predict_at_arrows(self, prompts, fmt, patches, group_size, rows_per_pass, reduce)
+        return predict_at_arrows(
+            self, prompts, fmt or self.fmt, patches, group_size, rows_per_pass, reduce
+        )
 
     def record(
         self,
@@ -338,14 +336,11 @@ class Runner:
             >>> acts = runner.record(prompts, ["blocks.3.attn.hook_z"])  # doctest: +SKIP
             >>> acts["blocks.3.attn.hook_z"].shape  # [n, n_heads, d_head]  # doctest: +SKIP
         """
-        return record_at_arrows(self, prompts, hook_names, fmt, patches=patches, logits=logits)
+        return record_at_arrows(
+            self, prompts, hook_names, fmt or self.fmt, patches=patches, logits=logits
+        )
 
-    @staticmethod
-    def batches(prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:
-        """``todo`` in length-sorted batches of ``size`` (the one batch loop of tvlens)."""
-        order = [todo[i] for i in length_sorted([len(prompts[i]) for i in todo])]
-        for sl in chunks(len(order), size):
-            yield order[sl]
+    batches = staticmethod(length_sorted_batches)
 
     # ---- generation (the decoding loops live in tvlens.engine.decoding) ---------------------
     @property
@@ -383,7 +378,7 @@ class Runner:
         return greedy_generate(
             self,
             prompts,
-            fmt,
+            fmt or self.fmt,
             patches=patches,
             at=at,
             max_new_tokens=max_new_tokens,

@@ -41,6 +41,11 @@ class ForwardRunner(Protocol):
         ...
 
     @property
+    def fmt(self) -> PromptFormat:
+        """The prompt format the verbs read prompts in."""
+        ...
+
+    @property
     def n_layers(self) -> int:
         """``model.cfg.n_layers``."""
         ...

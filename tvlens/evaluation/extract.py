@@ -13,7 +13,7 @@ from tvlens._example import ICLExample
 from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.scoring import check_example_list
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, dummy_prompts
+from tvlens.prompts import PromptFormat, dummy_prompts
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
@@ -22,7 +22,7 @@ def extract_thetas(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     layers: Sequence[int] | None = None,
     run: RunArg = None,
 ) -> Float[Tensor, "n_examples n_layers d_model"]:
@@ -35,11 +35,19 @@ def extract_thetas(
     segments (:mod:`tvlens.engine.packing`): same values, less compute.
 
     Args:
+        fmt: the prompt format (``None``: ``run``'s, else the default format).
         layers: the layers to read (default: all).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
     """
+    return thetas_on(Runner.bind(model, run, fmt), examples, layers)
+
+
+def thetas_on(
+    runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int] | None = None
+) -> Float[Tensor, "n_examples n_layers d_model"]:
+    """:func:`extract_thetas` on a Runner (its model and prompt format)."""
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    fmt = runner.fmt
     texts = dummy_prompts(examples, fmt)
     n_layers = runner.n_layers
     wanted = list(range(n_layers)) if layers is None else [check_layer(x, n_layers) for x in layers]
@@ -55,7 +63,7 @@ def extract_task_vectors(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
     seed: int | None = None,
 ) -> list[TaskVector]:
@@ -64,7 +72,7 @@ def extract_task_vectors(
     Args:
         model: a ``HookedTransformer`` or ``TransformerBridge`` (any :class:`HookedModel`).
         examples: examples with demonstrations and dummy queries.
-        fmt: the prompt format.
+        fmt: the prompt format (``None``: ``run``'s, else the default format).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
         seed: recorded in the vectors' provenance.
 
@@ -74,8 +82,8 @@ def extract_task_vectors(
         >>> theta.at(9).vector.shape  # doctest: +SKIP
         torch.Size([640])
     """
-    runner = Runner.bind(model, run)
-    thetas = extract_thetas(model, examples, fmt=fmt, run=runner)
+    runner = Runner.bind(model, run, fmt)
+    thetas = thetas_on(runner, examples)
     name = model_name(model)
     return [
         TaskVector(
@@ -84,7 +92,7 @@ def extract_task_vectors(
             d_model=int(model.cfg.d_model),
             n_layers=int(model.cfg.n_layers),
             hook_template=RESID_POST_TEMPLATE,
-            prompt_format=fmt,
+            prompt_format=runner.fmt,
             task=ex.task,
             n_demos=ex.n_demos,
             n_dummy=len(ex.dummy_queries),
@@ -99,7 +107,7 @@ def task_vector(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
     seed: int | None = None,
 ) -> TaskVector:
@@ -112,14 +120,14 @@ def theta_rows(
     examples: Sequence[ICLExample],
     layers: Sequence[int],
     vector: TaskVector | Tensor | None,
-    fmt: PromptFormat,
 ) -> tuple[Float[Tensor, "n n_layers d_model"], str]:
     """The θ patched into each example at each of ``layers``, and the hook it goes to.
 
     ``vector=None``: each example's own θ(S) (the paper), extracted once for all
-    ``layers``; a :class:`TaskVector`: its θ at each layer for every example, at its own hook
-    (checked against the model and ``fmt``); a ``[n, d_model]`` tensor: one θ per example
-    at every layer; a ``[n, len(layers), d_model]`` tensor: θ already extracted.
+    ``layers``; a :class:`TaskVector`: its θ at each layer for every example, at its own
+    hook (checked against the model and the Runner's format); a ``[n, d_model]`` tensor:
+    one θ per example at every layer; a ``[n, len(layers), d_model]`` tensor: θ already
+    extracted.
 
     Raises:
         ValueError: an example without demos (for ``vector=None``), a vector of another
@@ -133,10 +141,10 @@ def theta_rows(
                     f"example {i} ({ex.query!r}) has no demonstrations: a hypothesis run needs "
                     "demos to build θ(S), or pass vector="
                 )
-        thetas = extract_thetas(runner.model, examples, fmt=fmt, layers=list(layers), run=runner)
-        return thetas, RESID_POST_TEMPLATE
+        return thetas_on(runner, examples, list(layers)), RESID_POST_TEMPLATE
     if isinstance(vector, TaskVector):
         vector.check_model(runner.model)
+        fmt = runner.fmt
         if vector.prompt_format != fmt:
             raise ValueError(
                 f"the task vector was extracted with prompt format {vector.prompt_format.name!r} "

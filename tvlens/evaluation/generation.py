@@ -26,7 +26,7 @@ from tvlens.evaluation.methods import Method
 from tvlens.evaluation.scorers import Generation
 from tvlens.evaluation.sweep import run_method, sweep
 from tvlens.hooks import PatchMode
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+from tvlens.prompts import PromptFormat
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
@@ -35,7 +35,7 @@ def generate_regular(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
@@ -55,7 +55,7 @@ def generate_baseline(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
@@ -71,7 +71,7 @@ def generate_hypothesis(
     layer: int,
     *,
     vector: TaskVector | Float[Tensor, "n d_model"] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     mode: PatchMode = "replace",
     at: At = "arrow",
     run: RunArg = None,
@@ -102,7 +102,7 @@ def generate_sweep(
     examples: Sequence[ICLExample],
     *,
     layers: Sequence[int] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     run: RunArg = None,
     max_new_tokens: int = 8,

@@ -31,7 +31,7 @@ Example:
     ...     def prompts(self, examples, fmt):
     ...         return zero_shot_prompts(examples, fmt)
     ...
-    ...     def patches(self, runner, examples, layers, fmt):
+    ...     def patches(self, runner, examples, layers):
     ...         rows = (2 * self.vector).expand(len(examples) * len(layers), -1)
     ...         return Patches(rows, torch.tensor(list(layers)).repeat(len(examples)), "add")
     >>> result = sweep(model, Doubled(fv.vector), dev, NextToken())  # doctest: +SKIP
@@ -81,13 +81,10 @@ class MethodLike(Protocol):
         ...
 
     def patches(
-        self,
-        runner: Runner,
-        examples: Sequence[ICLExample],
-        layers: Sequence[int],
-        fmt: PromptFormat,
+        self, runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int]
     ) -> PromptPatches | None:
-        """The patches of every ``(example, layer)`` row, or ``None``."""
+        """The patches of every ``(example, layer)`` row, or ``None`` (``runner.fmt`` is
+        the prompts' format)."""
         ...
 
 
@@ -197,11 +194,7 @@ class Method:
         )
 
     def patches(
-        self,
-        runner: Runner,
-        examples: Sequence[ICLExample],
-        layers: Sequence[int],
-        fmt: PromptFormat,
+        self, runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int]
     ) -> Patches | None:
         """One patch per ``(example, layer)`` row, example-major; ``None`` for no patch."""
         n, k = len(examples), len(layers)
@@ -209,7 +202,7 @@ class Method:
         if self.patch == "none":
             return None
         if self.patch == "theta":
-            thetas, template = theta_rows(runner, examples, layers, self.vector, fmt)
+            thetas, template = theta_rows(runner, examples, layers, self.vector)
             return Patches(thetas.reshape(n * k, -1), at, self.mode, template)
         assert isinstance(self.vector, Tensor)
         rows = per_layer(self.vector, runner.n_layers)[list(layers)]

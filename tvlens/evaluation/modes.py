@@ -22,9 +22,9 @@ from tvlens.evaluation.methods import Method
 from tvlens.evaluation.results import EvaluationResult, ModeResult
 from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.evaluation.sweep import layer_sweep, run_method
+from tvlens.evaluation.sweep import run_method, run_method_on, sweep_on
 from tvlens.hooks import PatchMode, check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+from tvlens.prompts import PromptFormat
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
@@ -33,14 +33,15 @@ def regular(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> ModeResult:
     """Regular ICL: the next token of ``S + x ->``.
 
     Args:
+        fmt: the prompt format (``None``: ``run``'s, else the default format).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model`` (batching, sink token,
-            packing); ``None`` uses the defaults.
+            packing, prompt format); ``None`` uses the defaults.
     """
     return run_method(model, Method.regular(), examples, NextToken(), fmt=fmt, run=run)
 
@@ -49,7 +50,7 @@ def baseline(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> ModeResult:
     """Baseline: the next token of ``x ->`` with no demonstrations and no patch."""
@@ -62,7 +63,7 @@ def hypothesis(
     layer: int,
     *,
     vector: TaskVector | Float[Tensor, "n d_model"] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     mode: PatchMode = "replace",
     run: RunArg = None,
 ) -> ModeResult:
@@ -86,14 +87,14 @@ def evaluate(
     layer: int | None = None,
     dev_examples: Sequence[ICLExample] | None = None,
     baseline_examples: Sequence[ICLExample] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> EvaluationResult:
     """Regular, Hypothesis and Baseline accuracy on test examples.
 
     Args:
         examples: test examples (demos, query, answer, dummy queries).
-        layer: the layer to patch θ at; ``None`` picks it with :func:`layer_sweep` on
+        layer: the layer to patch θ at; ``None`` picks it with a layer sweep on
             ``dev_examples`` (the paper's protocol).
         dev_examples: examples for the layer sweep when ``layer`` is ``None``.
         baseline_examples: queries for the Baseline (default: ``examples``).
@@ -107,25 +108,25 @@ def evaluate(
         {'baseline': 0.0, 'hypothesis': 0.9, 'regular': 1.0}
     """
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    runner = Runner.bind(model, run, fmt)
     sweep = None
     if layer is None:
         if not dev_examples:
             raise ValueError("pass layer= or dev_examples= (to choose the layer by a sweep)")
-        sweep = layer_sweep(model, dev_examples, fmt=fmt, run=runner)
+        sweep = sweep_on(runner, Method.hypothesis(), dev_examples, NextToken())
         layer = sweep.best_layer
     layer = check_layer(layer, runner.n_layers)
     tasks = {ex.task for ex in examples}
     return EvaluationResult(
         task=tasks.pop() if len(tasks) == 1 else "mixed",
         layer=layer,
-        regular=regular(model, examples, fmt=fmt, run=runner),
-        hypothesis=hypothesis(model, examples, layer, fmt=fmt, run=runner),
-        baseline=baseline(
-            model,
+        regular=run_method_on(runner, Method.regular(), examples, NextToken()),
+        hypothesis=run_method_on(runner, Method.hypothesis(), examples, NextToken(), layer=layer),
+        baseline=run_method_on(
+            runner,
+            Method.baseline(),
             examples if baseline_examples is None else baseline_examples,
-            fmt=fmt,
-            run=runner,
+            NextToken(),
         ),
         sweep=sweep,
     )

@@ -54,14 +54,13 @@ class Rows:
     texts: list[str]
     patches: PromptPatches | None
     layers: tuple[int | None, ...]
-    fmt: PromptFormat
 
 
 @runtime_checkable
 class Scorer(Protocol[One_co, Many_co]):
     """What :func:`tvlens.evaluation.sweep.sweep` and ``run_method`` ask of a scorer."""
 
-    def check(self, runner: Runner, examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
+    def check(self, runner: Runner, examples: Sequence[ICLExample]) -> None:
         """Refuse examples this scorer cannot score (before any forward pass)."""
         ...
 
@@ -85,23 +84,22 @@ class NextToken:
 
     first_token: bool = False
 
-    def check(self, runner: Runner, examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
+    def check(self, runner: Runner, examples: Sequence[ICLExample]) -> None:
         """Refuse an answer of several tokens (unless ``first_token``) or of none."""
-        answer_ids(runner.model, examples, fmt, first_token=self.first_token)
+        answer_ids(runner.model, examples, runner.fmt, first_token=self.first_token)
 
     def score(self, runner: Runner, rows: Rows) -> ModeResult:
         """One :class:`Prediction` per example."""
-        answers = answer_ids(runner.model, rows.examples, rows.fmt, first_token=self.first_token)
-        predicted = runner.predict(rows.texts, rows.fmt, patches=rows.patches)
+        answers = answer_ids(runner.model, rows.examples, runner.fmt, first_token=self.first_token)
+        predicted = runner.predict(rows.texts, patches=rows.patches)
         return mode_result(runner, rows.name, rows.examples, predicted, answers, rows.layers[0])
 
     def score_sweep(self, runner: Runner, rows: Rows) -> LayerSweepResult:
         """Accuracy per layer; each example's copies packed as one group where possible."""
-        answers = answer_ids(runner.model, rows.examples, rows.fmt, first_token=self.first_token)
+        answers = answer_ids(runner.model, rows.examples, runner.fmt, first_token=self.first_token)
         n, k = len(rows.examples), len(rows.layers)
         predicted = runner.predict(
             rows.texts,
-            rows.fmt,
             patches=rows.patches,
             group_size=k,
             rows_per_pass=runner.config.sweep_batch_size,
@@ -138,7 +136,7 @@ class Generation:
         """The stop strings under ``fmt``."""
         return as_stops(fmt.demo_sep if self.stop is None else self.stop)
 
-    def check(self, runner: Runner, examples: Sequence[ICLExample], fmt: PromptFormat) -> None:
+    def check(self, runner: Runner, examples: Sequence[ICLExample]) -> None:
         """Nothing to refuse: answers of any length are generated."""
 
     def _generate(self, runner: Runner, rows: Rows, rows_per_pass: int | None) -> Generations:
@@ -149,11 +147,10 @@ class Generation:
             )
         return runner.generate(
             rows.texts,
-            rows.fmt,
             patches=rows.patches,
             at=self.at,
             max_new_tokens=self.max_new_tokens,
-            stop=self.stops(rows.fmt),
+            stop=self.stops(runner.fmt),
             padding_side=self.padding_side,
             rows_per_pass=rows_per_pass,
         )
@@ -183,14 +180,14 @@ class Generation:
     def _result(
         self, runner: Runner, rows: Rows, gens: Generations, layer: int | None
     ) -> GenerationResult:
-        stops = self.stops(rows.fmt)
+        stops = self.stops(runner.fmt)
         # Normalization is the format's: cut at its separator as well as at the stop strings.
-        cut = tuple(dict.fromkeys((rows.fmt.demo_sep, *stops)))
+        cut = tuple(dict.fromkeys((runner.fmt.demo_sep, *stops)))
         tok, mode = runner.model.tokenizer, rows.name
         out = []
         for i, ex in enumerate(rows.examples):
             g = gens[i]
-            ids = tuple(answer_token_ids(tok, ex.answer, rows.fmt))
+            ids = tuple(answer_token_ids(tok, ex.answer, runner.fmt))
             out.append(
                 GeneratedPrediction(
                     mode=mode,

@@ -27,7 +27,7 @@ from tvlens.evaluation.results import LayerSweepResult
 from tvlens.evaluation.scorers import NextToken, Rows, Scorer
 from tvlens.evaluation.scoring import check_example_list
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
+from tvlens.prompts import PromptFormat
 from tvlens.protocol import HookedModel
 
 One = TypeVar("One")
@@ -45,7 +45,7 @@ def run_method(
     scorer: Scorer[One, Many],
     *,
     layer: int | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> One:
     """``method`` on ``examples`` at ``layer``, scored by ``scorer``.
@@ -57,22 +57,35 @@ def run_method(
             :class:`~tvlens.evaluation.scorers.Generation` (a ``GenerationResult``).
         layer: where the method's patch goes; ``None`` for a method with no patch (its
             patches are then not asked for).
+        fmt: the prompt format (``None``: ``run``'s, else the default format).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``.
 
     Raises:
         ValueError: a built-in method with a patch and no ``layer``.
     """
+    return run_method_on(Runner.bind(model, run, fmt), method, examples, scorer, layer=layer)
+
+
+def run_method_on(
+    runner: Runner,
+    method: MethodLike,
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+    *,
+    layer: int | None = None,
+) -> One:
+    """:func:`run_method` on a Runner (its model and prompt format)."""
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    fmt = runner.fmt
     if layer is None and isinstance(method, Method) and method.patch != "none":
         raise ValueError(f"method {method.name!r} patches a layer: pass layer=")
     if layer is not None:
         layer = check_layer(layer, runner.n_layers)
-    scorer.check(runner, examples, fmt)
+    scorer.check(runner, examples)
     shown = _shown(method, examples)
-    patches = None if layer is None else method.patches(runner, shown, [layer], fmt)
+    patches = None if layer is None else method.patches(runner, shown, [layer])
     at = (layer if patches is not None else None,)
-    rows = Rows(method.name, shown, method.prompts(shown, fmt), patches, at, fmt)
+    rows = Rows(method.name, shown, method.prompts(shown, fmt), patches, at)
     return scorer.score(runner, rows)
 
 
@@ -83,7 +96,7 @@ def sweep(
     scorer: Scorer[One, Many],
     *,
     layers: Sequence[int] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunArg = None,
 ) -> Many:
     """``method`` on ``examples`` patched at each of ``layers`` (default: all), scored.
@@ -93,18 +106,31 @@ def sweep(
     :class:`~tvlens.evaluation.scorers.Generation`.
 
     Args:
+        fmt: the prompt format (``None``: ``run``'s, else the default format).
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``; its
             ``sweep_batch_size`` sets the ``(example, layer)`` rows per pass.
 
     Raises:
         ValueError: a layer out of range, no layers, or a method with no patch.
     """
+    return sweep_on(Runner.bind(model, run, fmt), method, examples, scorer, layers=layers)
+
+
+def sweep_on(
+    runner: Runner,
+    method: MethodLike,
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+    *,
+    layers: Sequence[int] | None = None,
+) -> Many:
+    """:func:`sweep` on a Runner (its model and prompt format)."""
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    fmt = runner.fmt
     swept = swept_layers(runner.n_layers, layers)
-    scorer.check(runner, examples, fmt)
+    scorer.check(runner, examples)
     shown = _shown(method, examples)
-    patches = method.patches(runner, shown, swept, fmt)
+    patches = method.patches(runner, shown, swept)
     if patches is None:
         raise ValueError(
             f"method {method.name!r} carries no patch, so every layer gives the same: "
@@ -112,7 +138,7 @@ def sweep(
         )
     k = len(swept)
     texts = [t for t in method.prompts(shown, fmt) for _ in range(k)]
-    return scorer.score_sweep(runner, Rows(method.name, shown, texts, patches, tuple(swept), fmt))
+    return scorer.score_sweep(runner, Rows(method.name, shown, texts, patches, tuple(swept)))
 
 
 def layer_sweep(
@@ -120,7 +146,7 @@ def layer_sweep(
     examples: Sequence[ICLExample],
     *,
     layers: Sequence[int] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     thetas: Float[Tensor, "n n_layers d_model"] | None = None,
     first_token: bool = False,
     run: RunArg = None,
@@ -147,7 +173,9 @@ def layer_sweep(
         (9, 0.94)
     """
     method = Method.hypothesis(thetas)
-    return sweep(model, method, examples, NextToken(first_token), layers=layers, fmt=fmt, run=run)
+    return sweep_on(
+        Runner.bind(model, run, fmt), method, examples, NextToken(first_token), layers=layers
+    )
 
 
 def swept_layers(n_layers: int, layers: Sequence[int] | None) -> list[int]:

@@ -313,7 +313,7 @@ def mean_head_activations(
     model: HookedModel,
     examples: Sequence[ICLExample],
     *,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
     first_token: bool = False,
 ) -> HeadActivations:
@@ -334,7 +334,8 @@ def mean_head_activations(
         (torch.Size([18, 4, 256]), torch.Size([18, 4, 640]))
     """
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    runner = Runner.bind(model, run, fmt)
+    fmt = runner.fmt
     post_norm = _compat.post_attention_norm(model, 0) is not None
     templates = {
         "z": _compat.HOOK_Z_TEMPLATE,

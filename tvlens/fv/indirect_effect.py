@@ -32,7 +32,7 @@ from tvlens.engine.config import RunConfig
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import answer_ids, check_example_list
 from tvlens.fv.heads import Head, HeadActivations, HeadPatches
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, icl_prompts
+from tvlens.prompts import PromptFormat, icl_prompts
 from tvlens.protocol import HookedModel
 
 
@@ -176,7 +176,7 @@ def indirect_effects(
     activations: HeadActivations,
     *,
     heads: Sequence[Head] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
     first_token: bool = False,
 ) -> IndirectEffects:
@@ -198,7 +198,8 @@ def indirect_effects(
         [(9, 3, 0.32), (11, 2, 0.10), (10, 3, 0.06)]
     """
     check_example_list(examples)
-    runner = Runner.bind(model, run)
+    runner = Runner.bind(model, run, fmt)
+    fmt = runner.fmt
     n_layers, n_heads = activations.n_layers, activations.n_heads
     if activations.model_name != model_name(model) or n_layers != runner.n_layers:
         raise ValueError(

@@ -38,13 +38,13 @@ from tvlens.evaluation.methods import Method, Vector
 from tvlens.evaluation.results import LayerSweepResult, ModeResult
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.evaluation.sweep import run_method, sweep
+from tvlens.evaluation.sweep import run_method, run_method_on, sweep, sweep_on
 from tvlens.fv.comparison import COMPARED_MODES, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector, build_function_vector
 from tvlens.hooks import check_layer
-from tvlens.prompts import DEFAULT_FORMAT, PromptFormat, zero_shot_prompts
+from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
 
 __all__ = [
@@ -66,7 +66,7 @@ def additive_sweep(
     *,
     icl: bool = False,
     layers: Sequence[int] | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
 ) -> LayerSweepResult:
     """Accuracy per layer with ``vector`` added to ``hook_resid_post`` at the arrow.
@@ -92,7 +92,7 @@ def add_at_layer(
     *,
     icl: bool = False,
     name: str = "added",
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
 ) -> ModeResult:
     """Predictions with ``vector`` (or its row ``layer``) added after ``layer`` at the arrow.
@@ -110,7 +110,6 @@ class _Context:
     """What every phase of :func:`compare_methods` shares."""
 
     runner: Runner
-    fmt: PromptFormat
     scorer: NextToken | Generation
     times: dict[str, float] = field(default_factory=dict)
 
@@ -128,19 +127,14 @@ class _Context:
 
     def dev_sweep(self, method: Method, dev: Sequence[ICLExample]) -> LayerSweepResult:
         """``method``'s dev accuracy per layer (timed as ``sweeps``)."""
-        runner = self.runner
-        return self.timed(
-            "sweeps",
-            lambda: sweep(runner.model, method, dev, self.dev_scorer, fmt=self.fmt, run=runner),
-        )
+        return self.timed("sweeps", lambda: sweep_on(self.runner, method, dev, self.dev_scorer))
 
     def test(self, method: Method, examples: Sequence[ICLExample], layer: int | None) -> Scored:
         """``method`` on the test examples at ``layer``, under the scorer."""
-        runner, scorer = self.runner, self.scorer
-        opts: dict[str, Any] = {"layer": layer, "fmt": self.fmt, "run": runner}
+        scorer = self.scorer
         if isinstance(scorer, Generation):
-            return run_method(runner.model, method, examples, scorer, **opts)
-        return run_method(runner.model, method, examples, scorer, **opts)
+            return run_method_on(self.runner, method, examples, scorer, layer=layer)
+        return run_method_on(self.runner, method, examples, scorer, layer=layer)
 
 
 def compare_methods(
@@ -156,7 +150,7 @@ def compare_methods(
     known: Mapping[str, Scored] | None = None,
     seed: int = 0,
     scorer: NextToken | Generation | None = None,
-    fmt: PromptFormat = DEFAULT_FORMAT,
+    fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
 ) -> MethodComparison:
     """Regular, TV Hypothesis, FV (zero-shot and shuffled labels), two baselines, Baseline.
@@ -187,7 +181,7 @@ def compare_methods(
     """
     check_example_list(test)
     given = _check_known(known, test, tv_layer)
-    ctx = _Context(Runner.bind(model, run), fmt, scorer or NextToken())
+    ctx = _Context(Runner.bind(model, run, fmt), scorer or NextToken())
     source = list(extraction if extraction is not None else dev)
     acts, effects = _head_effects(ctx, source, n_corrupted, seed)
     settings = {"head_output": head_output, "n_demos": max(ex.n_demos for ex in source)}
@@ -240,7 +234,7 @@ def _head_effects(
 ) -> tuple[HeadActivations, IndirectEffects]:
     """Mean head activations on clean ``source`` and the AIE on its shuffled labels."""
     model, first = ctx.runner.model, isinstance(ctx.scorer, Generation)
-    opts: dict[str, Any] = {"fmt": ctx.fmt, "run": ctx.runner, "first_token": first}
+    opts: dict[str, Any] = {"run": ctx.runner, "first_token": first}
     acts = ctx.timed("head_activations", lambda: mean_head_activations(model, source, **opts))
     corrupted = shuffle_labels(source[:n_corrupted] if n_corrupted else source, seed)
     effects = ctx.timed("indirect_effect", lambda: indirect_effects(model, corrupted, acts, **opts))
@@ -275,10 +269,12 @@ def _vectors(
     ctx: _Context, source: list[ICLExample], acts: HeadActivations, fv: FunctionVector
 ) -> dict[str, Vector]:
     """The FV, the layer average and the mean difference (``[n_layers, d_model]``)."""
-    n_layers, fmt = ctx.runner.n_layers, ctx.fmt
+    runner = ctx.runner
     zero = ctx.timed(
         "baseline_vectors",
-        lambda: ctx.runner.resid_at_arrows(zero_shot_prompts(source, fmt), range(n_layers), fmt),
+        lambda: runner.resid_at_arrows(
+            zero_shot_prompts(source, runner.fmt), range(runner.n_layers)
+        ),
     )
     return {
         "fv": fv.vector,

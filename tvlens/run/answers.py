@@ -18,10 +18,9 @@ from typing import Any
 from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import GenerationResult
-from tvlens.evaluation.generation import generate_baseline, generate_hypothesis, generate_regular
-from tvlens.evaluation.scorers import Generation
-from tvlens.evaluation.sweep import layer_sweep
-from tvlens.protocol import HookedModel
+from tvlens.evaluation.methods import Method
+from tvlens.evaluation.scorers import Generation, NextToken
+from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.run.methods import add_function_vectors, run_function_vectors
 from tvlens.run.protocol_config import ProtocolConfig
 
@@ -31,29 +30,32 @@ def _metrics(results: dict[str, GenerationResult], name: str) -> dict[str, float
 
 
 def run_generated(
-    model: HookedModel,
+    runner: Runner,
     examples: tuple[list[ICLExample], list[ICLExample], list[ICLExample]],
     cfg: ProtocolConfig,
-    runner: Runner,
     timed: Callable[[str, Callable[[], Any]], Any],
     vectors: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The generated protocol on one task's ``(dev, test, baseline)`` examples.
 
-    ``cfg`` is the protocol (``answers="any"``);
+    ``runner`` brings the model and the prompt format; ``cfg`` is the protocol
+    (``answers="any"``);
     ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
     (layer, accuracies, per-example generations); with ``"fv"`` in ``cfg.methods``, the
     function-vector methods too (and the task's FV in ``vectors["function_vector"]``).
     """
     dev, test, base = examples
-    fmt = cfg.prompt_format
-    opts: dict[str, Any] = {"fmt": fmt, "run": runner, "max_new_tokens": cfg.max_new_tokens}
+    scorer = Generation(cfg.max_new_tokens)
     sweep = timed(
-        "layer_sweep", lambda: layer_sweep(model, dev, fmt=fmt, first_token=True, run=runner)
+        "layer_sweep",
+        lambda: sweep_on(runner, Method.hypothesis(), dev, NextToken(first_token=True)),
     )
-    reg = timed("regular", lambda: generate_regular(model, test, **opts))
-    hyp = timed("hypothesis", lambda: generate_hypothesis(model, test, sweep.best_layer, **opts))
-    bas = timed("baseline", lambda: generate_baseline(model, base, **opts))
+    reg = timed("regular", lambda: run_method_on(runner, Method.regular(), test, scorer))
+    hyp = timed(
+        "hypothesis",
+        lambda: run_method_on(runner, Method.hypothesis(), test, scorer, layer=sweep.best_layer),
+    )
+    bas = timed("baseline", lambda: run_method_on(runner, Method.baseline(), base, scorer))
     results = {"baseline": bas, "hypothesis": hyp, "regular": reg}
     out = {
         "answers": "any",
@@ -71,8 +73,8 @@ def run_generated(
     fv = timed(
         "function_vectors",
         lambda: run_function_vectors(
-            model, dev, test, regular=reg, hypothesis=hyp, tv_layer=sweep.best_layer,
-            seed=cfg.seed, runner=runner, fmt=fmt, scorer=Generation(cfg.max_new_tokens),
+            runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=sweep.best_layer,
+            seed=cfg.seed, scorer=scorer,
         ),
     )  # fmt: skip
     if vectors is not None:

@@ -41,7 +41,6 @@ from tvlens.evaluation.scorers import Generation
 from tvlens.fv.comparison import MethodComparison, Scored
 from tvlens.fv.methods import compare_methods
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector
-from tvlens.protocol import HookedModel
 from tvlens.run.files import write_outputs
 from tvlens.run.names import FV_MODES, PROTOCOL_METHODS
 
@@ -74,7 +73,7 @@ def check_methods(methods: Any) -> list[str]:
 
 
 def run_function_vectors(
-    model: HookedModel,
+    runner: Runner,
     dev: Sequence[ICLExample],
     test: Sequence[ICLExample],
     *,
@@ -82,18 +81,17 @@ def run_function_vectors(
     hypothesis: Scored,
     tv_layer: int,
     seed: int,
-    runner: Runner,
-    fmt: Any,
     scorer: Generation | None = None,
 ) -> MethodComparison:
-    """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis.
+    """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis;
+    ``runner`` brings the model and the prompt format.
 
     ``scorer=None`` scores the next token (``--answers single``); a
     :class:`~tvlens.evaluation.scorers.Generation` scores generated answers
     (``--answers any``), ``regular`` and ``hypothesis`` being generated as well.
     """
     return compare_methods(
-        model,
+        runner.model,
         test,
         dev=dev,
         k=FV_SETTINGS["k"],
@@ -103,7 +101,6 @@ def run_function_vectors(
         known={"regular": regular, "hypothesis": hypothesis},
         seed=seed,
         scorer=scorer,
-        fmt=fmt,
         run=runner,
     )
 

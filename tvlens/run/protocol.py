@@ -19,9 +19,10 @@ from tvlens._example import ICLExample
 from tvlens._version import __version__
 from tvlens.engine.batching import model_dtype
 from tvlens.engine.runner import Runner
-from tvlens.evaluation.modes import baseline, hypothesis, regular
+from tvlens.evaluation.methods import Method
 from tvlens.evaluation.results import ModeResult
-from tvlens.evaluation.sweep import layer_sweep
+from tvlens.evaluation.scorers import NextToken
+from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.protocol import HookedModel
 from tvlens.run.answers import run_generated
 from tvlens.run.files import LOCK_NAME, prepare_out, run_lock, write_output
@@ -67,8 +68,7 @@ def run_task(
     made from ``cfg.run`` if ``None``). With ``"fv"`` in ``cfg.methods``, the task's
     :class:`~tvlens.FunctionVector` is put in ``vectors["function_vector"]`` if given.
     """
-    runner = Runner.bind(model, run or cfg.run)
-    fmt = cfg.prompt_format
+    runner = Runner.bind(model, run or cfg.run, cfg.prompt_format)
     t0 = time.perf_counter()
     task = load_task(task_ref, cfg.on_conflict)
     record = _task_counts(task)
@@ -77,11 +77,10 @@ def run_task(
     except ValueError as err:
         warnings.warn(f"skipping task {task.name}: {err}", stacklevel=2)
         return {"status": "skipped", "reason": str(err), **record}
-    opts: dict[str, Any] = {"fmt": fmt, "run": runner}
     times = {"filter_and_sample": time.perf_counter() - t0}
     timed = _phase_timer(times, on_phase or (lambda _: None))
     if cfg.answers == "any":
-        generated = run_generated(model, (dev, test, base), cfg, runner, timed, vectors)
+        generated = run_generated(runner, (dev, test, base), cfg, timed, vectors)
         return {
             "status": "ok",
             **record,
@@ -89,10 +88,15 @@ def run_task(
             "wall_time_s": time.perf_counter() - t0,
             "phase_times_s": times,
         }
-    sweep = timed("layer_sweep", lambda: layer_sweep(model, dev, **opts))
-    reg = timed("regular", lambda: regular(model, test, **opts))
-    hyp = timed("hypothesis", lambda: hypothesis(model, test, sweep.best_layer, **opts))
-    bas = timed("baseline", lambda: baseline(model, base, **opts))
+    sweep = timed("layer_sweep", lambda: sweep_on(runner, Method.hypothesis(), dev, NextToken()))
+    reg = timed("regular", lambda: run_method_on(runner, Method.regular(), test, NextToken()))
+    hyp = timed(
+        "hypothesis",
+        lambda: run_method_on(
+            runner, Method.hypothesis(), test, NextToken(), layer=sweep.best_layer
+        ),
+    )
+    bas = timed("baseline", lambda: run_method_on(runner, Method.baseline(), base, NextToken()))
     out = {
         "status": "ok",
         **record,
@@ -105,19 +109,18 @@ def run_task(
         "baseline_examples": _baseline_records(bas),
     }
     if "fv" in cfg.methods:
-        out = _with_function_vectors(out, model, (dev, test), (reg, hyp, sweep.best_layer),
-                                     cfg, runner, timed, vectors)  # fmt: skip
+        out = _with_function_vectors(out, runner, (dev, test), (reg, hyp, sweep.best_layer),
+                                     cfg, timed, vectors)  # fmt: skip
         out["wall_time_s"] = time.perf_counter() - t0
     return out
 
 
 def _with_function_vectors(
     out: dict[str, Any],
-    model: HookedModel,
+    runner: Runner,
     sets: tuple[list[ICLExample], list[ICLExample]],
     tv: tuple[ModeResult, ModeResult, int],
     cfg: ProtocolConfig,
-    runner: Runner,
     timed: Callable[[str, Callable[[], Any]], Any],
     vectors: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -127,8 +130,7 @@ def _with_function_vectors(
     fv = timed(
         "function_vectors",
         lambda: run_function_vectors(
-            model, dev, test, regular=reg, hypothesis=hyp, tv_layer=layer, seed=cfg.seed,
-            runner=runner, fmt=cfg.prompt_format,
+            runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=layer, seed=cfg.seed
         ),
     )  # fmt: skip
     out = add_function_vectors(out, fv)
@@ -334,7 +336,7 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
         return bool(tasks.get(key, {}).get("status") == "ok")
 
     todo = [r for r, _ in plan.tasks if not done(task_key(r))]
-    runner = Runner(model, cfg.run)  # one for every task
+    runner = Runner(model, cfg.run, fmt=cfg.prompt_format)  # one for every task
     bar = tqdm(todo, desc="tasks", unit="task", disable=not progress)
     for ref in bar:
         key = task_key(ref)
