@@ -124,6 +124,14 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         help="tokens generated per answer with --answers any (%(default)s)",
     )
     p.add_argument(
+        "--patch-at",
+        default=d["patch_at"],
+        choices=["arrow", "all"],
+        help="with --answers any, where θ and the function vectors are patched while an "
+        "answer is generated: arrow (the paper, default) or all (the arrow and every "
+        "generated position)",
+    )
+    p.add_argument(
         "--methods",
         nargs="+",
         default=None,
@@ -173,6 +181,7 @@ def protocol_config(args: argparse.Namespace, **axes: Any) -> Any:
         on_conflict=args.on_conflict,
         answers=args.answers,
         max_new_tokens=args.max_new_tokens,
+        patch_at=args.patch_at,
         methods=methods_arg(args.methods),
         run=RunConfig(
             batch_size=args.batch_size, sweep_batch_size=args.sweep_batch_size, method=args.method

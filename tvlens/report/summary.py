@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.report.fv import fv_figures, fv_markdown
+from tvlens.report.fv import FV_COLUMNS, fv_figures, fv_markdown
 from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
 from tvlens.run.names import PAPER_MODES
 from tvlens.run.statistics import summarize
@@ -52,7 +52,13 @@ def metric_line(meta: Mapping[str, Any]) -> str:
             "**Metric: exact match of the generated answer** (greedy, up to "
             f"{meta.get('max_new_tokens', 8)} new tokens, stopped at the format's separator; "
             "compared after the format's normalization). The layer is chosen on dev by "
-            "first-token accuracy. First-token accuracy and word F1 follow the averages."
+            "first-token accuracy; vectors are patched at "
+            + (
+                "the arrow and every generated position (`--patch-at all`)"
+                if meta.get("patch_at", "arrow") == "all"
+                else "the arrow only (the paper)"
+            )
+            + ". First-token accuracy, word F1 and where answers stop follow the averages."
         )
     return (
         "**Metric: next-token accuracy** (the greedy next token at the arrow equals the "
@@ -79,6 +85,40 @@ def generation_metrics_table(tasks: Mapping[str, Any]) -> list[str]:
     means = [sum(v[i] for v in per_task.values()) / len(per_task) for i in range(len(cols))]
     lines.append(row("**mean over tasks**", means))
     return lines
+
+
+STOP_TITLES = {
+    "separator": "stopped at the separator",
+    "early": "stopped early",
+    "ran_on": "ran on",
+    "eos": "EOS",
+}
+"""Columns of the stop-reason table (:func:`tvlens.run.answers.stop_kind`)."""
+
+STOP_NOTE = (
+    "*Where answers stop*, share of examples, mean over tasks: *stopped early*: the "
+    "generation stopped (separator or EOS) on a proper prefix of the answer or on nothing; "
+    "*ran on*: it reached the token limit without a separator (exact match then fails "
+    "unless the answer was cut by normalization); *stopped at the separator* / *EOS*: "
+    "stopped there after a whole answer, right or wrong."
+)
+
+
+def stop_reasons_table(tasks: Mapping[str, Any]) -> list[str]:
+    """``--answers any``: where each mode's answers stopped, mean over the finished tasks."""
+    ok = [t for t in tasks.values() if t["status"] == "ok" and "stop_reasons" in t]
+    if not ok:
+        return []
+    modes = [m for m in FV_COLUMNS if all(m in t["stop_reasons"] for t in ok)]
+    lines = ["", "| mode | exact match | " + " | ".join(STOP_TITLES.values()) + " |"]
+    lines.append("|---|---|" + "---|" * len(STOP_TITLES))
+    for m in modes:
+        em = sum(t["accuracy"][m] for t in ok) / len(ok)
+        shares = [sum(t["stop_reasons"][m][k] for t in ok) / len(ok) for k in STOP_TITLES]
+        lines.append(
+            f"| {FV_COLUMNS[m]} | {fmt_acc(em)} | " + " | ".join(fmt_acc(v) for v in shares) + " |"
+        )
+    return [*lines, "", STOP_NOTE]
 
 
 def skipped_reasons(results: Mapping[str, Any]) -> list[str]:
@@ -133,6 +173,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         )
     lines += averages_table(summary)
     lines += generation_metrics_table(tasks)
+    lines += stop_reasons_table(tasks)
     lines += ["", INTERVALS_NOTE]
     conflicts = {n: t.get("n_conflicts_dropped", 0) for n, t in tasks.items()}
     if any(conflicts.values()):

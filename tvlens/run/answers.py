@@ -12,7 +12,7 @@ methods generate on the same test examples and are scored the same way
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tvlens._example import ICLExample
@@ -45,7 +45,8 @@ def run_generated(
     function-vector methods too (and the task's FV in ``vectors["function_vector"]``).
     """
     dev, test, base = examples
-    scorer = Generation(cfg.max_new_tokens)
+    scorer = Generation(cfg.max_new_tokens)  # Regular and Baseline carry no patch
+    patched = Generation(cfg.max_new_tokens, at="all" if cfg.patch_at == "all" else "arrow")
     sweep = timed(
         "layer_sweep",
         lambda: sweep_on(runner, Method.hypothesis(), dev, NextToken(first_token=True)),
@@ -53,7 +54,7 @@ def run_generated(
     reg = timed("regular", lambda: run_method_on(runner, Method.regular(), test, scorer))
     hyp = timed(
         "hypothesis",
-        lambda: run_method_on(runner, Method.hypothesis(), test, scorer, layer=sweep.best_layer),
+        lambda: run_method_on(runner, Method.hypothesis(), test, patched, layer=sweep.best_layer),
     )
     bas = timed("baseline", lambda: run_method_on(runner, Method.baseline(), base, scorer))
     results = {"baseline": bas, "hypothesis": hyp, "regular": reg}
@@ -69,17 +70,50 @@ def run_generated(
         **_example_records(reg, hyp, bas),
     }
     if "fv" not in cfg.methods:
-        return out
+        return {**out, "stop_reasons": stop_reasons(out)}
     fv = timed(
         "function_vectors",
         lambda: run_function_vectors(
             runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=sweep.best_layer,
-            seed=cfg.seed, scorer=scorer,
+            seed=cfg.seed, scorer=patched,
         ),
     )  # fmt: skip
     if vectors is not None:
         vectors["function_vector"] = fv.function_vector
-    return add_function_vectors(out, fv)
+    out = add_function_vectors(out, fv)
+    return {**out, "stop_reasons": stop_reasons(out)}
+
+
+STOP_KINDS = ("separator", "early", "ran_on", "eos")
+"""Where a generated answer stopped, one kind per example (:func:`stop_reasons`)."""
+
+
+def stop_kind(generated: Mapping[str, Any], answer: str) -> str:
+    """``"ran_on"`` (``max_new_tokens`` reached with no separator), ``"early"`` (stopped
+    before the answer was whole: a proper prefix of it, or nothing), ``"separator"`` or
+    ``"eos"`` (stopped there, after a whole answer or a wrong one)."""
+    if generated["stop_reason"] == "length":
+        return "ran_on"
+    predicted, want = generated["predicted"], answer.strip()
+    if predicted != want and want.startswith(predicted):
+        return "early"
+    return "separator" if generated["stop_reason"] == "stop" else "eos"
+
+
+def stop_reasons(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per mode, the share of its examples of each :data:`STOP_KINDS` kind (summing to 1),
+    from the record's per-example generations (Baseline: its own queries)."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = [*record["test_examples"], *record["baseline_examples"]]
+    for row in rows:
+        for mode, gen in row.items():
+            if isinstance(gen, Mapping) and "stop_reason" in gen:
+                kinds = counts.setdefault(mode, dict.fromkeys(STOP_KINDS, 0))
+                kinds[stop_kind(gen, row["answer"])] += 1
+    return {
+        mode: {k: v / sum(kinds.values()) for k, v in kinds.items()}
+        for mode, kinds in counts.items()
+    }
 
 
 def _example_records(

@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from tvlens.engine.config import RunConfig
+from tvlens.engine.decoding import AT_VALUES
 from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.run.methods import FV_SETTINGS, check_methods
 from tvlens.run.names import ANSWERS
@@ -42,6 +43,9 @@ class ProtocolConfig:
             ``"any"`` (answers of up to ``max_new_tokens`` tokens, generated and scored by
             exact match; :mod:`tvlens.run.answers`).
         max_new_tokens: the most tokens generated per answer with ``answers="any"``.
+        patch_at: where a vector is patched while answers are generated
+            (``answers="any"``): ``"arrow"`` (the paper: the arrow only) or ``"all"`` (the
+            arrow and every generated position), for θ and the function-vector methods.
         methods: ``["tv"]`` (the paper) or ``["tv", "fv"]``: function vectors and two
             baselines beside task vectors on the same test examples
             (:mod:`tvlens.run.methods`).
@@ -69,6 +73,7 @@ class ProtocolConfig:
     on_conflict: str = "error"
     answers: str = "single"
     max_new_tokens: int = 8
+    patch_at: str = "arrow"
     methods: Sequence[str] = field(default_factory=lambda: ["tv"])
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -103,6 +108,17 @@ class ProtocolConfig:
             raise ValueError(
                 f"answers must be 'single' (one-token answers, next-token scoring: the "
                 f"paper) or 'any' (generation, exact match), got {self.answers!r}"
+            )
+        if self.patch_at not in AT_VALUES:
+            raise ValueError(
+                f"patch_at must be 'arrow' (the paper) or 'all' (every generated position "
+                f"too), got {self.patch_at!r}"
+            )
+        if self.patch_at != "arrow" and self.answers != "any":
+            raise ValueError(
+                f"patch_at={self.patch_at!r} patches the generated positions, but answers="
+                f"{self.answers!r} scores the next token only (nothing is generated): pass "
+                "--answers any (answers='any'), or leave --patch-at at 'arrow'"
             )
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
