@@ -111,6 +111,8 @@ def test_stop_reasons_are_the_shares_of_the_per_example_records(model: Any, tmp_
             rows = t["baseline_examples"] if mode == "baseline" else t["test_examples"]
             seen = [_kind(r[mode], r["answer"]) for r in rows]
             assert kinds == {k: seen.count(k) / len(seen) for k in STOP_KINDS}, mode
+    page = (tmp_path / "report.html").read_text()
+    assert "Where generated answers stop" in page and "stopped early" in page
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["tasks"]["to_upper"]["stop_reasons"] == res["tasks"]["to_upper"]["stop_reasons"]
 

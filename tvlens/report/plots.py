@@ -147,6 +147,37 @@ def modes_figure(
     return fig
 
 
+def stop_reasons_figure(
+    shares: Mapping[str, Mapping[str, float]],
+    *,
+    title: str = "Where generated answers stop (share of examples, mean over tasks)",
+) -> go.Figure:
+    """Stacked bars, one per mode, of where its generated answers stopped.
+
+    Args:
+        shares: mode -> ``{"separator": .., "early": .., "ran_on": .., "eos": ..}`` (a
+            ``results.json`` task's ``stop_reasons``, or their mean over tasks).
+    """
+    if not shares:
+        raise ValueError("no stop reasons given; pass a mapping mode -> {kind: share}")
+    modes = [m for m in METHOD_LABELS if m in shares] + sorted(set(shares) - set(METHOD_LABELS))
+    labels = [METHOD_LABELS.get(m, m) for m in modes]
+    kinds = {"separator": "stopped at the separator", "early": "stopped early",
+             "ran_on": "ran on", "eos": "EOS"}  # fmt: skip
+    bars = [
+        go.Bar(
+            name=name, y=labels, x=[float(shares[m].get(k, 0.0)) for m in modes], orientation="h"
+        )
+        for k, name in kinds.items()
+    ]
+    fig = go.Figure(bars)
+    fig.update_layout(
+        title=title, barmode="stack", xaxis_title="share of examples", xaxis_range=[0, 1.0],
+        template=_TEMPLATE,
+    )  # fmt: skip
+    return fig
+
+
 def robustness_figure(result: RobustnessResult, *, title: str | None = None) -> go.Figure:
     """The t-SNE map of task vectors, one colour (trace) per task."""
     labels = np.asarray(result.labels, dtype=object)

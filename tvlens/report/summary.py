@@ -104,17 +104,27 @@ STOP_NOTE = (
 )
 
 
+def mean_shares(
+    per_task: Sequence[Mapping[str, Mapping[str, float]]],
+) -> dict[str, dict[str, float]]:
+    """The mean over tasks of each mode's stop-reason shares (modes every task has)."""
+    modes = [m for m in per_task[0] if all(m in t for t in per_task)]
+    return {
+        m: {k: sum(t[m][k] for t in per_task) / len(per_task) for k in STOP_TITLES} for m in modes
+    }
+
+
 def stop_reasons_table(tasks: Mapping[str, Any]) -> list[str]:
     """``--answers any``: where each mode's answers stopped, mean over the finished tasks."""
     ok = [t for t in tasks.values() if t["status"] == "ok" and "stop_reasons" in t]
     if not ok:
         return []
-    modes = [m for m in FV_COLUMNS if all(m in t["stop_reasons"] for t in ok)]
+    means = mean_shares([t["stop_reasons"] for t in ok])
     lines = ["", "| mode | exact match | " + " | ".join(STOP_TITLES.values()) + " |"]
     lines.append("|---|---|" + "---|" * len(STOP_TITLES))
-    for m in modes:
+    for m in [m for m in FV_COLUMNS if m in means]:
         em = sum(t["accuracy"][m] for t in ok) / len(ok)
-        shares = [sum(t["stop_reasons"][m][k] for t in ok) / len(ok) for k in STOP_TITLES]
+        shares = [means[m][k] for k in STOP_TITLES]
         lines.append(
             f"| {FV_COLUMNS[m]} | {fmt_acc(em)} | " + " | ".join(fmt_acc(v) for v in shares) + " |"
         )
@@ -231,6 +241,7 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
             layer_sweep_figure,
             modes_figure,
             runs_bars_figure,
+            stop_reasons_figure,
             write_html,
         )
 
@@ -261,6 +272,9 @@ def report_html_writer(results: Mapping[str, Any]) -> Callable[[Path], Any]:
                 figures[f"{name} per task"] = modes_figure(
                     {n: t[key] for n, t in ok.items() if key in t}, title=f"{name} per task"
                 )
+            stops = [t["stop_reasons"] for t in ok.values() if "stop_reasons" in t]
+            if stops:
+                figures["Where generated answers stop"] = stop_reasons_figure(mean_shares(stops))
         return Path(write_html(figures, path, title=title, intro_html=f"<p>{intro}</p>\n"))
 
     return write
