@@ -16,7 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._compat import KVCache
-from tvlens.engine.patches import Patches
+from tvlens.engine.patches import AnyPatches, at_step
 from tvlens.engine.runner_like import ForwardRunner
 from tvlens.hooks import logits_at_hooks
 from tvlens.prompts import PromptBatch, pad_token_id
@@ -56,11 +56,18 @@ class _Rows:
 
 
 def _patch_hooks(
-    patches: Patches | None, idx: Sequence[int], positions: Sequence[Tensor], n_layers: int
+    patches: AnyPatches | None,
+    idx: Sequence[int],
+    steps: Sequence[tuple[int, Tensor]],
+    n_layers: int,
 ) -> list[HookPair]:
+    """The hooks patching rows ``idx``: for each ``(step, positions)``, that step's patch
+    (:func:`~tvlens.engine.patches.at_step`) at ``positions``."""
     if patches is None:
         return []
-    return [pair for pos in positions for pair in patches.hooks(idx, pos, n_layers)]
+    return [
+        pair for step, pos in steps for pair in at_step(patches, step).hooks(idx, pos, n_layers)
+    ]
 
 
 # ---- the recompute path ------------------------------------------------------------------
@@ -69,7 +76,7 @@ def _recompute(
     prompt_ids: Sequence[list[int]],
     idx: Sequence[int],
     rows: _Rows,
-    patches: Patches | None,
+    patches: AnyPatches | None,
     at: str,
     side: str,
     fwd_hooks: Sequence[HookPair],
@@ -84,7 +91,7 @@ def _recompute(
         arrows = offsets + torch.tensor([len(prompt_ids[j]) - 1 for j in act])
         shifts = range(step + 1) if at == "all" else range(1)
         hooks = _patch_hooks(
-            patches, [idx[j] for j in act], [arrows + s for s in shifts], runner.n_layers
+            patches, [idx[j] for j in act], [(s, arrows + s) for s in shifts], runner.n_layers
         )
         batch = PromptBatch(tokens, mask, arrows + step, tuple("" for _ in act))
         logits = runner.logits(batch, [*hooks, *fwd_hooks])
@@ -121,7 +128,7 @@ def _cached(
     prompt_ids: Sequence[list[int]],
     idx: Sequence[int],
     rows: _Rows,
-    patches: Patches | None,
+    patches: AnyPatches | None,
     at: str,
     side: str,
     fwd_hooks: Sequence[HookPair],
@@ -136,12 +143,10 @@ def _cached(
     tokens, mask, offsets = pad_rows(prompt_ids, pad_token_id(runner.model.tokenizer), side)
     arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])
     cache = KVCache(runner.model, n, runner.device)
-    hooks = _patch_hooks(patches, idx, [arrows], runner.n_layers)
+    hooks = _patch_hooks(patches, idx, [(0, arrows)], runner.n_layers)
     logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks])
     cache.check_filled(tokens.shape[1])
-    step_hooks = _patch_hooks(
-        patches if at == "all" else None, idx, [torch.zeros(n, dtype=torch.long)], runner.n_layers
-    )
+    fed = torch.zeros(n, dtype=torch.long)  # each step's forward holds one token per row
     step = 0
     while True:
         for j in rows.active():
@@ -153,5 +158,7 @@ def _cached(
         step += 1
         new = torch.tensor([[g[-1]] for g in rows.gen], dtype=torch.long)
         mask = torch.cat([mask, torch.ones(n, 1, dtype=torch.long)], dim=1)
-        first = torch.zeros(n, dtype=torch.long)
-        logits = _cached_logits(runner, cache, new, mask, first, [*step_hooks, *fwd_hooks])
+        step_hooks = _patch_hooks(
+            patches if at == "all" else None, idx, [(step, fed)], runner.n_layers
+        )
+        logits = _cached_logits(runner, cache, new, mask, fed, [*step_hooks, *fwd_hooks])

@@ -40,7 +40,7 @@ from typing_extensions import Protocol, runtime_checkable
 from tvlens._compat import kv_cache_kind
 from tvlens._compat import n_ctx as context_length
 from tvlens.engine.decode_paths import _cached, _recompute, _Rows
-from tvlens.engine.patches import Patches
+from tvlens.engine.patches import AnyPatches
 from tvlens.engine.runner_like import ArrowRunner
 from tvlens.evaluation.answer_scoring import as_stops
 from tvlens.prompts import DEFAULT_FORMAT, PromptFormat
@@ -207,7 +207,7 @@ def greedy_generate(
     prompts: Sequence[str],
     fmt: PromptFormat | None = None,
     *,
-    patches: Patches | None = None,
+    patches: AnyPatches | None = None,
     at: str = "arrow",
     max_new_tokens: int = 8,
     stop: str | Sequence[str] | None = None,
@@ -262,7 +262,7 @@ def _generate(
     runner: ArrowRunner,
     prompts: Sequence[str],
     fmt: PromptFormat | None,
-    patches: Patches | None,
+    patches: AnyPatches | None,
     at: str,
     max_new_tokens: int,
     stops: tuple[str, ...],

@@ -100,6 +100,65 @@ class Patches:
 
 
 @dataclass(frozen=True)
+class StepPatches:
+    """One patch per prompt *per generation step*: ``vectors[i, t]`` at ``layers[i]``.
+
+    While an answer is generated, the position of step ``t`` (the arrow for ``t = 0``, then
+    generated token ``t``) gets ``vectors[i, min(t, n_steps - 1)]``: the last vector repeats
+    past ``n_steps``. Scored on the next token only (``Runner.predict``), it is the arrow's
+    patch ``vectors[:, 0]``. Multi-position task vectors
+    (:mod:`tvlens.evaluation.multi`) are patched this way.
+
+    Attributes:
+        vectors: ``[n, n_steps, d_model]``.
+        layers: ``[n]`` layer of each prompt's patches.
+        mode: ``"replace"`` the residual or ``"add"`` to it.
+        hook_template: the patched hook, a format string with ``{layer}``.
+    """
+
+    vectors: Float[Tensor, "n n_steps d_model"]
+    layers: Int[Tensor, " n"]
+    mode: PatchMode = "replace"
+    hook_template: str = RESID_POST_TEMPLATE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.vectors, Tensor) or self.vectors.dim() != 3:
+            raise ValueError(
+                "StepPatches.vectors must be [n, n_steps, d_model], got "
+                f"{getattr(self.vectors, 'shape', type(self.vectors).__name__)}"
+            )
+        if self.vectors.shape[1] < 1:
+            raise ValueError("StepPatches needs at least one step (n_steps >= 1)")
+        self.at_step(0)  # the checks of Patches
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        """Vectors per prompt (the last repeats past them)."""
+        return int(self.vectors.shape[1])
+
+    def at_step(self, step: int) -> Patches:
+        """The :class:`Patches` of generation step ``step`` (0: the arrow)."""
+        t = min(int(step), self.n_steps - 1)
+        return Patches(self.vectors[:, t], self.layers, self.mode, self.hook_template)
+
+    def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:
+        """The arrow's patch hooks (step 0), as :class:`PromptPatches` asks."""
+        return self.at_step(0).hooks(idx, positions, n_layers)
+
+
+AnyPatches = Patches | StepPatches
+"""What generation patches: one vector per prompt, or one per prompt and step."""
+
+
+def at_step(patches: AnyPatches, step: int) -> Patches:
+    """The patches of generation step ``step``: ``patches`` itself for :class:`Patches`."""
+    return patches.at_step(step) if isinstance(patches, StepPatches) else patches
+
+
+@dataclass(frozen=True)
 class Predictions:
     """What :meth:`Runner.predict` returns: ``values[i]`` and the ids fed for prompt ``i``."""
 

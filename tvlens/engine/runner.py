@@ -28,8 +28,8 @@ from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
 from tvlens.engine.packing import PackedBatch, attention_rule_hooks
 from tvlens.engine.patches import (
+    AnyPatches,
     ArrowActivations,
-    Patches,
     Predictions,
     PromptPatches,
     argmax_token,
@@ -353,7 +353,7 @@ class Runner:
         prompts: Sequence[str],
         fmt: PromptFormat | None = None,
         *,
-        patches: Patches | None = None,
+        patches: AnyPatches | None = None,
         at: str = "arrow",
         max_new_tokens: int = 8,
         stop: str | Sequence[str] | None = None,

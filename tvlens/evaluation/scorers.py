@@ -25,7 +25,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from tvlens._example import ICLExample
 from tvlens.engine.decoding import At, Generations, check_generation_args
-from tvlens.engine.patches import Patches, PromptPatches
+from tvlens.engine.patches import Patches, PromptPatches, StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import (
     GeneratedPrediction,
@@ -140,9 +140,10 @@ class Generation:
         """Nothing to refuse: answers of any length are generated."""
 
     def _generate(self, runner: Runner, rows: Rows, rows_per_pass: int | None) -> Generations:
-        if rows.patches is not None and not isinstance(rows.patches, Patches):
+        if rows.patches is not None and not isinstance(rows.patches, (Patches, StepPatches)):
             raise TypeError(
-                f"generation patches the residual: the method must return Patches, got "
+                f"generation patches the residual: the method must return Patches or "
+                f"StepPatches, got "
                 f"{type(rows.patches).__name__}; score it with NextToken() instead"
             )
         return runner.generate(
