@@ -138,7 +138,9 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         metavar="METHOD",
         help="tv: the paper's task vectors (default); tv,fv: also function vectors, "
         "shuffled-label ICL, the layer-average and mean-difference vectors on the same test "
-        f"examples, scored as --answers says. Default: {','.join(d['methods'])}",
+        "examples, scored as --answers says; tv,tv_multi (with --answers any): also "
+        "multi-position task vectors, one θ per generated step. "
+        f"Default: {','.join(d['methods'])}",
     )
     speed = "; changes no result: a run resumes with another value"
     p.add_argument(

@@ -285,6 +285,7 @@ METHOD_LABELS = {
     "mean_difference": "Mean difference",
     "fv_zero_shot": "FV zero-shot",
     "hypothesis": "TV Hypothesis",
+    "tv_multi": "TV multi-position",
     "regular": "Regular ICL",
 }
 

@@ -104,6 +104,46 @@ STOP_NOTE = (
 )
 
 
+MULTI_NOTE = (
+    "*TV multi-position* (`--methods tv,tv_multi`): θ_t read at each step of the dummy "
+    "queries' teacher-forced answers (the arrow, each answer token), patched at the same step "
+    "of generation from `x ->` at the TV layer, the last θ repeated past the dummies' answers "
+    "(`tvlens.evaluation.multi`). *M − H*: multi-position minus TV Hypothesis on the same test "
+    "examples, exact McNemar p. *M / R*: the mean of multi-position over the mean of Regular."
+)
+
+
+def multi_table(tasks: Mapping[str, Any]) -> list[str]:
+    """``--methods tv,tv_multi``: exact match of TV Hypothesis, multi-position and Regular."""
+    ok = {n: t for n, t in tasks.items() if t["status"] == "ok" and "tv_multi" in t["accuracy"]}
+    if not ok:
+        return []
+    modes = ("hypothesis", "tv_multi", "regular")
+    lines = [
+        "",
+        "## Multi-position task vectors (`--methods tv,tv_multi`)",
+        "",
+        "| task | layer | TV Hypothesis | TV multi-position | Regular | M − H "
+        "| multi-position first token |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n, t in ok.items():
+        lines.append(
+            f"| {n} | {t['best_layer']} | "
+            + " | ".join(fmt_acc(t["accuracy"][m]) for m in modes)
+            + f" | {fmt_test(t.get('comparisons', {}).get('tv_multi_vs_hypothesis'))}"
+            + f" | {fmt_acc(t['first_token_accuracy']['tv_multi'])} |"
+        )
+    means = {m: sum(t["accuracy"][m] for t in ok.values()) / len(ok) for m in modes}
+    ratio = means["tv_multi"] / means["regular"] if means["regular"] else float("nan")
+    lines.append(
+        "| **mean over tasks** | | "
+        + " | ".join(f"**{fmt_acc(means[m])}**" for m in modes)
+        + f" | M / R {ratio:.2f} | |"
+    )
+    return [*lines, "", MULTI_NOTE]
+
+
 def mean_shares(
     per_task: Sequence[Mapping[str, Mapping[str, float]]],
 ) -> dict[str, dict[str, float]]:
@@ -122,11 +162,12 @@ def stop_reasons_table(tasks: Mapping[str, Any]) -> list[str]:
     means = mean_shares([t["stop_reasons"] for t in ok])
     lines = ["", "| mode | exact match | " + " | ".join(STOP_TITLES.values()) + " |"]
     lines.append("|---|---|" + "---|" * len(STOP_TITLES))
-    for m in [m for m in FV_COLUMNS if m in means]:
+    titles = {**FV_COLUMNS, "tv_multi": "TV multi-position"}
+    for m in [m for m in titles if m in means]:
         em = sum(t["accuracy"][m] for t in ok) / len(ok)
         shares = [means[m][k] for k in STOP_TITLES]
         lines.append(
-            f"| {FV_COLUMNS[m]} | {fmt_acc(em)} | " + " | ".join(fmt_acc(v) for v in shares) + " |"
+            f"| {titles[m]} | {fmt_acc(em)} | " + " | ".join(fmt_acc(v) for v in shares) + " |"
         )
     return [*lines, "", STOP_NOTE]
 
@@ -195,6 +236,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         lines += ["", f"Pairs with whitespace around an input or output, stripped: {listed}."]
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
+    lines += multi_table(tasks)  # with --methods tv,tv_multi
     lines += fv_markdown(results)  # with --methods tv,fv
     return "\n".join(lines) + "\n"
 

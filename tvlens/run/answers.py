@@ -19,6 +19,7 @@ from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import GenerationResult
 from tvlens.evaluation.methods import Method
+from tvlens.evaluation.multi import MultiPosition
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.run.methods import add_function_vectors, run_function_vectors
@@ -35,14 +36,17 @@ def run_generated(
     cfg: ProtocolConfig,
     timed: Callable[[str, Callable[[], Any]], Any],
     vectors: dict[str, Any] | None = None,
+    dummy_answers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The generated protocol on one task's ``(dev, test, baseline)`` examples.
 
     ``runner`` brings the model and the prompt format; ``cfg`` is the protocol
     (``answers="any"``);
     ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
-    (layer, accuracies, per-example generations); with ``"fv"`` in ``cfg.methods``, the
-    function-vector methods too (and the task's FV in ``vectors["function_vector"]``).
+    (layer, accuracies, per-example generations, where they stopped); with ``"tv_multi"``
+    in ``cfg.methods``, multi-position task vectors at the TV layer (each dummy query's
+    answer looked up in ``dummy_answers``); with ``"fv"``, the function-vector methods too
+    (and the task's FV in ``vectors["function_vector"]``).
     """
     dev, test, base = examples
     scorer = Generation(cfg.max_new_tokens)  # Regular and Baseline carry no patch
@@ -69,6 +73,14 @@ def run_generated(
         "f1": _metrics(results, "f1"),
         **_example_records(reg, hyp, bas),
     }
+    if "tv_multi" in cfg.methods:
+        multi = MultiPosition(dummy_answers or {})
+        every_step = Generation(cfg.max_new_tokens, at="all")
+        res = timed(
+            "tv_multi",
+            lambda: run_method_on(runner, multi, test, every_step, layer=sweep.best_layer),
+        )
+        out = add_modes(out, {"tv_multi": res})
     if "fv" not in cfg.methods:
         return {**out, "stop_reasons": stop_reasons(out)}
     fv = timed(
@@ -82,6 +94,30 @@ def run_generated(
         vectors["function_vector"] = fv.function_vector
     out = add_function_vectors(out, fv)
     return {**out, "stop_reasons": stop_reasons(out)}
+
+
+def add_modes(record: dict[str, Any], results: Mapping[str, GenerationResult]) -> dict[str, Any]:
+    """``record`` with more generated modes merged in: each test row's prediction, and each
+    mode's exact match, first-token accuracy and F1.
+
+    Raises:
+        ValueError: a mode not scored on the record's test examples, row by row.
+    """
+    rows = record["test_examples"]
+    for mode, res in results.items():
+        if [(p.query, p.answer) for p in res.predictions] != [
+            (r["query"], r["answer"]) for r in rows
+        ]:
+            raise ValueError(f"{mode} was not scored on this task's test examples")
+    out = dict(record)
+    out["test_examples"] = [
+        {**row, **{m: res.predictions[i].to_record() for m, res in results.items()}}
+        for i, row in enumerate(rows)
+    ]
+    for key, name in (("accuracy", "exact_match"), ("first_token_accuracy", "first_token_accuracy"),
+                      ("f1", "f1")):  # fmt: skip
+        out[key] = {**record[key], **_metrics(dict(results), name)}
+    return out
 
 
 STOP_KINDS = ("separator", "early", "ran_on", "eos")

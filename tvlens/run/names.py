@@ -3,12 +3,14 @@
 
 - A **mode** is one way a test example was run and scored; it names a task's ``accuracy``
   entry, its ``counts``, and each prediction of a ``test_examples`` / ``baseline_examples``
-  row. The paper's three (:data:`PAPER_MODES`) and the five ``--methods tv,fv`` adds
-  (:data:`FV_MODES`). The task vector's patched run is ``"hypothesis"`` everywhere in
-  ``results.json`` (also where function vectors stand beside it).
+  row. The paper's three (:data:`PAPER_MODES`), the five ``--methods tv,fv`` adds
+  (:data:`FV_MODES`) and ``tv_multi`` (:data:`MULTI_MODES`). The task vector's patched run
+  is ``"hypothesis"`` everywhere in ``results.json`` (also where function vectors stand
+  beside it).
 - A **protocol method** is what ``tvlens run --methods`` runs (:data:`PROTOCOL_METHODS`):
-  ``tv`` (the paper's protocol) and ``fv`` (function vectors beside it). It is not the
-  Runner's execution method (``RunConfig.method``, one of
+  ``tv`` (the paper's protocol), ``fv`` (function vectors beside it) and ``tv_multi``
+  (multi-position task vectors, :mod:`tvlens.evaluation.multi`; with ``--answers any``).
+  It is not the Runner's execution method (``RunConfig.method``, one of
   :data:`~tvlens.engine.config.EXECUTION_METHODS`: ``auto`` / ``packed`` / ``batched``,
   ``tvlens run --method``), which never changes a result.
 - The **answers** a run scores (:data:`ANSWERS`): ``single`` or ``any``.
@@ -29,6 +31,7 @@ Mode = Literal[
     "layer_average",
     "mean_difference",
     "fv_zero_shot",
+    "tv_multi",
 ]
 """A mode name as ``results.json`` writes it."""
 
@@ -44,13 +47,16 @@ FV_MODES: tuple[Mode, ...] = (
 )
 """The modes ``--methods tv,fv`` adds to a task's record."""
 
-ALL_MODES: tuple[Mode, ...] = (*PAPER_MODES, *FV_MODES)
+MULTI_MODES: tuple[Mode, ...] = ("tv_multi",)
+"""The mode ``--methods tv,tv_multi`` adds (multi-position task vectors, ``--answers any``)."""
+
+ALL_MODES: tuple[Mode, ...] = (*PAPER_MODES, *FV_MODES, *MULTI_MODES)
 """Every mode ``results.json`` knows."""
 
-ProtocolMethod = Literal["tv", "fv"]
+ProtocolMethod = Literal["tv", "fv", "tv_multi"]
 """A protocol method as ``tvlens run --methods`` takes it and ``meta.methods`` records it."""
 
-PROTOCOL_METHODS: tuple[ProtocolMethod, ...] = ("tv", "fv")
+PROTOCOL_METHODS: tuple[ProtocolMethod, ...] = ("tv", "fv", "tv_multi")
 """Every protocol method, in the order ``meta.methods`` lists them."""
 
 ANSWERS = ("single", "any")

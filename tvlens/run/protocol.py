@@ -80,7 +80,8 @@ def run_task(
     times = {"filter_and_sample": time.perf_counter() - t0}
     timed = _phase_timer(times, on_phase or (lambda _: None))
     if cfg.answers == "any":
-        generated = run_generated(runner, (dev, test, base), cfg, timed, vectors)
+        answers_of = {x: y for x, y in task.pairs}  # the dummy queries' answers (tv_multi)
+        generated = run_generated(runner, (dev, test, base), cfg, timed, vectors, answers_of)
         return {
             "status": "ok",
             **record,

@@ -46,9 +46,10 @@ class ProtocolConfig:
         patch_at: where a vector is patched while answers are generated
             (``answers="any"``): ``"arrow"`` (the paper: the arrow only) or ``"all"`` (the
             arrow and every generated position), for θ and the function-vector methods.
-        methods: ``["tv"]`` (the paper) or ``["tv", "fv"]``: function vectors and two
+        methods: ``["tv"]`` (the paper), plus ``"fv"``: function vectors and two
             baselines beside task vectors on the same test examples
-            (:mod:`tvlens.run.methods`).
+            (:mod:`tvlens.run.methods`), and/or ``"tv_multi"``: multi-position task vectors
+            (:mod:`tvlens.evaluation.multi`; needs ``answers="any"``).
         run: how the Runner executes (``batch_size``, ``sweep_batch_size``, ``method``,
             ``device``); results do not depend on it. ``prepend_bos`` must stay ``None``:
             the protocol uses the model's own ``default_prepend_bos`` (recorded in
@@ -123,6 +124,13 @@ class ProtocolConfig:
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
         put("methods", check_methods(self.methods))
+        if "tv_multi" in self.methods and self.answers != "any":
+            raise ValueError(
+                "methods 'tv_multi' (multi-position task vectors) patch one θ per generated "
+                f"step, but answers={self.answers!r} scores the next token only, where "
+                "tv_multi is TV Hypothesis: pass --answers any (answers='any'), or drop "
+                "tv_multi from --methods"
+            )
         if "fv" in self.methods and self.n_demos < 2:
             raise ValueError(
                 f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
