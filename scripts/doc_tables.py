@@ -32,7 +32,10 @@ and ``averages-ci`` (the same with 95% intervals, and Hypothesis − Regular per
 (pairs and single-token pairs per task), ``fv`` (every method of ``--methods tv,fv``, as
 ``summary.md`` writes it), ``fv-heads`` (per task: top head, k, the corruption's strength) and
 ``aie`` (the heads of largest AIE averaged over tasks), ``fv-k`` (dev accuracy per number of
-heads k) and ``phases`` (time per phase of the protocol, summed over tasks).
+heads k) and ``phases`` (time per phase of the protocol, summed over tasks); for runs with
+``--answers any``: ``generated`` (per task: exact match of every generated mode, Hypothesis's
+first-token accuracy, and the mean over tasks with each mode's share of Regular) and ``stops``
+(where each mode's answers stopped, mean over tasks, as ``summary.md`` writes it).
 """
 
 from __future__ import annotations
@@ -65,11 +68,12 @@ SIGNIFICANT = 0.05
 META_KEYS = (
     "model", "tvlens_version", "transformer_lens_version", "torch_version", "model_class",
     "dtype", "n_demos", "n_dummy", "n_dev", "n_test", "n_baseline", "seed", "on_conflict",
-    "answers", "max_new_tokens", "methods", "fv", "wall_time_s",
+    "answers", "max_new_tokens", "patch_at", "methods", "fv", "wall_time_s",
 )  # fmt: skip
 TASK_KEYS = (
     "status", "reason", "category", "n_pairs", "n_kept", "n_dropped", "n_conflicts_dropped",
     "best_layer", "accuracy", "counts", "accuracy_ci", "wall_time_s", "phase_times_s",
+    "first_token_accuracy", "f1", "stop_reasons",
 )  # fmt: skip
 TEST_KEYS = ("test", "difference", "p", "b", "c", "n")
 
@@ -479,6 +483,58 @@ def table_fv_k(p: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+_TITLES = {**FV_COLUMNS, "tv_multi": "TV multi-position"}
+GENERATED_MODES = {
+    m: _TITLES[m]
+    for m in ("baseline", "hypothesis", "tv_multi", "fv_zero_shot", "layer_average",
+              "mean_difference", "shuffled", "fv_shuffled", "regular")
+}  # fmt: skip
+"""Zero-shot methods first, then those with demonstrations, Regular last."""
+
+
+def table_generated(p: Mapping[str, Any]) -> list[str]:
+    ok = {n: t for n, t in _ok(p).items() if "first_token_accuracy" in t}
+    if not ok:
+        raise ValueError("the pinned run has no generated answers (run it with --answers any)")
+    modes = [m for m in GENERATED_MODES if all(m in t["accuracy"] for t in ok.values())]
+    lines = [
+        "| task | pairs kept | layer | "
+        + " | ".join(GENERATED_MODES[m] for m in modes)
+        + " | Hypothesis first token |",
+        "|---|---|---|" + "---|" * (len(modes) + 1),
+    ]
+    for name, t in ok.items():
+        lines.append(
+            f"| {name} | {t['n_kept']}/{t['n_pairs']} | {t['best_layer']} | "
+            + " | ".join(acc(t["accuracy"][m]) for m in modes)
+            + f" | {acc(t['first_token_accuracy']['hypothesis'])} |"
+        )
+    means = {m: sum(t["accuracy"][m] for t in ok.values()) / len(ok) for m in modes}
+    first = sum(t["first_token_accuracy"]["hypothesis"] for t in ok.values()) / len(ok)
+    lines.append(
+        "| **mean over tasks** | | | "
+        + " | ".join(acc(means[m], True) for m in modes)
+        + f" | {acc(first, True)} |"
+    )
+    reg = means["regular"]
+    lines.append(
+        "| share of Regular | | | "
+        + " | ".join(f"{means[m] / reg:.2f}" if reg else "–" for m in modes)
+        + " | |"
+    )
+    return lines
+
+
+def table_stops(p: Mapping[str, Any]) -> list[str]:
+    from tvlens.report.summary import stop_reasons_table
+
+    tasks = {n: t for n, t in _ok(p).items() if "stop_reasons" in t}
+    if not tasks:
+        raise ValueError("the pinned run has no stop reasons (run it with --answers any)")
+    lines = stop_reasons_table(tasks)
+    return [x for x in lines[1:-2]]  # the table alone: no blank line, no note
+
+
 TABLES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "main": table_main,
     "averages": table_averages,
@@ -490,6 +546,8 @@ TABLES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "aie": table_aie,
     "fv-k": table_fv_k,
     "phases": table_phases,
+    "generated": table_generated,
+    "stops": table_stops,
 }
 
 
