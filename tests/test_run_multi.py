@@ -65,7 +65,7 @@ def test_the_run_records_tv_multi_as_the_library_computes_it(model: Any, tmp_pat
         assert t["counts"]["tv_multi"] == [sum(p.correct for p in want.predictions), len(rows)]
     assert "tv_multi" in res["summary"]["overall"]
     summary = (tmp_path / "summary.md").read_text()
-    assert "## Multi-position task vectors (`--methods tv,tv_multi`)" in summary
+    assert "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)" in summary
     assert "| TV multi-position |" in summary  # the stop-reason table
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["meta"]["methods"] == ["tv", "tv_multi"]
@@ -79,3 +79,34 @@ def test_the_cli_runs_tv_multi(model: Any, loads: list[str], tmp_path: Path) -> 
     data = json.loads((tmp_path / "results.json").read_text())
     assert "tv_multi" in data["tasks"]["to_upper"]["accuracy"]
     assert (tmp_path / "report.html").exists()
+
+
+def test_tv_learned_is_fit_on_dev_only_and_recorded(
+    model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tvlens.run.answers as answers_mod
+
+    seen: list[list[str]] = []
+    real = answers_mod.learn_vectors
+
+    def spy(runner: Any, dev: Any, *args: Any, **kw: Any) -> Any:
+        seen.append([ex.query for ex in dev])
+        return real(runner, dev, *args, **kw)
+
+    monkeypatch.setattr(answers_mod, "learn_vectors", spy)
+    cfg = ProtocolConfig(
+        tasks=["to_upper"], answers="any", max_new_tokens=3,
+        methods=["tv", "tv_learned"], **SMALL,
+    )  # fmt: skip
+    res = run_protocol(model, cfg, tmp_path, progress=False)
+    t = res["tasks"]["to_upper"]
+    assert res["meta"]["tv_learned"]["steps"] == 50
+    rec = t["tv_learned"]
+    assert rec["n_train"] == SMALL["n_dev"] and len(rec["losses"]) == 51
+    assert rec["losses"][-1] < rec["losses"][0]
+    test_queries = {r["query"] for r in t["test_examples"]}
+    assert len(seen) == 1 and not set(seen[0]) & test_queries  # never trained on test
+    assert "tv_learned_vs_hypothesis" in t["comparisons"]
+    assert {r["query"] for r in t["test_examples"]} == test_queries
+    assert all("tv_learned" in r for r in t["test_examples"])
+    assert "tv_learned" in t["stop_reasons"]

@@ -286,6 +286,7 @@ METHOD_LABELS = {
     "fv_zero_shot": "FV zero-shot",
     "hypothesis": "TV Hypothesis",
     "tv_multi": "TV multi-position",
+    "tv_learned": "TV learned",
     "regular": "Regular ICL",
 }
 

@@ -104,44 +104,57 @@ STOP_NOTE = (
 )
 
 
-MULTI_NOTE = (
-    "*TV multi-position* (`--methods tv,tv_multi`): θ_t read at each step of the dummy "
-    "queries' teacher-forced answers (the arrow, each answer token), patched at the same step "
-    "of generation from `x ->` at the TV layer, the last θ repeated past the dummies' answers "
-    "(`tvlens.evaluation.multi`). *M − H*: multi-position minus TV Hypothesis on the same test "
-    "examples, exact McNemar p. *M / R*: the mean of multi-position over the mean of Regular."
+ANSWER_TITLES = {"tv_multi": "TV multi-position", "tv_learned": "TV learned"}
+"""The whole-answer methods (``--methods tv,tv_multi,tv_learned``) and their titles."""
+
+ANSWER_NOTE = (
+    "*TV multi-position* (`tv_multi`): θ_t read at each step of the dummy queries' "
+    "teacher-forced answers (the arrow, each answer token), patched at the same step of "
+    "generation from `x ->` at the TV layer, the last θ repeated past the dummies' answers "
+    "(`tvlens.evaluation.multi`). *TV learned* (`tv_learned`): those vectors fit by gradient "
+    "descent to the model's own ICL answers on the dev examples, the model frozen "
+    "(`tvlens.evaluation.learned`; an upper bound for vectors at that layer). *− H*: minus TV "
+    "Hypothesis on the same test examples, exact McNemar p. */ R*: the mean over the mean of "
+    "Regular."
 )
 
 
-def multi_table(tasks: Mapping[str, Any]) -> list[str]:
-    """``--methods tv,tv_multi``: exact match of TV Hypothesis, multi-position and Regular."""
-    ok = {n: t for n, t in tasks.items() if t["status"] == "ok" and "tv_multi" in t["accuracy"]}
-    if not ok:
+def answer_methods_table(tasks: Mapping[str, Any]) -> list[str]:
+    """``--methods tv,tv_multi,tv_learned``: exact match of TV, the whole-answer methods and
+    Regular per task, each method against TV Hypothesis."""
+    ok = {n: t for n, t in tasks.items() if t["status"] == "ok"}
+    extra = [m for m in ANSWER_TITLES if ok and all(m in t["accuracy"] for t in ok.values())]
+    if not extra:
         return []
-    modes = ("hypothesis", "tv_multi", "regular")
+    modes = ["hypothesis", *extra, "regular"]
+    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
+    head = [titles[m] for m in modes] + [f"{ANSWER_TITLES[m]} − H" for m in extra]
     lines = [
         "",
-        "## Multi-position task vectors (`--methods tv,tv_multi`)",
+        "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)",
         "",
-        "| task | layer | TV Hypothesis | TV multi-position | Regular | M − H "
-        "| multi-position first token |",
-        "|---|---|---|---|---|---|---|",
+        "| task | layer | " + " | ".join(head) + " |",
+        "|---|---|" + "---|" * len(head),
     ]
     for n, t in ok.items():
+        tests = t.get("comparisons", {})
         lines.append(
             f"| {n} | {t['best_layer']} | "
             + " | ".join(fmt_acc(t["accuracy"][m]) for m in modes)
-            + f" | {fmt_test(t.get('comparisons', {}).get('tv_multi_vs_hypothesis'))}"
-            + f" | {fmt_acc(t['first_token_accuracy']['tv_multi'])} |"
+            + " | "
+            + " | ".join(fmt_test(tests.get(f"{m}_vs_hypothesis")) for m in extra)
+            + " |"
         )
     means = {m: sum(t["accuracy"][m] for t in ok.values()) / len(ok) for m in modes}
-    ratio = means["tv_multi"] / means["regular"] if means["regular"] else float("nan")
+    reg = means["regular"]
     lines.append(
         "| **mean over tasks** | | "
         + " | ".join(f"**{fmt_acc(means[m])}**" for m in modes)
-        + f" | M / R {ratio:.2f} | |"
+        + " | "
+        + " | ".join(f"/ R {means[m] / reg:.2f}" if reg else "" for m in extra)
+        + " |"
     )
-    return [*lines, "", MULTI_NOTE]
+    return [*lines, "", ANSWER_NOTE]
 
 
 def mean_shares(
@@ -162,7 +175,7 @@ def stop_reasons_table(tasks: Mapping[str, Any]) -> list[str]:
     means = mean_shares([t["stop_reasons"] for t in ok])
     lines = ["", "| mode | exact match | " + " | ".join(STOP_TITLES.values()) + " |"]
     lines.append("|---|---|" + "---|" * len(STOP_TITLES))
-    titles = {**FV_COLUMNS, "tv_multi": "TV multi-position"}
+    titles = {**FV_COLUMNS, **ANSWER_TITLES}
     for m in [m for m in titles if m in means]:
         em = sum(t["accuracy"][m] for t in ok) / len(ok)
         shares = [means[m][k] for k in STOP_TITLES]
@@ -236,7 +249,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         lines += ["", f"Pairs with whitespace around an input or output, stripped: {listed}."]
     if summary["n_tasks_skipped"]:
         lines += ["", f"{summary['n_tasks_skipped']} task(s) skipped; see the table."]
-    lines += multi_table(tasks)  # with --methods tv,tv_multi
+    lines += answer_methods_table(tasks)  # with --methods tv,tv_multi,tv_learned
     lines += fv_markdown(results)  # with --methods tv,fv
     return "\n".join(lines) + "\n"
 

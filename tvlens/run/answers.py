@@ -18,11 +18,12 @@ from typing import Any
 from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import GenerationResult
+from tvlens.evaluation.learned import LearnedVectors, learn_vectors
 from tvlens.evaluation.methods import Method
-from tvlens.evaluation.multi import MultiPosition
+from tvlens.evaluation.multi import MultiPosition, answer_thetas_on
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
-from tvlens.run.methods import add_function_vectors, run_function_vectors
+from tvlens.run.methods import LEARNED_SETTINGS, add_function_vectors, run_function_vectors
 from tvlens.run.protocol_config import ProtocolConfig
 
 
@@ -73,14 +74,34 @@ def run_generated(
         "f1": _metrics(results, "f1"),
         **_example_records(reg, hyp, bas),
     }
+    every_step = Generation(cfg.max_new_tokens, at="all")
     if "tv_multi" in cfg.methods:
         multi = MultiPosition(dummy_answers or {})
-        every_step = Generation(cfg.max_new_tokens, at="all")
         res = timed(
             "tv_multi",
             lambda: run_method_on(runner, multi, test, every_step, layer=sweep.best_layer),
         )
         out = add_modes(out, {"tv_multi": res})
+    if "tv_learned" in cfg.methods:
+        learned = timed(
+            "tv_learned_fit",
+            lambda: fit_learned(runner, dev, sweep.best_layer, cfg, dummy_answers or {}),
+        )
+        res = timed(
+            "tv_learned",
+            lambda: run_method_on(
+                runner, learned.method(), test, every_step, layer=sweep.best_layer
+            ),
+        )
+        out = add_modes(out, {"tv_learned": res})
+        out["tv_learned"] = {
+            "layer": learned.layer,
+            "n_steps": int(learned.vectors.shape[0]),
+            "n_train": len(dev),
+            "losses": list(learned.losses),
+            "init_norm": [float(x) for x in learned.init.norm(dim=-1)],
+            "norm": [float(x) for x in learned.vectors.norm(dim=-1)],
+        }
     if "fv" not in cfg.methods:
         return {**out, "stop_reasons": stop_reasons(out)}
     fv = timed(
@@ -94,6 +115,26 @@ def run_generated(
         vectors["function_vector"] = fv.function_vector
     out = add_function_vectors(out, fv)
     return {**out, "stop_reasons": stop_reasons(out)}
+
+
+def fit_learned(
+    runner: Runner,
+    dev: list[ICLExample],
+    layer: int,
+    cfg: ProtocolConfig,
+    dummy_answers: Mapping[str, str],
+) -> LearnedVectors:
+    """``--methods tv_learned``: vectors at ``layer`` fit to the model's own ICL answers on
+    the dev examples (generated as Regular generates them), from the dev examples' mean
+    multi-position θ_t (:data:`~tvlens.run.methods.LEARNED_SETTINGS`). Test never seen."""
+    icl = run_method_on(runner, Method.regular(), dev, Generation(cfg.max_new_tokens))
+    targets = [list(p.generated_token_ids) for p in icl.predictions]
+    init = answer_thetas_on(runner, dev, [layer], dummy_answers)[:, 0].mean(0)
+    s = LEARNED_SETTINGS
+    return learn_vectors(
+        runner, dev, layer, targets, init=init, steps=s["steps"], lr=s["lr"], seed=cfg.seed,
+        batch_size=s["batch_size"],
+    )  # fmt: skip
 
 
 def add_modes(record: dict[str, Any], results: Mapping[str, GenerationResult]) -> dict[str, Any]:

@@ -47,6 +47,11 @@ from tvlens.run.names import FV_MODES, PROTOCOL_METHODS
 FV_SETTINGS: dict[str, Any] = {"k": list(DEFAULT_KS), "n_corrupted": 25, "head_output": "residual"}
 """How ``--methods tv,fv`` builds function vectors (recorded in ``meta.fv``)."""
 
+LEARNED_SETTINGS: dict[str, Any] = {"steps": 50, "lr": 0.05, "batch_size": 16, "init": "tv_multi"}
+"""How ``--methods tv,tv_learned`` fits its vectors (recorded in ``meta.tv_learned``): Adam
+steps, the learning rate relative to the init's scale, dev examples per mini-batch, and the
+init (the dev examples' mean multi-position θ_t, :mod:`tvlens.evaluation.multi`)."""
+
 
 def check_methods(methods: Any) -> list[str]:
     """``methods`` as a list in :data:`~tvlens.run.names.PROTOCOL_METHODS` order.

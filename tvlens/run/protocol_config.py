@@ -18,7 +18,7 @@ from typing import Any
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import AT_VALUES
 from tvlens.prompts import FORMATS, PromptFormat, get_format
-from tvlens.run.methods import FV_SETTINGS, check_methods
+from tvlens.run.methods import FV_SETTINGS, LEARNED_SETTINGS, check_methods
 from tvlens.run.names import ANSWERS
 from tvlens.run.resume import EXECUTION_KEY
 from tvlens.run.tasks import ON_CONFLICT, check_task_keys
@@ -48,8 +48,9 @@ class ProtocolConfig:
             arrow and every generated position), for θ and the function-vector methods.
         methods: ``["tv"]`` (the paper), plus ``"fv"``: function vectors and two
             baselines beside task vectors on the same test examples
-            (:mod:`tvlens.run.methods`), and/or ``"tv_multi"``: multi-position task vectors
-            (:mod:`tvlens.evaluation.multi`; needs ``answers="any"``).
+            (:mod:`tvlens.run.methods`), ``"tv_multi"``: multi-position task vectors
+            (:mod:`tvlens.evaluation.multi`) and ``"tv_learned"``: learned ones
+            (:mod:`tvlens.evaluation.learned`), the last two with ``answers="any"``.
         run: how the Runner executes (``batch_size``, ``sweep_batch_size``, ``method``,
             ``device``); results do not depend on it. ``prepend_bos`` must stay ``None``:
             the protocol uses the model's own ``default_prepend_bos`` (recorded in
@@ -124,12 +125,12 @@ class ProtocolConfig:
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
         put("methods", check_methods(self.methods))
-        if "tv_multi" in self.methods and self.answers != "any":
+        whole = [m for m in ("tv_multi", "tv_learned") if m in self.methods]
+        if whole and self.answers != "any":
             raise ValueError(
-                "methods 'tv_multi' (multi-position task vectors) patch one θ per generated "
-                f"step, but answers={self.answers!r} scores the next token only, where "
-                "tv_multi is TV Hypothesis: pass --answers any (answers='any'), or drop "
-                "tv_multi from --methods"
+                f"methods {whole} (multi-position or learned task vectors) patch one vector "
+                f"per generated step, but answers={self.answers!r} scores the next token "
+                "only: pass --answers any (answers='any'), or drop them from --methods"
             )
         if "fv" in self.methods and self.n_demos < 2:
             raise ValueError(
@@ -199,6 +200,8 @@ def protocol_meta(cfg: ProtocolConfig) -> dict[str, Any]:
     }
     if "fv" in cfg.methods:
         meta["fv"] = dict(FV_SETTINGS)
+    if "tv_learned" in cfg.methods:
+        meta["tv_learned"] = dict(LEARNED_SETTINGS)
     meta[EXECUTION_KEY] = cfg.execution()
     return meta
 

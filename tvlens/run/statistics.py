@@ -12,7 +12,8 @@ Per task (``status: ok``):
   (:func:`~tvlens.evaluation.stats.wilson_interval`);
 - ``comparisons``: ``hypothesis_vs_regular`` and ``hypothesis_vs_baseline`` (and, with
   function vectors, ``fv_zero_shot_vs_hypothesis`` and ``fv_shuffled_vs_shuffled``; with
-  multi-position task vectors, ``tv_multi_vs_hypothesis``): the
+  multi-position or learned task vectors, ``tv_multi_vs_hypothesis`` and
+  ``tv_learned_vs_hypothesis``): the
   exact McNemar test where both modes scored the same examples (in the protocol Hypothesis
   and Regular do), Fisher's exact test where they did not (the protocol's Baseline runs on
   its own ``n_baseline`` queries, so Hypothesis vs Baseline is unpaired there).
@@ -42,6 +43,7 @@ COMPARISONS = (
     ("fv_zero_shot", "hypothesis"),  # with --methods tv,fv (tvlens.run.methods)
     ("fv_shuffled", "shuffled"),
     ("tv_multi", "hypothesis"),  # with --methods tv,tv_multi (tvlens.run.answers)
+    ("tv_learned", "hypothesis"),  # with --methods tv,tv_learned
 )
 N_BOOT = 10_000
 BOOT_SEED = 0

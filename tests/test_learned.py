@@ -1,0 +1,117 @@
+"""Learned task vectors: fit at layer L, the model frozen; zero steps is the extracted
+vector's patch; the loss is the plain-hooks teacher-forced cross-entropy; the mini-batch split
+changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from tests.conftest import ALL_KINDS, tiny_of_kind
+from tests.helpers import letter_examples
+from tvlens import RunConfig, Runner, extract_thetas
+from tvlens.evaluation.learned import _batch_loss, learn_vectors
+from tvlens.evaluation.methods import Method
+from tvlens.evaluation.scorers import Generation
+from tvlens.evaluation.sweep import run_method
+from tvlens.prompts import DEFAULT_FORMAT, zero_shot_prompts
+
+DEV = letter_examples(6, n_demos=3, n_dummy=2, seed=21)
+TEST = letter_examples(4, n_demos=3, n_dummy=2, seed=22)
+LAYER = 1
+
+
+@pytest.fixture(params=ALL_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    tiny_of_kind(request.param)
+    return str(request.param)
+
+
+def _targets(model: Any) -> list[list[int]]:
+    """The model's own ICL answers on DEV (what tv_learned is fit to)."""
+    res = run_method(model, Method.regular(), DEV, Generation(3))
+    return [list(p.generated_token_ids) for p in res.predictions]
+
+
+def _init(model: Any) -> torch.Tensor:
+    return extract_thetas(model, DEV, layers=[LAYER])[:, 0].mean(0)
+
+
+def test_zero_steps_is_the_patch_of_its_init(kind: str) -> None:
+    model = tiny_of_kind(kind)
+    theta = _init(model)
+    learned = learn_vectors(Runner(model), DEV, LAYER, _targets(model), init=theta[None], steps=0)
+    assert torch.equal(learned.vectors, theta[None]) and len(learned.losses) == 1
+    for at in ("arrow", "all"):
+        got = run_method(model, learned.method(), TEST, Generation(3, at=at), layer=LAYER)
+        plain = Method.hypothesis(theta.expand(len(TEST), -1))
+        want = run_method(model, plain, TEST, Generation(3, at=at), layer=LAYER)
+        assert [p.generated_token_ids for p in got.predictions] == [
+            p.generated_token_ids for p in want.predictions
+        ], at
+
+
+def test_the_loss_is_the_teacher_forced_cross_entropy(kind: str) -> None:
+    model = tiny_of_kind(kind)
+    targets = _targets(model)
+    gen = torch.Generator().manual_seed(3)
+    vectors = torch.randn(2, model.cfg.d_model, generator=gen)
+    got = float(_batch_loss(Runner(model), Runner(model).token_ids(
+        zero_shot_prompts(DEV, DEFAULT_FORMAT)), targets, vectors, LAYER))  # fmt: skip
+    # the oracle: one example at a time, its own tokens, a plain replace hook per position
+    total, count = 0.0, 0
+    for ex, target in zip(DEV, targets, strict=True):
+        prompt = model.to_tokens(zero_shot_prompts([ex], DEFAULT_FORMAT)[0])[0].tolist()
+        tokens = torch.tensor([prompt + target[:-1]])
+        arrow = len(prompt) - 1
+
+        def patch(act: torch.Tensor, hook: Any, arrow: int = arrow, n: int = len(target)) -> Any:
+            for t in range(n):
+                act[0, arrow + t] = vectors[min(t, 1)]
+            return act
+
+        with torch.no_grad():
+            logits = model.run_with_hooks(
+                tokens, fwd_hooks=[(f"blocks.{LAYER}.hook_resid_post", patch)]
+            )
+        for t, tok in enumerate(target):
+            total += float(-torch.log_softmax(logits[0, arrow + t].float(), -1)[tok])
+            count += 1
+    assert got == pytest.approx(total / count, rel=1e-4)
+
+
+def test_learning_leaves_the_model_as_it_was_and_lowers_the_loss() -> None:
+    model = tiny_of_kind("bridge")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    flags = [p.requires_grad for p in model.parameters()]
+    learned = learn_vectors(
+        Runner(model), DEV, LAYER, _targets(model), init=_init(model)[None].repeat(3, 1), steps=15
+    )
+    assert len(learned.losses) == 16 and learned.losses[-1] < learned.losses[0]
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_the_mini_batch_split_changes_nothing() -> None:
+    model = tiny_of_kind("bridge")
+    targets, init = _targets(model), _init(model)[None].repeat(2, 1)
+    one = learn_vectors(Runner(model), DEV, LAYER, targets, init=init, steps=3, batch_size=1)
+    all_ = learn_vectors(Runner(model, RunConfig()), DEV, LAYER, targets, init=init, steps=3)
+    assert one.losses == pytest.approx(all_.losses, rel=1e-5)
+    assert torch.allclose(one.vectors, all_.vectors, rtol=1e-4, atol=1e-5)
+
+
+def test_learned_vectors_refuse_another_layer_and_bad_input() -> None:
+    model = tiny_of_kind("bridge")
+    targets, init = _targets(model), _init(model)[None]
+    learned = learn_vectors(Runner(model), DEV, LAYER, targets, init=init, steps=0)
+    with pytest.raises(ValueError, match=f"learned at layer {LAYER}"):
+        run_method(model, learned.method(), TEST, Generation(2), layer=0)
+    with pytest.raises(ValueError, match="targets for"):
+        learn_vectors(Runner(model), DEV, LAYER, targets[:2], init=init)
+    with pytest.raises(ValueError, match="out of range"):
+        learn_vectors(Runner(model), DEV, 99, targets, init=init)

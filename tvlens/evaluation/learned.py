@@ -1,0 +1,211 @@
+"""Learned task vectors (``tv_learned``): vectors at layer L fit by gradient descent.
+
+How much of a whole answer *can* vectors at layer L carry? :func:`learn_vectors` starts from
+extracted θ (one vector for the arrow, or one per answer step as in
+:mod:`tvlens.evaluation.multi`) and fits them, the model frozen, to the model's own ICL
+answers on the **dev** examples: the zero-shot prompt ``x ->`` with the vectors patched
+(step ``t``'s vector replacing ``blocks.L.hook_resid_post`` at the arrow + ``t``), every token
+of the answer teacher-forced, the loss the mean cross-entropy of those tokens (the separator
+that ends the answer included). A fixed number of Adam steps over shuffled mini-batches of
+``batch_size`` examples (seeded); test examples are never seen. The result is an upper bound of
+what extracted vectors at L could do, not a method that needs no training.
+
+Example:
+    >>> learned = learn_vectors(runner, dev, 9, targets, init=theta[None])  # doctest: +SKIP
+    >>> run_method(model, LearnedVectors.method(learned), test, Generation(8, at="all"),
+    ...            layer=9)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from tvlens._compat import RESID_POST_TEMPLATE
+from tvlens._example import ICLExample
+from tvlens.engine.patches import StepPatches
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.scoring import check_example_list
+from tvlens.hooks import check_layer
+from tvlens.prompts import PromptFormat, zero_shot_prompts
+from tvlens.protocol import HookPair
+from tvlens.tokenization import pad_rows, pad_token_id
+
+
+@dataclass(frozen=True)
+class LearnedVectors:
+    """Vectors at one layer fit to answers: ``vectors[t]`` patches step ``t``.
+
+    Attributes:
+        vectors: ``[n_steps, d_model]`` (one step: the arrow only).
+        layer: the layer they were fit at (and must be patched at).
+        init: the vectors they started from.
+        losses: the training loss before each step, then after the last.
+        steps: Adam steps taken; lr: its learning rate, relative to the init's per-coordinate
+            scale; seed: the mini-batch order's.
+    """
+
+    vectors: Float[Tensor, "n_steps d_model"]
+    layer: int
+    init: Float[Tensor, "n_steps d_model"] = field(repr=False)
+    losses: tuple[float, ...]
+    steps: int
+    lr: float
+    seed: int
+
+    def method(self, name: str = "tv_learned") -> LearnedMethod:
+        """These vectors as a method (zero-shot prompt, :class:`StepPatches`)."""
+        return LearnedMethod(self, name)
+
+
+@dataclass(frozen=True)
+class LearnedMethod:
+    """A :class:`~tvlens.evaluation.methods.MethodLike`: ``x ->`` with learned vectors at L."""
+
+    learned: LearnedVectors
+    name: str = "tv_learned"
+
+    def prompts(self, examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
+        """The zero-shot prompt ``x ->`` of each example."""
+        return zero_shot_prompts(examples, fmt)
+
+    def patches(
+        self, runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int]
+    ) -> StepPatches:
+        """The same vectors for every example; only at the layer they were learned at.
+
+        Raises:
+            ValueError: a layer other than the one the vectors were fit at.
+        """
+        if any(int(la) != self.learned.layer for la in layers):
+            raise ValueError(
+                f"these vectors were learned at layer {self.learned.layer}; patch them there "
+                f"(layer={self.learned.layer}), not at {list(layers)}"
+            )
+        n, vec = len(examples) * len(layers), self.learned.vectors
+        at = torch.full((n,), self.learned.layer, dtype=torch.long)
+        return StepPatches(vec[None].expand(n, -1, -1).clone(), at)
+
+
+def _batch_loss(
+    runner: Runner,
+    prompts: Sequence[list[int]],
+    targets: Sequence[Sequence[int]],
+    vectors: Tensor,
+    layer: int,
+) -> Tensor:
+    """Mean cross-entropy of ``targets`` teacher-forced after ``prompts``, vectors patched."""
+    rows = [[*p, *t[:-1]] for p, t in zip(prompts, targets, strict=True)]
+    tokens, mask, _ = pad_rows(rows, pad_token_id(runner.model.tokenizer), "right")
+    b_idx = torch.tensor([i for i, t in enumerate(targets) for _ in t])
+    steps = torch.tensor([s for t in targets for s in range(len(t))])
+    pos = torch.tensor([len(prompts[i]) - 1 for i in b_idx.tolist()]) + steps
+    s_idx = steps.clamp(max=vectors.shape[0] - 1)
+    device = runner.device
+
+    def patch(act: Tensor, hook: object) -> Tensor:
+        act = act.clone()
+        act[b_idx.to(act.device), pos.to(act.device)] = vectors[s_idx].to(act.dtype)
+        return act
+
+    hooks: list[HookPair] = [(RESID_POST_TEMPLATE.format(layer=layer), patch)]
+    logits = runner.model.run_with_hooks(
+        tokens.to(device), attention_mask=mask.to(device), fwd_hooks=runner.check_hooks(hooks)
+    )
+    picked = logits[b_idx.to(device), pos.to(device)].float()
+    want = torch.tensor([tok for t in targets for tok in t], device=device)
+    return torch.nn.functional.cross_entropy(picked, want)
+
+
+def learn_vectors(
+    runner: Runner,
+    dev: Sequence[ICLExample],
+    layer: int,
+    targets: Sequence[Sequence[int]],
+    *,
+    init: Float[Tensor, "n_steps d_model"],
+    steps: int = 50,
+    lr: float = 0.05,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> LearnedVectors:
+    """Fit vectors at ``layer`` to ``targets`` (token ids of each dev example's answer).
+
+    Args:
+        dev: the examples trained on (their zero-shot prompts ``x ->``).
+        targets: per dev example, the answer's token ids to teacher-force (the model's own
+            ICL answer, ending with the separator's token where it stopped there).
+        init: the starting vectors, ``[n_steps, d_model]``: step ``t`` of an answer gets
+            ``vectors[min(t, n_steps - 1)]``.
+        steps: Adam steps (0: the init itself).
+        lr: Adam's learning rate as a share of the init's mean per-coordinate scale
+            (``|init| / sqrt(d_model)``).
+        seed: the order of the mini-batches.
+
+    Raises:
+        ValueError: a layer out of range, a target with no tokens, targets not one per dev
+            example, or a non-finite loss.
+    """
+    check_example_list(dev)
+    layer = check_layer(layer, runner.n_layers)
+    if len(targets) != len(dev):
+        raise ValueError(f"{len(targets)} targets for {len(dev)} dev examples: pass one each")
+    if any(len(t) == 0 for t in targets):
+        raise ValueError("a target has no tokens: each must hold the answer's token ids")
+    if init.dim() != 2 or init.shape[1] != runner.d_model:
+        raise ValueError(f"init must be [n_steps, {runner.d_model}], got {tuple(init.shape)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
+    start = init.detach().float().cpu()
+    vectors = torch.nn.Parameter(start.clone().to(runner.device))
+    scale = float(start.norm(dim=-1).mean()) / math.sqrt(runner.d_model)
+    opt = torch.optim.Adam([vectors], lr=lr * scale)
+    gen = torch.Generator().manual_seed(seed)
+    module = runner.model
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"learning vectors needs a torch module, got {type(module).__name__}")
+    params = list(module.parameters())
+    frozen = [p.requires_grad for p in params]
+    losses: list[float] = []
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        for step in range(steps + 1):
+            order = torch.randperm(len(dev), generator=gen).tolist()
+            total = 0.0
+            opt.zero_grad()
+            for lo in range(0, len(order), batch_size):
+                idx = order[lo : lo + batch_size]
+                loss = _batch_loss(
+                    runner, [prompts[i] for i in idx], [targets[i] for i in idx], vectors, layer
+                )
+                if not torch.isfinite(loss):
+                    raise ValueError(f"the loss is {float(loss)} at step {step}: lower lr")
+                share = len(idx) / len(order)
+                total += float(loss.detach()) * share
+                if step < steps:
+                    (loss * share).backward()
+            losses.append(total)
+            if step < steps:
+                opt.step()
+    finally:
+        for p, g in zip(params, frozen, strict=True):
+            p.requires_grad_(g)
+    return LearnedVectors(
+        vectors=vectors.detach().cpu(),
+        layer=layer,
+        init=start,
+        losses=tuple(losses),
+        steps=steps,
+        lr=lr,
+        seed=seed,
+    )
+
+
+__all__ = ["LearnedMethod", "LearnedVectors", "learn_vectors"]
