@@ -52,6 +52,9 @@ assert fv.k in FV_KS and set(comparison.k_dev) == set(FV_KS)
 assert fv.heads == tuple((la, h) for la, h, _ in effects.top_heads(fv.k))
 assert fv.layer == comparison.layers["fv_zero_shot"]
 assert fv_loaded == fv and fv_loaded.layer == fv.layer
+assert set(whole) == {{"Regular", "TV Hypothesis", "TV multi-position", "TV learned"}}
+assert all(len(r.predictions) == N_TEST for r in whole.values())
+assert len(learned.losses) == 21 and learned.layer == cc_layer
 print("CHECKS OK", {{name: r.accuracies for name, r in results.items()}}, comparison.accuracies)
 """
 
