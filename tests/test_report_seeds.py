@@ -214,3 +214,16 @@ def test_cli_seeds(loads, tmp_path: Path, capsys) -> None:
     assert "other settings" in capsys.readouterr().err and loads == ["gemma-3-270m"]
     with pytest.raises(SystemExit):
         main(["run", "--out", out, "--seed", "1", "--seeds", "0", "1"])
+
+
+def test_seeds_carry_the_whole_answer_methods(model, tmp_path) -> None:
+    cfg = ProtocolConfig(
+        tasks=["to_upper"], answers="any", max_new_tokens=2, methods=["tv", "tv_multi"], **CFG
+    )
+    agg = run_seeds(model, cfg, [0, 1], tmp_path, progress=False)
+    per_seed = [json.loads((tmp_path / f"seed-{s}" / "results.json").read_text()) for s in (0, 1)]
+    multi = agg["tasks"]["to_upper"]["accuracy"]["tv_multi"]
+    assert multi["values"] == [d["tasks"]["to_upper"]["accuracy"]["tv_multi"] for d in per_seed]
+    md = (tmp_path / "summary.md").read_text()
+    assert "## Whole-answer task vectors" in md
+    assert "| task | TV Hypothesis | TV multi-position | Regular |" in md

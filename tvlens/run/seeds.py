@@ -44,7 +44,14 @@ from tvlens.report.compare import (
     run_labels,
 )
 from tvlens.report.fv import FV_COLUMNS
-from tvlens.report.summary import MODE_TITLES, PAPER_AVERAGES, PAPER_ROW, fmt_acc, fmt_ci
+from tvlens.report.summary import (
+    ANSWER_TITLES,
+    MODE_TITLES,
+    PAPER_AVERAGES,
+    PAPER_ROW,
+    fmt_acc,
+    fmt_ci,
+)
 from tvlens.run.files import (
     check_folder_kind,
     check_outputs_ours,
@@ -53,7 +60,7 @@ from tvlens.run.files import (
     run_lock,
     write_output,
 )
-from tvlens.run.names import FV_MODES, PAPER_MODES
+from tvlens.run.names import ANSWER_MODES, FV_MODES, PAPER_MODES
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol import execute
 from tvlens.run.protocol_config import ProtocolConfig
@@ -210,6 +217,9 @@ def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     ok = [n for n in names if all(r["tasks"].get(n, {}).get("status") == "ok" for r in results)]
     fv = all(has_function_vectors(r["tasks"][n] for n in ok) for r in results)
     modes = (*PAPER_MODES, *FV_MODES) if fv else PAPER_MODES
+    every = [m for m in ANSWER_MODES if all(m in r["tasks"][n]["accuracy"]
+                                            for r in results for n in ok)]  # fmt: skip
+    modes = (*modes, *every)  # the whole-answer methods every seed has
     tasks = {}
     for n in ok:
         recs = [r["tasks"][n] for r in results]
@@ -318,8 +328,28 @@ def seeds_markdown(agg: Mapping[str, Any]) -> str:
     if agg["tasks_not_in_every_seed"]:
         lines += ["", "Not finished in every seed (left out): "
                   + ", ".join(agg["tasks_not_in_every_seed"]) + "."]  # fmt: skip
+    lines += seeds_answer_markdown(agg)
     lines += seeds_fv_markdown(agg)
     return "\n".join(lines) + "\n"
+
+
+def seeds_answer_markdown(agg: Mapping[str, Any]) -> list[str]:
+    """``summary.md``'s whole-answer methods: mean ± sd across seeds (empty without them)."""
+    tasks, s = agg["tasks"], agg["summary"]
+    extra = [m for m in ANSWER_TITLES if tasks and all(m in t["accuracy"] for t in tasks.values())]
+    if not extra:
+        return []
+    modes = ["hypothesis", *extra, "regular"]
+    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
+    lines = ["", "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)", "",
+             "| task | " + " | ".join(titles[m] for m in modes) + " |",
+             "|---|" + "---|" * len(modes)]  # fmt: skip
+    for n, t in tasks.items():
+        lines.append(f"| {n} | " + " | ".join(_cell(t["accuracy"][m]) for m in modes) + " |")
+    lines.append(
+        "| **all tasks** | " + " | ".join(_cell(s["overall"][m], True) for m in modes) + " |"
+    )
+    return lines
 
 
 def _fv_left_out(per_seed: Mapping[str, Mapping[str, Any]]) -> list[str]:
