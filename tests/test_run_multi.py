@@ -110,3 +110,15 @@ def test_tv_learned_is_fit_on_dev_only_and_recorded(
     assert {r["query"] for r in t["test_examples"]} == test_queries
     assert all("tv_learned" in r for r in t["test_examples"])
     assert "tv_learned" in t["stop_reasons"]
+
+
+def test_compare_reads_runs_with_whole_answer_methods(model: Any, tmp_path: Path) -> None:
+    for seed in (0, 1):
+        cfg = ProtocolConfig(
+            tasks=["to_upper"], answers="any", max_new_tokens=2, methods=["tv", "tv_multi"],
+            seed=seed, **SMALL,
+        )  # fmt: skip
+        run_protocol(model, cfg, tmp_path / f"s{seed}", progress=False)
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(out)]) == 0
+    assert "exact match" in (out / "summary.md").read_text().lower()
