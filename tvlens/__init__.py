@@ -9,7 +9,7 @@ from tvlens._example import ICLExample
 from tvlens._version import __version__
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations
-from tvlens.engine.patches import ArrowActivations, Patches, PromptPatches
+from tvlens.engine.patches import ArrowActivations, Patches, PromptPatches, StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import GenerationResult
 from tvlens.evaluation.extract import extract_task_vectors, extract_thetas, task_vector
@@ -18,8 +18,10 @@ from tvlens.evaluation.generation import (
     generate_hypothesis,
     generate_regular,
 )
+from tvlens.evaluation.learned import LearnedVectors, learn_vectors
 from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.modes import baseline, evaluate, hypothesis, regular
+from tvlens.evaluation.multi import MultiPosition, answer_thetas_on
 from tvlens.evaluation.results import EvaluationResult, LayerSweepResult, ModeResult, Prediction
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.sweep import layer_sweep, run_method, sweep
@@ -59,10 +61,12 @@ __all__ = [
     "ICLExample",
     "IndirectEffects",
     "LayerSweepResult",
+    "LearnedVectors",
     "Method",
     "MethodComparison",
     "MethodLike",
     "ModeResult",
+    "MultiPosition",
     "NextToken",
     "Patches",
     "Prediction",
@@ -71,9 +75,11 @@ __all__ = [
     "PromptPatches",
     "RunConfig",
     "Runner",
+    "StepPatches",
     "Task",
     "TaskVector",
     "__version__",
+    "answer_thetas_on",
     "baseline",
     "build_function_vector",
     "compare_methods",
@@ -87,6 +93,7 @@ __all__ = [
     "hypothesis",
     "indirect_effects",
     "layer_sweep",
+    "learn_vectors",
     "list_tasks",
     "logits_at_hooks",
     "mean_head_activations",
