@@ -121,4 +121,6 @@ def test_compare_reads_runs_with_whole_answer_methods(model: Any, tmp_path: Path
         run_protocol(model, cfg, tmp_path / f"s{seed}", progress=False)
     out = tmp_path / "cmp"
     assert main(["compare", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(out)]) == 0
-    assert "exact match" in (out / "summary.md").read_text().lower()
+    md = (out / "summary.md").read_text()
+    assert "exact match" in md.lower()
+    assert "## Whole-answer task vectors" in md and "| TV Hypothesis | TV multi-position |" in md

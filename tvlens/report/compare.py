@@ -56,7 +56,7 @@ from tvlens.report.compare_report import (
 )
 from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.summary import PAPER_AVERAGES, PAPER_ROW, fmt_ci, fmt_test
-from tvlens.run.names import FV_MODES, PAPER_MODES
+from tvlens.run.names import ANSWER_MODES, FV_MODES, PAPER_MODES
 from tvlens.run.statistics import summarize
 
 __all__ = ["COMPARE_FILES", "FV_TABLE_MODES", "ComparedRun", "Comparison", "compare",
@@ -274,6 +274,20 @@ class Comparison:
     def fv_average_rows(self) -> list[list[str]]:
         """Per category and over all shared tasks, one row per run: the FV tables' means."""
         return self._mean_rows(FV_TABLE_MODES)
+
+    # ---- whole-answer task vectors (--methods tv,tv_multi,tv_learned) ---------------------
+    def answer_modes(self) -> tuple[str, ...]:
+        """``tv_multi`` / ``tv_learned`` where every run has them on every shared task."""
+        return tuple(
+            m
+            for m in ANSWER_MODES
+            if self.tasks
+            and all(m in self.task(r, n)["accuracy"] for r in self.runs for n in self.tasks)
+        )
+
+    def answer_average_rows(self) -> list[list[str]]:
+        """One row per run and category: TV Hypothesis, the whole-answer methods, Regular."""
+        return self._mean_rows(("hypothesis", *self.answer_modes(), "regular"))
 
     # ---- tables ---------------------------------------------------------------------------
     def runs_rows(self) -> list[list[str]]:

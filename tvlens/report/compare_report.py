@@ -17,7 +17,7 @@ from typing_extensions import Protocol, runtime_checkable
 
 from tvlens.report.compare_align import ComparedRun, setting_text
 from tvlens.report.fv import FV_COLUMNS, FV_NOTE
-from tvlens.report.summary import MODE_TITLES, PAPER_AVERAGES, fmt_ci, fmt_test
+from tvlens.report.summary import ANSWER_TITLES, MODE_TITLES, PAPER_AVERAGES, fmt_ci, fmt_test
 from tvlens.run.names import PAPER_MODES
 
 
@@ -85,6 +85,14 @@ class ComparisonLike(Protocol):
         """The function vectors' averages table."""
         ...
 
+    def answer_modes(self) -> tuple[str, ...]:
+        """The whole-answer modes shown (none where not every run has them)."""
+        ...
+
+    def answer_average_rows(self) -> list[list[str]]:
+        """The whole-answer methods' averages table."""
+        ...
+
 
 # ---- reports over several runs (tvlens.report.compare) ----------------------------------------
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -134,8 +142,26 @@ def comparison_markdown(comp: ComparisonLike, title: str | None = None) -> str:
         "percentile bootstrap over each task's examples (tasks fixed, 10,000 replicates, "
         "seed 0).",
     ]
+    lines += comparison_answer_markdown(comp)
     lines += comparison_fv_markdown(comp)
     return "\n".join(lines) + "\n"
+
+
+def comparison_answer_markdown(comp: ComparisonLike) -> list[str]:
+    """``summary.md``'s whole-answer section (every run with ``tv_multi`` / ``tv_learned``)."""
+    extra = comp.answer_modes()
+    if not extra:
+        return []
+    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
+    methods = [titles[m] for m in ("hypothesis", *extra, "regular")]
+    return [
+        "",
+        "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)",
+        "",
+        "### Averages over the shared tasks (95% bootstrap intervals)",
+        "",
+        *_md_table(["average", "run", *methods], comp.answer_average_rows()),
+    ]
 
 
 def comparison_fv_markdown(comp: ComparisonLike) -> list[str]:
