@@ -308,7 +308,7 @@ def test_a_cell_worker_records_failures_instead_of_raising(tmp_path) -> None:
     rec = w.run(Cell("tiny-bridge", "arrow", 0), preflight(cfg, tmp_path / "c"))
     assert rec["status"] == "ok" and rec["load_time_s"] is not None
     # the same folder from another thread while locked: a recorded failure, not an exception
-    from tvlens.run.files import run_lock
+    from tvlens.run.lock import run_lock
 
     with run_lock(tmp_path / "c"):
         box: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ from tvlens.evaluation.results import EvaluationResult, ModeResult, Prediction
 from tvlens.evaluation.stats import PairedTest, UnpairedTest, wilson_interval
 from tvlens.report.plots import relative_depth_figure, runs_bars_figure
 from tvlens.report.summary import fmt_ci, fmt_p, summary_markdown
-from tvlens.run.record import SCHEMA_VERSION, upgrade_results
+from tvlens.run.results_json import SCHEMA_VERSION, upgrade_results
 from tvlens.run.statistics import summarize, task_statistics, with_statistics
 
 

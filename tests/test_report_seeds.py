@@ -14,7 +14,7 @@ import tvlens.run.protocol as experiment
 from tests.conftest import build_tiny
 from tvlens.cli import main
 from tvlens.report.compare import FV_TABLE_MODES, compare
-from tvlens.run.files import LOCK_NAME
+from tvlens.run.lock import LOCK_NAME
 from tvlens.run.methods import FV_MODES
 from tvlens.run.protocol import ProtocolConfig, run_protocol
 from tvlens.run.seeds import SEEDS_FILE, aggregate_seeds, check_seeds, run_seeds, seeds_markdown

@@ -1,4 +1,4 @@
-"""results.json has one owner (tvlens.run.record), and a run is set up once (issue 19, 4-5)."""
+"""results.json has one owner (tvlens.run.results_json); a run is set up once (issue 19)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import tvlens.run.files as files_module
+import tvlens.run.lock as lock_module
 import tvlens.run.plan as plan_module
 import tvlens.run.protocol as protocol_module
 import tvlens.run.seeds as seeds_module
@@ -24,7 +24,7 @@ from tvlens.report.summary import PAPER_MODES as REPORT_MODES
 from tvlens.run.files import write_output
 from tvlens.run.names import ALL_MODES, PAPER_MODES
 from tvlens.run.protocol import ProtocolConfig, run_protocol
-from tvlens.run.record import SCHEMA_VERSION, Results, read_results, validate_results
+from tvlens.run.results_json import SCHEMA_VERSION, Results, read_results, validate_results
 
 CFG = dict(n_dev=4, n_test=4, n_baseline=4, n_demos=3, n_dummy=2)
 SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]
@@ -124,7 +124,7 @@ def test_protocol_config_is_frozen_and_holds_its_run_config(no_jaxtyping) -> Non
 def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """Count each folder's lock and each task's preflight load."""
     counts: Counter[str] = Counter()
-    real_lock, real_load = files_module.run_lock, plan_module.load_task
+    real_lock, real_load = lock_module.run_lock, plan_module.load_task
 
     @contextmanager
     def lock(out: Any) -> Iterator[Any]:
@@ -136,7 +136,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
         counts["preflight"] += 1
         return real_load(ref, on_conflict)
 
-    for module in (files_module, protocol_module, seeds_module):
+    for module in (lock_module, protocol_module, seeds_module):
         monkeypatch.setattr(module, "run_lock", lock)
     monkeypatch.setattr(plan_module, "load_task", load)
     yield counts

@@ -15,7 +15,7 @@ import tvlens.models
 import tvlens.tasks
 from tests.conftest import build_tiny
 from tvlens.cli import EXIT_ALL_SKIPPED, QUICK_N, _parser, main
-from tvlens.run.files import LOCK_NAME
+from tvlens.run.lock import LOCK_NAME
 from tvlens.run.protocol import ProtocolConfig
 
 SMALL = ["--n-dev", "4", "--n-test", "4", "--n-baseline", "4", "--n-demos", "3", "--no-progress"]

@@ -14,16 +14,15 @@ import pytest
 
 import tvlens.run.files as runfiles
 from tvlens.run.files import (
-    LOCK_NAME,
     MANIFEST_NAME,
     atomic_write,
     check_outputs_ours,
     dumps_strict,
     is_ours,
     prepare_out,
-    run_lock,
     write_output,
 )
+from tvlens.run.lock import LOCK_NAME, run_lock
 
 
 def dead_pid() -> int:

@@ -14,7 +14,8 @@ import pytest
 import tvlens.run.protocol as experiment
 import tvlens.tasks
 from tests.conftest import build_tiny
-from tvlens.run.files import LOCK_NAME, write_output
+from tvlens.run.files import write_output
+from tvlens.run.lock import LOCK_NAME
 from tvlens.run.protocol import ProtocolConfig, run_protocol
 from tvlens.tasks import Task
 
@@ -86,7 +87,7 @@ def test_defaults_come_from_the_dataclass_fields() -> None:
     assert d == {
         "n_demos": 5, "n_dummy": 2, "n_dev": 50, "n_test": 50, "n_baseline": 100,
         "seed": 0, "format": "arrow", "batch_size": 16, "on_conflict": "error",
-        "answers": "single", "max_new_tokens": 8, "methods": ["tv"],
+        "answers": "single", "max_new_tokens": 8, "patch_at": "arrow", "methods": ["tv"],
     }  # fmt: skip
 
 

@@ -246,7 +246,8 @@ EXIT_ALL_SKIPPED = 3
 def _run(args: argparse.Namespace) -> int:
     from tvlens.models import resolve_device
     from tvlens.report.summary import skipped_reasons
-    from tvlens.run.files import prepare_out, run_lock
+    from tvlens.run.files import prepare_out
+    from tvlens.run.lock import run_lock
     from tvlens.run.protocol import execute, preflight
 
     resolve_device(args.device)  # a device this machine lacks fails here, not after loading

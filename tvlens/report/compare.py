@@ -375,9 +375,9 @@ def write_comparison(
         check_outputs_ours,
         dumps_strict,
         prepare_out,
-        run_lock,
         write_output,
     )
+    from tvlens.run.lock import run_lock
 
     out = prepare_out(out)
     for d in inputs:

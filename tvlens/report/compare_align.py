@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tvlens.run.record import SCHEMA_VERSION, read_results
+from tvlens.run.results_json import SCHEMA_VERSION, read_results
 from tvlens.run.statistics import mode_outcomes
 
 __all__ = ["METRICS", "ComparedRun", "align_tasks", "answers_of", "check_accuracies",
@@ -72,7 +72,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _read_results(path: Path) -> Loaded:
-    read = read_results(path)  # the one reader of results.json (tvlens.run.record)
+    read = read_results(path)  # the one reader of results.json (tvlens.run.results_json)
     if read is None:
         raise ValueError(f"{path}: no such file; pass folders written by `tvlens run --out`")
     r = read.results

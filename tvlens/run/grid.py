@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tvlens.prompts import FORMATS
-from tvlens.run.files import check_folder_kind, check_outputs_ours, prepare_out, run_lock
+from tvlens.run.files import check_folder_kind, check_outputs_ours, prepare_out
 from tvlens.run.grid_cells import (
     BACKENDS,
     GRID_FILE,
@@ -55,6 +55,7 @@ from tvlens.run.grid_cells import (
     peak_rss_mb,
     tiny_load,
 )
+from tvlens.run.lock import run_lock
 from tvlens.run.plan import RunPlan
 from tvlens.run.protocol_config import ProtocolConfig
 from tvlens.run.seeds import check_seeds

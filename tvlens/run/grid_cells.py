@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from tvlens._version import __version__
-from tvlens.run.files import dumps_strict, run_lock, write_output
+from tvlens.run.files import dumps_strict, write_output
+from tvlens.run.lock import run_lock
 from tvlens.run.names import PAPER_MODES
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol import execute
 from tvlens.run.protocol_config import ProtocolConfig
-from tvlens.run.record import Results
+from tvlens.run.results_json import Results
 from tvlens.run.seeds import seed_dir
 from tvlens.run.tasks import task_key
 

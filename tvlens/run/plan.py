@@ -1,7 +1,7 @@
 """Before a run: :func:`preflight` checks everything that needs no model, once, and returns
 the :class:`RunPlan` that :func:`~tvlens.run.protocol.execute` runs.
 
-The caller holds the folder's lock (:func:`~tvlens.run.files.run_lock`) from preflight to
+The caller holds the folder's lock (:func:`~tvlens.run.lock.run_lock`) from preflight to
 the end of the run, so the plan stays true: ``tvlens run`` takes it before the model loads,
 :func:`~tvlens.run.protocol.run_protocol` for a call from Python.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from tvlens.run.files import check_folder_kind, check_outputs_ours, prepare_out
 from tvlens.run.protocol_config import ProtocolConfig, protocol_meta, with_defaults
-from tvlens.run.record import RESULTS_FILE, Results, read_results
+from tvlens.run.results_json import RESULTS_FILE, Results, read_results
 from tvlens.run.resume import refuse_settings, settings_diff
 from tvlens.run.tasks import check_task_data, load_task, source_mismatch, task_key, task_source
 

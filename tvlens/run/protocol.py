@@ -25,12 +25,13 @@ from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.protocol import HookedModel
 from tvlens.run.answers import run_generated
-from tvlens.run.files import LOCK_NAME, prepare_out, run_lock, write_output
+from tvlens.run.files import prepare_out, write_output
 from tvlens.run.fingerprint import weights_sha256
+from tvlens.run.lock import LOCK_NAME, run_lock
 from tvlens.run.methods import add_function_vectors, run_function_vectors, write_function_vector
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol_config import ProtocolConfig, protocol_meta, with_defaults
-from tvlens.run.record import RESULTS_FILE, Results, write_results
+from tvlens.run.results_json import RESULTS_FILE, Results, write_results
 from tvlens.run.resume import (
     merge_from_disk,
     refuse_settings,
@@ -280,7 +281,7 @@ def _check_locked(out: Path) -> None:
         holder = None
     if not isinstance(holder, dict) or holder.get("pid") != os.getpid():
         raise ValueError(
-            f"{out} is not locked by this process: hold tvlens.run.files.run_lock({str(out)!r}) "
+            f"{out} is not locked by this process: hold tvlens.run.lock.run_lock({str(out)!r}) "
             "from preflight to the end of execute, or call run_protocol"
         )
 

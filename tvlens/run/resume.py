@@ -3,7 +3,7 @@
 :func:`~tvlens.run.plan.preflight` uses them before a model loads, and
 :func:`~tvlens.run.protocol.execute` with the settings that need the model (its class, the
 tokenizer) before the first task. Earlier results are read by
-:func:`tvlens.run.record.read_results` (upgraded to this schema version).
+:func:`tvlens.run.results_json.read_results` (upgraded to this schema version).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tvlens.run.files import is_ours
-from tvlens.run.record import read_results
+from tvlens.run.results_json import read_results
 from tvlens.run.tasks import source_mismatch
 
 if TYPE_CHECKING:

@@ -57,9 +57,9 @@ from tvlens.run.files import (
     check_outputs_ours,
     dumps_strict,
     prepare_out,
-    run_lock,
     write_output,
 )
+from tvlens.run.lock import run_lock
 from tvlens.run.names import ANSWER_MODES, FV_MODES, PAPER_MODES
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol import execute

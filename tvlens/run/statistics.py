@@ -2,7 +2,7 @@
 
 Everything here is computed from the per-example records a run writes (``test_examples``,
 ``baseline_examples``), so a results.json of schema version 1, which has those records but
-no intervals, is brought to version 2 by :func:`tvlens.run.record.upgrade_results` with the
+no intervals, is brought to version 2 by :func:`tvlens.run.results_json.upgrade_results` with the
 same numbers a new run writes.
 
 Per task (``status: ok``):
