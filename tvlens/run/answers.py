@@ -23,7 +23,12 @@ from tvlens.evaluation.methods import Method
 from tvlens.evaluation.multi import MultiPosition, answer_thetas_on
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
-from tvlens.run.methods import LEARNED_SETTINGS, add_function_vectors, run_function_vectors
+from tvlens.run.methods import (
+    LEARNED_SETTINGS,
+    add_function_vectors,
+    add_modes,
+    run_function_vectors,
+)
 from tvlens.run.protocol_config import ProtocolConfig
 
 
@@ -135,30 +140,6 @@ def fit_learned(
         runner, dev, layer, targets, init=init, steps=s["steps"], lr=s["lr"], seed=cfg.seed,
         batch_size=s["batch_size"],
     )  # fmt: skip
-
-
-def add_modes(record: dict[str, Any], results: Mapping[str, GenerationResult]) -> dict[str, Any]:
-    """``record`` with more generated modes merged in: each test row's prediction, and each
-    mode's exact match, first-token accuracy and F1.
-
-    Raises:
-        ValueError: a mode not scored on the record's test examples, row by row.
-    """
-    rows = record["test_examples"]
-    for mode, res in results.items():
-        if [(p.query, p.answer) for p in res.predictions] != [
-            (r["query"], r["answer"]) for r in rows
-        ]:
-            raise ValueError(f"{mode} was not scored on this task's test examples")
-    out = dict(record)
-    out["test_examples"] = [
-        {**row, **{m: res.predictions[i].to_record() for m, res in results.items()}}
-        for i, row in enumerate(rows)
-    ]
-    for key, name in (("accuracy", "exact_match"), ("first_token_accuracy", "first_token_accuracy"),
-                      ("f1", "f1")):  # fmt: skip
-        out[key] = {**record[key], **_metrics(dict(results), name)}
-    return out
 
 
 STOP_KINDS = ("separator", "early", "ran_on", "eos")

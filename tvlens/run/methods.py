@@ -31,7 +31,7 @@ definition of a head's output) are the README's and are recorded in ``meta.fv``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,21 +110,38 @@ def run_function_vectors(
     )
 
 
+def add_modes(record: dict[str, Any], results: Mapping[str, Scored]) -> dict[str, Any]:
+    """``record`` (a finished task) with more modes merged in: each test row's prediction,
+    and each mode's accuracy (first-token accuracy and F1 too where answers are generated).
+
+    Raises:
+        ValueError: a mode not scored on the record's test examples, row by row.
+    """
+    rows = record["test_examples"]
+    for mode, res in results.items():
+        preds = res.predictions
+        if [(p.query, p.answer) for p in preds] != [(r["query"], r["answer"]) for r in rows]:
+            raise ValueError(f"{mode} was not scored on this task's test examples")
+    out = dict(record)
+    out["test_examples"] = [
+        {**row, **{m: res.predictions[i].to_record() for m, res in results.items()}}
+        for i, row in enumerate(rows)
+    ]
+    out["accuracy"] = {**record["accuracy"], **{m: r.accuracy for m, r in results.items()}}
+    for key in ("first_token_accuracy", "f1"):
+        if key in record:  # answers "any": the other metrics of the generations too
+            more = {m: float(getattr(r, key)) for m, r in results.items()}
+            out[key] = {**record[key], **more}
+    return out
+
+
 def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> dict[str, Any]:
-    """``record`` (a finished task-vector task) with ``result``'s methods merged in.
+    """``record`` (a finished task-vector task) with ``result``'s methods merged in
+    (:func:`add_modes`) and the function vector's provenance as ``fv``.
 
     Raises:
         ValueError: if ``result`` was not scored on the record's test examples, row by row.
     """
-    rows = record["test_examples"]
-    for mode in FV_MODES:
-        preds = result.modes[mode].predictions
-        if [(p.query, p.answer) for p in preds] != [(r["query"], r["answer"]) for r in rows]:
-            raise ValueError(f"{mode} was not scored on this task's test examples")
-    test_examples = [
-        {**row, **{m: result.modes[m].predictions[i].to_record() for m in FV_MODES}}
-        for i, row in enumerate(rows)
-    ]
     rec = result.vectors_record()
     fv = {
         "layers": dict(result.layers),
@@ -136,13 +153,7 @@ def add_function_vectors(record: dict[str, Any], result: MethodComparison) -> di
         "baseline_on_test_accuracy": result.modes["baseline"].accuracy,
         "phase_times_s": rec["phase_times_s"],
     }
-    out = {**record, "test_examples": test_examples, "fv": fv}
-    out["accuracy"] = {**record["accuracy"], **{m: result.modes[m].accuracy for m in FV_MODES}}
-    for key in ("first_token_accuracy", "f1"):
-        if key in record:  # answers "any": the other metrics of the generations too
-            more = {m: float(getattr(result.modes[m], key)) for m in FV_MODES}
-            out[key] = {**record[key], **more}
-    return out
+    return {**add_modes(record, {m: result.modes[m] for m in FV_MODES}), "fv": fv}
 
 
 def write_function_vector(out: Path, key: str, fv: FunctionVector) -> str:
