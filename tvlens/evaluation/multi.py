@@ -35,6 +35,7 @@ from torch import Tensor
 from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens._compat import n_ctx as context_length
 from tvlens._example import ICLExample
+from tvlens.engine.batching import chunks, length_sorted
 from tvlens.engine.patches import StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import check_example_list
@@ -114,8 +115,9 @@ def _resid_rows(
 ) -> list[Float[Tensor, "n_layers seq d_model"]]:
     """:func:`_resid_batch` over length-sorted batches; one ``[k, len(row), d]`` per row."""
     out: dict[int, Tensor] = {}
-    texts = [" " * len(r) for r in rows]  # batches sorted by token count
-    for idx in runner.batches(texts, list(range(len(rows))), runner.config.batch_size):
+    order = length_sorted([len(r) for r in rows])  # batches of similar token counts
+    for sl in chunks(len(order), runner.config.batch_size):
+        idx = order[sl]
         stacked = _resid_batch(runner, [rows[i] for i in idx], layers)
         for j, i in enumerate(idx):
             out[i] = stacked[j, :, : len(rows[i])]
