@@ -51,8 +51,9 @@ def run_generated(
     ``timed(phase, fn)`` runs and times each phase. Returns the record's results part
     (layer, accuracies, per-example generations, where they stopped); with ``"tv_multi"``
     in ``cfg.methods``, multi-position task vectors at the TV layer (each dummy query's
-    answer looked up in ``dummy_answers``); with ``"fv"``, the function-vector methods too
-    (and the task's FV in ``vectors["function_vector"]``).
+    answer looked up in ``dummy_answers``); with ``"tv_learned"``, learned ones
+    (:func:`fit_learned`); with ``"fv"``, the function-vector methods too (and the task's FV
+    in ``vectors["function_vector"]``).
     """
     dev, test, base = examples
     scorer = Generation(cfg.max_new_tokens)  # Regular and Baseline carry no patch
