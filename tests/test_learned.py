@@ -115,3 +115,19 @@ def test_learned_vectors_refuse_another_layer_and_bad_input() -> None:
         learn_vectors(Runner(model), DEV, LAYER, targets[:2], init=init)
     with pytest.raises(ValueError, match="out of range"):
         learn_vectors(Runner(model), DEV, 99, targets, init=init)
+
+
+def test_learn_vectors_refuses_bad_settings_and_targets(no_jaxtyping: None) -> None:
+    model = tiny_of_kind("bridge")
+    runner, targets, init = Runner(model), _targets(model), _init(model)[None]
+    with pytest.raises(TypeError, match="runner must be a tvlens Runner"):
+        learn_vectors(model, DEV, LAYER, targets, init=init)  # type: ignore[arg-type]
+    for bad in ({"steps": -1}, {"batch_size": 0}, {"lr": 0.0}, {"lr": float("nan")}):
+        with pytest.raises(ValueError, match=str(next(iter(bad)))):
+            learn_vectors(runner, DEV, LAYER, targets, init=init, **bad)  # type: ignore[arg-type]
+    far = [list(t) for t in targets]
+    far[1] = [model.cfg.d_vocab + 5]
+    with pytest.raises(ValueError, match=r"targets\[1\].*vocabulary"):
+        learn_vectors(runner, DEV, LAYER, far, init=init)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        learn_vectors(runner, DEV, LAYER, targets, init=init * float("inf"))

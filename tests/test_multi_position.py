@@ -161,3 +161,22 @@ def test_a_dummy_query_without_an_answer_is_named() -> None:
         ValueError, match=rf"no answer for the dummy query '{EXAMPLES[0].dummy_queries[0]}'"
     ):
         answer_thetas_on(Runner(model), EXAMPLES, [1], missing)
+
+
+def test_bad_input_is_refused_with_the_fix(no_jaxtyping: None) -> None:
+    model = tiny_of_kind("bridge")
+    runner = Runner(model)
+    with pytest.raises(TypeError, match=r"pass Runner\(model\)"):
+        answer_thetas_on(model, EXAMPLES, [1], ANSWERS)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"dummy_answers must map .* dict\(task.pairs\)"):
+        MultiPosition([("a", "A")])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no layers"):
+        answer_thetas_on(runner, EXAMPLES, [], ANSWERS)
+    with pytest.raises(ValueError, match="out of range"):
+        answer_thetas_on(runner, EXAMPLES, [model.cfg.n_layers], ANSWERS)
+    with pytest.raises(ValueError, match="mode must be 'replace' or 'add'"):
+        MultiPosition(ANSWERS, mode="swap")  # type: ignore[arg-type]
+    nan = torch.zeros(2, 3, model.cfg.d_model)
+    nan[1, 2, 0] = float("nan")  # a later step, not the first
+    with pytest.raises(ValueError, match="NaN or inf"):
+        StepPatches(nan, torch.tensor([0, 0]))

@@ -129,7 +129,8 @@ class StepPatches:
             )
         if self.vectors.shape[1] < 1:
             raise ValueError("StepPatches needs at least one step (n_steps >= 1)")
-        self.at_step(0)  # the checks of Patches
+        check_vectors(self.vectors.flatten(0, 1))  # every step finite, not only the first
+        self.at_step(0)  # the checks of Patches (layers, shapes)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from jaxtyping import Float
@@ -31,7 +32,7 @@ from tvlens._example import ICLExample
 from tvlens.engine.patches import StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.hooks import check_layer
+from tvlens.hooks import check_layer, check_vectors
 from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookPair
 from tvlens.tokenization import pad_rows, pad_token_id
@@ -122,6 +123,16 @@ def _batch_loss(
     return torch.nn.functional.cross_entropy(picked, want)
 
 
+def _check_settings(steps: Any, lr: Any, batch_size: Any, seed: Any) -> None:
+    for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+
+
 def learn_vectors(
     runner: Runner,
     dev: Sequence[ICLExample],
@@ -148,19 +159,31 @@ def learn_vectors(
         seed: the order of the mini-batches.
 
     Raises:
-        ValueError: a layer out of range, a target with no tokens, targets not one per dev
-            example, or a non-finite loss.
+        TypeError: ``runner`` not a Runner.
+        ValueError: a layer out of range, a target with no tokens or a token id outside the
+            vocabulary, targets not one per dev example, an init of the wrong shape or not
+            finite, steps / batch_size / seed / lr out of range, or a non-finite loss.
     """
+    if not isinstance(runner, Runner):
+        raise TypeError(f"runner must be a tvlens Runner, got {type(runner).__name__}")
     check_example_list(dev)
     layer = check_layer(layer, runner.n_layers)
+    _check_settings(steps, lr, batch_size, seed)
+    vocab = int(runner.model.cfg.d_vocab)
+    for i, t in enumerate(targets):
+        bad = [x for x in t if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < vocab]
+        if bad:
+            raise ValueError(
+                f"targets[{i}] holds {bad[:3]}: token ids must be ints in [0, {vocab}) "
+                "(the model's vocabulary)"
+            )
     if len(targets) != len(dev):
         raise ValueError(f"{len(targets)} targets for {len(dev)} dev examples: pass one each")
     if any(len(t) == 0 for t in targets):
         raise ValueError("a target has no tokens: each must hold the answer's token ids")
-    if init.dim() != 2 or init.shape[1] != runner.d_model:
+    if init.dim() != 2 or init.shape[1] != runner.d_model or init.shape[0] < 1:
         raise ValueError(f"init must be [n_steps, {runner.d_model}], got {tuple(init.shape)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    check_vectors(init.float())
     prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
     start = init.detach().float().cpu()
     vectors = torch.nn.Parameter(start.clone().to(runner.device))

@@ -45,6 +45,22 @@ from tvlens.protocol import HookPair
 from tvlens.tokenization import answer_token_ids, pad_rows, pad_token_id
 
 
+def _check_runner(runner: Any) -> None:
+    if not isinstance(runner, Runner):
+        raise TypeError(
+            f"runner must be a tvlens Runner, got {type(runner).__name__}: pass Runner(model) "
+            "(or use MultiPosition through run_method / sweep, which take the model)"
+        )
+
+
+def _check_answers(answers: Any) -> None:
+    if not isinstance(answers, Mapping):
+        raise TypeError(
+            f"dummy_answers must map each dummy query to its answer, got "
+            f"{type(answers).__name__}; e.g. dict(task.pairs)"
+        )
+
+
 def _dummy_answer(answers: Mapping[str, str], dummy: str, ex: ICLExample) -> str:
     if dummy not in answers:
         raise ValueError(
@@ -136,10 +152,16 @@ def answer_thetas_on(
     example whose dummies' answers are shorter repeats its last θ up to it.
 
     Raises:
-        ValueError: an example without demonstrations or dummy queries, a dummy query with
-            no answer in ``dummy_answers``, or a teacher-forced prompt past the context.
+        TypeError: ``runner`` not a Runner, ``dummy_answers`` not a mapping.
+        ValueError: no layers or one out of range, an example without demonstrations or
+            dummy queries, a dummy query with no answer in ``dummy_answers``, or a
+            teacher-forced prompt past the context.
     """
+    _check_runner(runner)
+    _check_answers(dummy_answers)
     check_example_list(examples)
+    if len(layers) == 0:
+        raise ValueError("no layers: pass at least one layer to read θ_t at")
     for ex in examples:
         if not ex.demos or not ex.dummy_queries:
             raise ValueError(
@@ -176,6 +198,11 @@ class MultiPosition:
     dummy_answers: Mapping[str, str] = field(repr=False)
     name: str = "tv_multi"
     mode: PatchMode = "replace"
+
+    def __post_init__(self) -> None:
+        _check_answers(self.dummy_answers)
+        if self.mode not in ("replace", "add"):
+            raise ValueError(f"mode must be 'replace' or 'add', got {self.mode!r}")
 
     def prompts(self, examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
         """The zero-shot prompt ``x ->`` of each example."""
