@@ -18,8 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,11 +165,43 @@ def learn_vectors(
             vocabulary, targets not one per dev example, an init of the wrong shape or not
             finite, steps / batch_size / seed / lr out of range, or a non-finite loss.
     """
+    layer = _check_inputs(runner, dev, layer, targets, init)
+    _check_settings(steps, lr, batch_size, seed)
+    prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
+    start = init.detach().float().cpu()
+    vectors = torch.nn.Parameter(start.clone().to(runner.device))
+    scale = float(start.norm(dim=-1).mean()) / math.sqrt(runner.d_model)
+    opt = torch.optim.Adam([vectors], lr=lr * scale)
+    gen = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    with _frozen(runner.model):
+        for step in range(steps + 1):
+            order = torch.randperm(len(dev), generator=gen).tolist()
+            opt.zero_grad()
+            losses.append(_epoch(runner, prompts, targets, vectors, layer, order, batch_size,
+                                 backward=step < steps))  # fmt: skip
+            if step < steps:
+                opt.step()
+    return LearnedVectors(
+        vectors=vectors.detach().cpu(),
+        layer=layer,
+        init=start,
+        losses=tuple(losses),
+        steps=steps,
+        lr=lr,
+        seed=seed,
+    )
+
+
+def _check_inputs(
+    runner: Any, dev: Sequence[ICLExample], layer: int, targets: Sequence[Sequence[int]],
+    init: Tensor,
+) -> int:  # fmt: skip
+    """The checks of :func:`learn_vectors` on what it fits; ``layer`` as an int."""
     if not isinstance(runner, Runner):
         raise TypeError(f"runner must be a tvlens Runner, got {type(runner).__name__}")
     check_example_list(dev)
     layer = check_layer(layer, runner.n_layers)
-    _check_settings(steps, lr, batch_size, seed)
     vocab = int(runner.model.cfg.d_vocab)
     for i, t in enumerate(targets):
         bad = [x for x in t if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < vocab]
@@ -184,51 +217,44 @@ def learn_vectors(
     if init.dim() != 2 or init.shape[1] != runner.d_model or init.shape[0] < 1:
         raise ValueError(f"init must be [n_steps, {runner.d_model}], got {tuple(init.shape)}")
     check_vectors(init.float())
-    prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
-    start = init.detach().float().cpu()
-    vectors = torch.nn.Parameter(start.clone().to(runner.device))
-    scale = float(start.norm(dim=-1).mean()) / math.sqrt(runner.d_model)
-    opt = torch.optim.Adam([vectors], lr=lr * scale)
-    gen = torch.Generator().manual_seed(seed)
-    module = runner.model
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"learning vectors needs a torch module, got {type(module).__name__}")
-    params = list(module.parameters())
-    frozen = [p.requires_grad for p in params]
-    losses: list[float] = []
+    return layer
+
+
+@contextlib.contextmanager
+def _frozen(model: Any) -> Iterator[None]:
+    """``model``'s parameters with ``requires_grad`` off, restored on every exit path."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"learning vectors needs a torch module, got {type(model).__name__}")
+    params = list(model.parameters())
+    before = [p.requires_grad for p in params]
     try:
         for p in params:
             p.requires_grad_(False)
-        for step in range(steps + 1):
-            order = torch.randperm(len(dev), generator=gen).tolist()
-            total = 0.0
-            opt.zero_grad()
-            for lo in range(0, len(order), batch_size):
-                idx = order[lo : lo + batch_size]
-                loss = _batch_loss(
-                    runner, [prompts[i] for i in idx], [targets[i] for i in idx], vectors, layer
-                )
-                if not torch.isfinite(loss):
-                    raise ValueError(f"the loss is {float(loss)} at step {step}: lower lr")
-                share = len(idx) / len(order)
-                total += float(loss.detach()) * share
-                if step < steps:
-                    (loss * share).backward()
-            losses.append(total)
-            if step < steps:
-                opt.step()
+        yield
     finally:
-        for p, g in zip(params, frozen, strict=True):
+        for p, g in zip(params, before, strict=True):
             p.requires_grad_(g)
-    return LearnedVectors(
-        vectors=vectors.detach().cpu(),
-        layer=layer,
-        init=start,
-        losses=tuple(losses),
-        steps=steps,
-        lr=lr,
-        seed=seed,
-    )
+
+
+def _epoch(
+    runner: Runner, prompts: Sequence[list[int]], targets: Sequence[Sequence[int]],
+    vectors: Tensor, layer: int, order: list[int], batch_size: int, *, backward: bool,
+) -> float:  # fmt: skip
+    """The loss over every example in ``order``'s mini-batches (gradients added if
+    ``backward``): the mean of the batches' losses weighted by their size."""
+    total = 0.0
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo : lo + batch_size]
+        loss = _batch_loss(
+            runner, [prompts[i] for i in idx], [targets[i] for i in idx], vectors, layer
+        )
+        if not torch.isfinite(loss):
+            raise ValueError(f"the loss is {float(loss)}: lower lr")
+        share = len(idx) / len(order)
+        total += float(loss.detach()) * share
+        if backward:
+            (loss * share).backward()
+    return total
 
 
 __all__ = ["LearnedMethod", "LearnedVectors", "learn_vectors"]

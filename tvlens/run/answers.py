@@ -80,34 +80,8 @@ def run_generated(
         "f1": _metrics(results, "f1"),
         **_example_records(reg, hyp, bas),
     }
-    every_step = Generation(cfg.max_new_tokens, at="all")
-    if "tv_multi" in cfg.methods:
-        multi = MultiPosition(dummy_answers or {})
-        res = timed(
-            "tv_multi",
-            lambda: run_method_on(runner, multi, test, every_step, layer=sweep.best_layer),
-        )
-        out = add_modes(out, {"tv_multi": res})
-    if "tv_learned" in cfg.methods:
-        learned = timed(
-            "tv_learned_fit",
-            lambda: fit_learned(runner, dev, sweep.best_layer, cfg, dummy_answers or {}),
-        )
-        res = timed(
-            "tv_learned",
-            lambda: run_method_on(
-                runner, learned.method(), test, every_step, layer=sweep.best_layer
-            ),
-        )
-        out = add_modes(out, {"tv_learned": res})
-        out["tv_learned"] = {
-            "layer": learned.layer,
-            "n_steps": int(learned.vectors.shape[0]),
-            "n_train": len(dev),
-            "losses": list(learned.losses),
-            "init_norm": [float(x) for x in learned.init.norm(dim=-1)],
-            "norm": [float(x) for x in learned.vectors.norm(dim=-1)],
-        }
+    out = _with_answer_methods(out, runner, (dev, test), sweep.best_layer, cfg, timed,
+                               dummy_answers or {})  # fmt: skip
     if "fv" not in cfg.methods:
         return {**out, "stop_reasons": stop_reasons(out)}
     fv = timed(
@@ -121,6 +95,39 @@ def run_generated(
         vectors["function_vector"] = fv.function_vector
     out = add_function_vectors(out, fv)
     return {**out, "stop_reasons": stop_reasons(out)}
+
+
+def _with_answer_methods(
+    out: dict[str, Any],
+    runner: Runner,
+    sets: tuple[list[ICLExample], list[ICLExample]],
+    layer: int,
+    cfg: ProtocolConfig,
+    timed: Callable[[str, Callable[[], Any]], Any],
+    dummy_answers: Mapping[str, str],
+) -> dict[str, Any]:
+    """``out`` with ``tv_multi`` and ``tv_learned`` (where ``cfg.methods`` has them) at the
+    TV ``layer``, every step patched, on the test examples of ``sets = (dev, test)``."""
+    (dev, test), every_step = sets, Generation(cfg.max_new_tokens, at="all")
+    if "tv_multi" in cfg.methods:
+        multi = MultiPosition(dummy_answers)
+        res = timed("tv_multi", lambda: run_method_on(runner, multi, test, every_step, layer=layer))
+        out = add_modes(out, {"tv_multi": res})
+    if "tv_learned" not in cfg.methods:
+        return out
+    learned = timed("tv_learned_fit", lambda: fit_learned(runner, dev, layer, cfg, dummy_answers))
+    method = learned.method()
+    res = timed("tv_learned", lambda: run_method_on(runner, method, test, every_step, layer=layer))
+    out = add_modes(out, {"tv_learned": res})
+    out["tv_learned"] = {
+        "layer": learned.layer,
+        "n_steps": int(learned.vectors.shape[0]),
+        "n_train": len(dev),
+        "losses": list(learned.losses),
+        "init_norm": [float(x) for x in learned.init.norm(dim=-1)],
+        "norm": [float(x) for x in learned.vectors.norm(dim=-1)],
+    }
+    return out
 
 
 def fit_learned(

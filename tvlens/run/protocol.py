@@ -80,16 +80,10 @@ def run_task(
         return {"status": "skipped", "reason": str(err), **record}
     times = {"filter_and_sample": time.perf_counter() - t0}
     timed = _phase_timer(times, on_phase or (lambda _: None))
-    if cfg.answers == "any":
-        answers_of = {x: y for x, y in task.pairs}  # the dummy queries' answers (tv_multi)
-        generated = run_generated(runner, (dev, test, base), cfg, timed, vectors, answers_of)
-        return {
-            "status": "ok",
-            **record,
-            **generated,
-            "wall_time_s": time.perf_counter() - t0,
-            "phase_times_s": times,
-        }
+    if cfg.answers == "any":  # the dummy queries' answers from the task (tv_multi, tv_learned)
+        generated = run_generated(runner, (dev, test, base), cfg, timed, vectors, dict(task.pairs))
+        return {"status": "ok", **record, **generated, "wall_time_s": time.perf_counter() - t0,
+                "phase_times_s": times}  # fmt: skip
     sweep = timed("layer_sweep", lambda: sweep_on(runner, Method.hypothesis(), dev, NextToken()))
     reg = timed("regular", lambda: run_method_on(runner, Method.regular(), test, NextToken()))
     hyp = timed(

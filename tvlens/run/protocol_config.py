@@ -111,34 +111,10 @@ class ProtocolConfig:
                 f"answers must be 'single' (one-token answers, next-token scoring: the "
                 f"paper) or 'any' (generation, exact match), got {self.answers!r}"
             )
-        if self.patch_at not in AT_VALUES:
-            raise ValueError(
-                f"patch_at must be 'arrow' (the paper) or 'all' (every generated position "
-                f"too), got {self.patch_at!r}"
-            )
-        if self.patch_at != "arrow" and self.answers != "any":
-            raise ValueError(
-                f"patch_at={self.patch_at!r} patches the generated positions, but answers="
-                f"{self.answers!r} scores the next token only (nothing is generated): pass "
-                "--answers any (answers='any'), or leave --patch-at at 'arrow'"
-            )
         if self.on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
         put("methods", check_methods(self.methods))
-        whole = [m for m in ("tv_multi", "tv_learned") if m in self.methods]
-        if whole and self.answers != "any":
-            raise ValueError(
-                f"methods {whole} (multi-position or learned task vectors) patch one vector "
-                f"per generated step, but answers={self.answers!r} scores the next token "
-                "only: pass --answers any (answers='any'), or drop them from --methods"
-            )
-        if "fv" in self.methods and self.n_demos < 2:
-            raise ValueError(
-                f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
-                f"demonstrations' labels, which needs at least 2 demonstrations, got "
-                f"n_demos={self.n_demos}: pass --n-demos 2 or more (n_demos=2), or drop fv "
-                "from --methods"
-            )
+        _check_methods_fit(self.methods, self.answers, self.patch_at, self.n_demos)
         _check_run(self.run)
         check_task_keys(self.tasks)
 
@@ -176,6 +152,36 @@ class ProtocolConfig:
         r = self.run
         return {"batch_size": r.batch_size, "sweep_batch_size": r.sweep_batch_size,
                 "method": r.method, "device": r.device}  # fmt: skip
+
+
+def _check_methods_fit(methods: Sequence[str], answers: str, patch_at: str, n_demos: int) -> None:
+    """Refuse an unknown ``patch_at``, the generation-only settings (``patch_at``, the
+    whole-answer methods) where nothing is generated, and ``fv`` with one demonstration."""
+    if patch_at not in AT_VALUES:
+        raise ValueError(
+            f"patch_at must be 'arrow' (the paper) or 'all' (every generated position "
+            f"too), got {patch_at!r}"
+        )
+    if patch_at != "arrow" and answers != "any":
+        raise ValueError(
+            f"patch_at={patch_at!r} patches the generated positions, but answers="
+            f"{answers!r} scores the next token only (nothing is generated): pass "
+            "--answers any (answers='any'), or leave --patch-at at 'arrow'"
+        )
+    whole = [m for m in ("tv_multi", "tv_learned") if m in methods]
+    if whole and answers != "any":
+        raise ValueError(
+            f"methods {whole} (multi-position or learned task vectors) patch one vector "
+            f"per generated step, but answers={answers!r} scores the next token "
+            "only: pass --answers any (answers='any'), or drop them from --methods"
+        )
+    if "fv" in methods and n_demos < 2:
+        raise ValueError(
+            f"methods 'fv' (function vectors) corrupt each prompt by shuffling its "
+            f"demonstrations' labels, which needs at least 2 demonstrations, got "
+            f"n_demos={n_demos}: pass --n-demos 2 or more (n_demos=2), or drop fv "
+            "from --methods"
+        )
 
 
 def _check_run(run: Any) -> None:
