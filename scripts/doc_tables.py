@@ -53,7 +53,7 @@ from typing import Any
 
 from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
-from tvlens.report.summary import ANSWER_TITLES, MODE_TITLES, PAPER_AVERAGES
+from tvlens.report.summary import METHOD_TITLES, MODE_TITLES, PAPER_AVERAGES
 from tvlens.report.summary import PAPER_ROW as SUMMARY_PAPER_ROW
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -483,9 +483,8 @@ def table_fv_k(p: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-_TITLES = {**FV_COLUMNS, **ANSWER_TITLES}
 GENERATED_MODES = {
-    m: _TITLES[m]
+    m: METHOD_TITLES[m]
     for m in ("baseline", "hypothesis", "tv_multi", "tv_learned", "fv_zero_shot", "layer_average",
               "mean_difference", "shuffled", "fv_shuffled", "regular")
 }  # fmt: skip

@@ -17,7 +17,7 @@ from typing_extensions import Protocol, runtime_checkable
 
 from tvlens.report.compare_align import ComparedRun, setting_text
 from tvlens.report.fv import FV_COLUMNS, FV_NOTE
-from tvlens.report.summary import ANSWER_TITLES, MODE_TITLES, PAPER_AVERAGES, fmt_ci, fmt_test
+from tvlens.report.summary import METHOD_TITLES, MODE_TITLES, PAPER_AVERAGES, fmt_ci, fmt_test
 from tvlens.run.names import PAPER_MODES
 
 
@@ -152,8 +152,7 @@ def comparison_answer_markdown(comp: ComparisonLike) -> list[str]:
     extra = comp.answer_modes()
     if not extra:
         return []
-    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
-    methods = [titles[m] for m in ("hypothesis", *extra, "regular")]
+    methods = [METHOD_TITLES[m] for m in ("hypothesis", *extra, "regular")]
     return [
         "",
         "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)",

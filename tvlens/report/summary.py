@@ -107,6 +107,10 @@ STOP_NOTE = (
 ANSWER_TITLES = {"tv_multi": "TV multi-position", "tv_learned": "TV learned"}
 """The whole-answer methods (``--methods tv,tv_multi,tv_learned``) and their titles."""
 
+METHOD_TITLES = {**FV_COLUMNS, **ANSWER_TITLES}
+"""The title of every mode in the tables beside the paper's (TV Hypothesis, Regular, the
+function-vector and whole-answer methods)."""
+
 ANSWER_NOTE = (
     "*TV multi-position* (`tv_multi`): θ_t read at each step of the dummy queries' "
     "teacher-forced answers (the arrow, each answer token), patched at the same step of "
@@ -127,8 +131,7 @@ def answer_methods_table(tasks: Mapping[str, Any]) -> list[str]:
     if not extra:
         return []
     modes = ["hypothesis", *extra, "regular"]
-    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
-    head = [titles[m] for m in modes] + [f"{ANSWER_TITLES[m]} − H" for m in extra]
+    head = [METHOD_TITLES[m] for m in modes] + [f"{ANSWER_TITLES[m]} − H" for m in extra]
     lines = [
         "",
         "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)",
@@ -175,12 +178,13 @@ def stop_reasons_table(tasks: Mapping[str, Any]) -> list[str]:
     means = mean_shares([t["stop_reasons"] for t in ok])
     lines = ["", "| mode | exact match | " + " | ".join(STOP_TITLES.values()) + " |"]
     lines.append("|---|---|" + "---|" * len(STOP_TITLES))
-    titles = {**FV_COLUMNS, **ANSWER_TITLES}
-    for m in [m for m in titles if m in means]:
+    for m in [m for m in METHOD_TITLES if m in means]:
         em = sum(t["accuracy"][m] for t in ok) / len(ok)
         shares = [means[m][k] for k in STOP_TITLES]
         lines.append(
-            f"| {titles[m]} | {fmt_acc(em)} | " + " | ".join(fmt_acc(v) for v in shares) + " |"
+            f"| {METHOD_TITLES[m]} | {fmt_acc(em)} | "
+            + " | ".join(fmt_acc(v) for v in shares)
+            + " |"
         )
     return [*lines, "", STOP_NOTE]
 

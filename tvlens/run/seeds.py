@@ -46,6 +46,7 @@ from tvlens.report.compare import (
 from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.summary import (
     ANSWER_TITLES,
+    METHOD_TITLES,
     MODE_TITLES,
     PAPER_AVERAGES,
     PAPER_ROW,
@@ -340,9 +341,8 @@ def seeds_answer_markdown(agg: Mapping[str, Any]) -> list[str]:
     if not extra:
         return []
     modes = ["hypothesis", *extra, "regular"]
-    titles = {"hypothesis": "TV Hypothesis", **ANSWER_TITLES, "regular": "Regular"}
     lines = ["", "## Whole-answer task vectors (`--methods tv,tv_multi,tv_learned`)", "",
-             "| task | " + " | ".join(titles[m] for m in modes) + " |",
+             "| task | " + " | ".join(METHOD_TITLES[m] for m in modes) + " |",
              "|---|" + "---|" * len(modes)]  # fmt: skip
     for n, t in tasks.items():
         lines.append(f"| {n} | " + " | ".join(_cell(t["accuracy"][m]) for m in modes) + " |")
