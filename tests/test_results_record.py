@@ -93,12 +93,14 @@ def test_every_write_is_checked_against_the_schema(model, tmp_path, monkeypatch)
 
     def broken(*args: Any, **kw: Any) -> dict[str, Any]:
         record = real(*args, **kw)
-        record["best_layer"] = "three"  # a record the schema refuses
+        # a prediction's field the schema types and the typed record leaves to it
+        record["test_examples"][0]["regular"]["predicted_token_id"] = "three"
         return record
 
     monkeypatch.setattr(protocol_module, "run_task", broken)
     with pytest.raises(ValueError, match=r"does not match .*results_schema\.json at tasks/to_upper/"
-                       r"best_layer: 'three' is not of type 'integer'.*bug in tvlens"):  # fmt: skip
+                       r"test_examples/0/regular/predicted_token_id: 'three' is not of type "
+                       r"'integer'.*bug in tvlens"):  # fmt: skip
         run_protocol(model, ProtocolConfig(tasks=["to_upper"], **CFG), tmp_path, progress=False)
     assert not (tmp_path / "results.json").exists()
     with pytest.raises(ValueError, match=r"x\.json: .* at \(the top level\): 'meta' is a required"):

@@ -43,6 +43,8 @@ from tvlens.prompts import (
     tokenize_prompts,
 )
 from tvlens.protocol import HookedModel
+from tvlens.run.results_json import Results, read_results
+from tvlens.run.task_record import ExampleRow, TaskRecord
 from tvlens.tasks import PAPER_TASKS, Task, get_task, list_tasks
 from tvlens.vectors import TaskVector
 
@@ -52,6 +54,7 @@ __all__ = [
     "PAPER_TASKS",
     "ArrowActivations",
     "EvaluationResult",
+    "ExampleRow",
     "FunctionVector",
     "Generation",
     "GenerationResult",
@@ -73,10 +76,12 @@ __all__ = [
     "PromptBatch",
     "PromptFormat",
     "PromptPatches",
+    "Results",
     "RunConfig",
     "Runner",
     "StepPatches",
     "Task",
+    "TaskRecord",
     "TaskVector",
     "__version__",
     "answer_thetas_on",
@@ -97,6 +102,7 @@ __all__ = [
     "list_tasks",
     "logits_at_hooks",
     "mean_head_activations",
+    "read_results",
     "regular",
     "resid_extractor_hooks",
     "resid_hook_name",

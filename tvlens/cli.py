@@ -142,6 +142,14 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         "multi-position task vectors, one θ per generated step. "
         f"Default: {','.join(d['methods'])}",
     )
+    p.add_argument(
+        "--aie",
+        default=d["aie"],
+        choices=["exact", "attribution", "attribution+verify"],
+        help="with --methods tv,fv, how the AIE ranks heads: exact (a pass per prompt and "
+        "head, default), attribution (one forward and backward pass per prompt) or "
+        "attribution+verify (the exact AIE of attribution's top candidates)",
+    )
     speed = "; changes no result: a run resumes with another value"
     p.add_argument(
         "--batch-size", type=int, default=d["batch_size"],
@@ -185,6 +193,7 @@ def protocol_config(args: argparse.Namespace, **axes: Any) -> Any:
         max_new_tokens=args.max_new_tokens,
         patch_at=args.patch_at,
         methods=methods_arg(args.methods),
+        aie=args.aie,
         run=RunConfig(
             batch_size=args.batch_size, sweep_batch_size=args.sweep_batch_size, method=args.method
         ),

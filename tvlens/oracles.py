@@ -23,6 +23,7 @@ compare its full pipeline, from the examples, with an oracle run on the same exa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -206,3 +207,52 @@ def reference_head_effects(
     the mean ``hook_z`` over ``clean`` (:func:`reference_mean_z`) patched into ``corrupted``
     (:func:`reference_indirect_effects`). Its mean over prompts is the AIE."""
     return reference_indirect_effects(model, corrupted, reference_mean_z(model, clean, fmt), fmt)
+
+
+def reference_attribution(
+    model: Any,
+    clean: Sequence[ICLExample],
+    corrupted: Sequence[ICLExample],
+    fmt: PromptFormat,
+) -> Float[Tensor, "n n_layers n_heads"]:
+    """Attribution patching by hand: the derivative of P(answer) along each head's patch.
+
+    The mean ``hook_z`` over ``clean`` (:func:`reference_mean_z`); then per corrupted prompt
+    alone, one scalar ``a[L, h]`` per head moves its ``hook_z`` at the arrow toward that mean
+    (``z + a * (mean - z)``), and ``dP/da`` at ``a = 0`` (autograd through one
+    ``run_with_hooks``) is the first-order estimate of the head's indirect effect.
+    """
+    mean_z = reference_mean_z(model, clean, fmt)
+    n_layers, n_heads = mean_z.shape[:2]
+    out = torch.zeros(len(corrupted), n_layers, n_heads)
+    params = list(model.parameters())
+    before = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        for i, ex in enumerate(corrupted):
+            tokens = model.to_tokens(render(fmt, ex.demos, ex.query))
+            answer = answer_token(model, ex.answer, fmt)
+            alpha = torch.zeros(n_layers, n_heads, requires_grad=True)
+
+            def move(z: Tensor, hook: Any, layer: int, alpha: Tensor = alpha) -> Tensor:
+                z = z.clone()
+                target = mean_z[layer].to(z.device, z.dtype)
+                last = z[:, -1]
+                step = alpha[layer][None, :, None].to(z.dtype) * (target[None] - last.detach())
+                z[:, -1] = last + step
+                return z
+
+            hooks = [
+                (HOOK_Z.format(layer=la), functools.partial(move, layer=la))
+                for la in range(n_layers)
+            ]
+            with torch.enable_grad():
+                logits = model.run_with_hooks(tokens, fwd_hooks=hooks)
+                prob = logits[0, -1].float().softmax(-1)[answer]
+                (grad,) = torch.autograd.grad(prob, alpha)
+            out[i] = grad
+    finally:
+        for p, g in zip(params, before, strict=True):
+            p.requires_grad_(g)
+    return out

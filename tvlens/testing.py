@@ -15,7 +15,8 @@ Oracles, the straightforward TransformerLens loops the batched code must agree w
 computing its own inputs (θ, mean head activations) with plain hooks, one prompt per pass:
 defined in :mod:`tvlens.oracles` and re-exported here (:func:`reference_theta`,
 :func:`reference_sweep`, :func:`reference_generate_hypothesis`, :func:`reference_generate`,
-:func:`reference_mean_z`, :func:`reference_head_effects`, :func:`reference_indirect_effects`).
+:func:`reference_mean_z`, :func:`reference_head_effects`, :func:`reference_indirect_effects`,
+:func:`reference_attribution`).
 
 Example:
     >>> model = tiny_hooked_transformer()  # doctest: +SKIP
@@ -39,6 +40,7 @@ from tvlens._compat import (
     hooked_transformer_config_class,
 )
 from tvlens.oracles import (
+    reference_attribution,
     reference_generate,
     reference_generate_hypothesis,
     reference_head_effects,
@@ -51,6 +53,7 @@ from tvlens.oracles import (
 __all__ = [
     "HF_ARCHS",
     "TINY_SLIDING_WINDOW",
+    "reference_attribution",
     "reference_generate",
     "reference_generate_hypothesis",
     "reference_head_effects",

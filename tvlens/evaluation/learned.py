@@ -18,9 +18,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from torch import Tensor
 
 from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens._example import ICLExample
+from tvlens.engine.frozen import frozen
 from tvlens.engine.patches import StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import check_example_list
@@ -174,7 +174,7 @@ def learn_vectors(
     opt = torch.optim.Adam([vectors], lr=lr * scale)
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
-    with _frozen(runner.model):
+    with frozen(runner.model):
         for step in range(steps + 1):
             order = torch.randperm(len(dev), generator=gen).tolist()
             opt.zero_grad()
@@ -218,22 +218,6 @@ def _check_inputs(
         raise ValueError(f"init must be [n_steps, {runner.d_model}], got {tuple(init.shape)}")
     check_vectors(init.float())
     return layer
-
-
-@contextlib.contextmanager
-def _frozen(model: Any) -> Iterator[None]:
-    """``model``'s parameters with ``requires_grad`` off, restored on every exit path."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"learning vectors needs a torch module, got {type(model).__name__}")
-    params = list(model.parameters())
-    before = [p.requires_grad for p in params]
-    try:
-        for p in params:
-            p.requires_grad_(False)
-        yield
-    finally:
-        for p, g in zip(params, before, strict=True):
-            p.requires_grad_(g)
 
 
 def _epoch(

@@ -19,8 +19,8 @@ loop runs a forward pass per head (tested equal to that loop,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float
@@ -34,6 +34,10 @@ from tvlens.evaluation.scoring import answer_ids, check_example_list
 from tvlens.fv.heads import Head, HeadActivations, HeadPatches
 from tvlens.prompts import PromptFormat, icl_prompts
 from tvlens.protocol import HookedModel
+
+AIEMethod = Literal["exact", "attribution", "attribution+verify"]
+"""How :func:`indirect_effects` computes each head's effect."""
+AIE_METHODS: tuple[AIEMethod, ...] = ("exact", "attribution", "attribution+verify")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,14 @@ class IndirectEffects:
         examples: the corrupted examples, in the order of ``cie``'s rows.
         answer_token_ids: the token whose probability was measured on each of them.
         clean_examples: the clean examples of the mean activations (what was patched in).
+        method: how ``cie`` was computed: ``"exact"`` (a pass per head),
+            ``"attribution"`` (the first-order estimate, :mod:`tvlens.fv.attribution`) or
+            ``"attribution+verify"`` (exact for the heads in ``verified``, estimated for the
+            rest).
+        verified: ``[n_layers, n_heads]`` which heads' CIE is exact (None: every head's with
+            ``"exact"``, none with ``"attribution"``).
+        estimate: ``[n, n_layers, n_heads]`` the attribution estimate of every head's CIE
+            (None with ``"exact"``).
     """
 
     task: str
@@ -60,6 +72,9 @@ class IndirectEffects:
     examples: tuple[ICLExample, ...] = ()
     answer_token_ids: tuple[int, ...] = ()
     clean_examples: tuple[ICLExample, ...] = ()
+    method: AIEMethod = "exact"
+    verified: Tensor | None = None
+    estimate: Float[Tensor, "n n_layers n_heads"] | None = None
 
     @property
     def aie(self) -> Float[Tensor, "n_layers n_heads"]:
@@ -84,8 +99,19 @@ class IndirectEffects:
         return float(self.clean_prob.mean() - self.corrupted_prob.mean())
 
     def top_heads(self, k: int) -> list[tuple[int, int, float]]:
-        """The ``k`` heads of largest AIE, as ``(layer, head, aie)``, largest first."""
-        return top_heads(self.aie, k)
+        """The ``k`` heads of largest AIE, as ``(layer, head, aie)``, largest first.
+
+        With ``"attribution+verify"`` the verified heads (exact AIE) come before the others
+        (estimated): a head the exact AIE did not confirm never outranks one it did.
+        """
+        if self.method != "attribution+verify" or self.verified is None:
+            return top_heads(self.aie, k)
+        if not 1 <= k <= self.aie.numel():
+            raise ValueError(f"k must be in 1..{self.aie.numel()} (every head), got {k}")
+        aie, n_heads = self.aie.flatten().tolist(), self.aie.shape[1]
+        ver = self.verified.flatten().tolist()
+        order = sorted(range(len(aie)), key=lambda i: (not ver[i], -aie[i]))[:k]
+        return [(i // n_heads, i % n_heads, float(aie[i])) for i in order]
 
     def to_dataframe(self) -> Any:
         """One row per head: ``task``, ``layer``, ``head``, ``aie``, ``rank``."""
@@ -117,8 +143,9 @@ class IndirectEffects:
         """A JSON-ready summary: the AIE matrix, top heads, the corruption's strength, and
         what the AIE was computed from: the clean examples whose mean ``hook_z`` was patched
         in, the corrupted (shuffled-label) examples it was patched into and the answer token
-        scored on each (examples as :func:`example_pairs`)."""
-        return {
+        scored on each (examples as :func:`example_pairs`), how the effects were computed
+        (``method``) and, by attribution, which heads' effect is exact (``verified_heads``)."""
+        out: dict[str, Any] = {
             "aie": self.aie.tolist(),
             "top_heads": [[la, h, s] for la, h, s in self.top_heads(min(k, self.aie.numel()))],
             "n_corrupted": self.n_prompts,
@@ -129,7 +156,11 @@ class IndirectEffects:
             "clean_examples": [example_pairs(ex) for ex in self.clean_examples],
             "corrupted_examples": [example_pairs(ex) for ex in self.examples],
             "answer_token_ids": list(self.answer_token_ids),
+            "method": self.method,
         }
+        if self.verified is not None:
+            out["verified_heads"] = self.verified.nonzero().tolist()
+        return out
 
 
 def example_pairs(example: ICLExample) -> list[list[str]]:
@@ -179,6 +210,8 @@ def indirect_effects(
     fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
     first_token: bool = False,
+    method: AIEMethod = "exact",
+    n_verify: int = 32,
 ) -> IndirectEffects:
     """The causal indirect effect of every head (or of ``heads``) on each prompt.
 
@@ -187,29 +220,110 @@ def indirect_effects(
             ICL prompts are patched and their answers scored.
         activations: mean head activations over clean prompts (what is patched in).
         heads: the heads to patch (default: all, layer-major); the CIE of the others is 0.
+            Only with ``method="exact"``.
         run: a :class:`RunConfig` or a :class:`Runner` of ``model``; its
             ``sweep_batch_size`` sets the (prompt, head) rows per pass.
         first_token: P(the answer's first token), for answers of several tokens.
+        method: ``"exact"`` (one pass per prompt and head), ``"attribution"`` (the
+            first-order estimate of every head from one forward and one backward pass per
+            prompt, :mod:`tvlens.fv.attribution`) or ``"attribution+verify"`` (the exact
+            effect of the ``n_verify`` heads the estimate ranks first, which then rank
+            before the rest).
+        n_verify: heads recomputed exactly by ``"attribution+verify"`` (at most all).
 
     Example:
         >>> acts = mean_head_activations(model, clean)  # doctest: +SKIP
         >>> effects = indirect_effects(model, shuffle_labels(clean), acts)  # doctest: +SKIP
         >>> effects.top_heads(3)  # doctest: +SKIP
         [(9, 3, 0.32), (11, 2, 0.10), (10, 3, 0.06)]
+
+    Raises:
+        ValueError: activations of another model, a head out of range, an unknown
+            ``method``, ``heads`` with an attribution method, or ``n_verify`` < 1.
     """
     check_example_list(examples)
     runner = Runner.bind(model, run, fmt)
-    fmt = runner.fmt
     n_layers, n_heads = activations.n_layers, activations.n_heads
     if activations.model_name != model_name(model) or n_layers != runner.n_layers:
         raise ValueError(
             f"activations come from {activations.model_name!r} ({n_layers} layers), not this "
             f"model ({model_name(model)!r}, {runner.n_layers} layers); compute them on it"
         )
-    chosen = all_heads(n_layers, n_heads) if heads is None else [tuple(h) for h in heads]
+    if method not in AIE_METHODS:
+        raise ValueError(f"method must be one of {', '.join(AIE_METHODS)}, got {method!r}")
+    if method != "exact" and heads is not None:
+        raise ValueError(f"heads= picks the heads of method='exact'; {method!r} ranks them all")
+    if isinstance(n_verify, bool) or not isinstance(n_verify, int) or n_verify < 1:
+        raise ValueError(f"n_verify must be an int >= 1, got {n_verify!r}")
+    if heads is not None and any(len(tuple(h)) != 2 for h in heads):
+        raise ValueError("each of heads must be a (layer, head) pair, e.g. heads=[(9, 3)]")
+    chosen = all_heads(n_layers, n_heads) if heads is None else [(h[0], h[1]) for h in heads]
     for la, h in chosen:
         if not (0 <= la < n_layers and 0 <= h < n_heads):
             raise ValueError(f"head ({la}, {h}) is out of range: {n_layers} x {n_heads} heads")
+    if method == "exact":
+        return _exact(runner, examples, activations, chosen, first_token)
+    return _attributed(runner, examples, activations, first_token, method, n_verify)
+
+
+def _attributed(
+    runner: Runner,
+    examples: Sequence[ICLExample],
+    activations: HeadActivations,
+    first_token: bool,
+    method: AIEMethod,
+    n_verify: int,
+) -> IndirectEffects:
+    """:func:`indirect_effects` by attribution, the top ``n_verify`` verified if asked."""
+    from tvlens.fv.attribution import attribution_scores
+
+    est, prob, correct, answers = attribution_scores(
+        runner, examples, activations, first_token=first_token
+    )
+    base = IndirectEffects(
+        task=_task_name(examples),
+        model_name=model_name(runner.model),
+        cie=est,
+        corrupted_prob=prob,
+        corrupted_correct=correct,
+        clean_prob=activations.clean_prob,
+        examples=tuple(examples),
+        answer_token_ids=tuple(int(a) for a in answers.tolist()),
+        clean_examples=activations.examples,
+        method="attribution",
+        verified=torch.zeros(est.shape[1:], dtype=torch.bool),
+        estimate=est,
+    )
+    if method == "attribution":
+        return base
+    top = [(la, h) for la, h, _ in top_heads(est.mean(0), min(n_verify, est[0].numel()))]
+    exact = _exact(runner, examples, activations, top, first_token)
+    verified = torch.zeros(est.shape[1:], dtype=torch.bool)
+    verified[[la for la, _ in top], [h for _, h in top]] = True
+    return replace(
+        exact,
+        cie=torch.where(verified, exact.cie, est),
+        method="attribution+verify",
+        verified=verified,
+        estimate=est,
+    )
+
+
+def _task_name(examples: Sequence[ICLExample]) -> str:
+    tasks = {ex.task for ex in examples}
+    return tasks.pop() if len(tasks) == 1 else "mixed"
+
+
+def _exact(
+    runner: Runner,
+    examples: Sequence[ICLExample],
+    activations: HeadActivations,
+    chosen: Sequence[Head],
+    first_token: bool,
+) -> IndirectEffects:
+    """:func:`indirect_effects` of ``chosen`` heads, one patched row per (prompt, head)."""
+    fmt, model = runner.fmt, runner.model
+    n_layers, n_heads = activations.n_layers, activations.n_heads
     group = len(chosen) + 1  # every chosen head, then the unpatched prompt
     n = len(examples)
     answers = answer_ids(model, examples, fmt, first_token=first_token)
@@ -238,9 +352,8 @@ def indirect_effects(
     prob = values[..., 0]
     cie = torch.zeros(n, n_layers, n_heads)
     cie[:, layer_idx[:-1], head_idx[:-1]] = prob[:, :-1] - prob[:, -1:]
-    tasks = {ex.task for ex in examples}
     return IndirectEffects(
-        task=tasks.pop() if len(tasks) == 1 else "mixed",
+        task=_task_name(examples),
         model_name=model_name(model),
         cie=cie,
         corrupted_prob=prob[:, -1],

@@ -41,7 +41,7 @@ from tvlens.evaluation.scoring import check_example_list
 from tvlens.evaluation.sweep import run_method, run_method_on, sweep, sweep_on
 from tvlens.fv.comparison import COMPARED_MODES, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
-from tvlens.fv.indirect_effect import IndirectEffects, indirect_effects
+from tvlens.fv.indirect_effect import AIEMethod, IndirectEffects, indirect_effects
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector, build_function_vector
 from tvlens.hooks import check_layer
 from tvlens.prompts import PromptFormat, zero_shot_prompts
@@ -152,6 +152,7 @@ def compare_methods(
     scorer: NextToken | Generation | None = None,
     fmt: PromptFormat | None = None,
     run: RunConfig | Runner | None = None,
+    aie: AIEMethod = "exact",
 ) -> MethodComparison:
     """Regular, TV Hypothesis, FV (zero-shot and shuffled labels), two baselines, Baseline.
 
@@ -173,6 +174,9 @@ def compare_methods(
         scorer: how test predictions are scored: :class:`NextToken` (default, single-token
             answers) or :class:`Generation` (exact match, first token, F1; the dev sweeps,
             head activations and AIE then score the answer's first token).
+        aie: how the AIE ranks heads (:func:`~tvlens.fv.indirect_effect.indirect_effects`'s
+            ``method``): ``"exact"``, ``"attribution"`` or ``"attribution+verify"`` (its
+            ``n_verify`` twice the largest ``k``).
 
     Example:
         >>> dev, test = get_task("antonyms").dev_test(50, 50)  # doctest: +SKIP
@@ -183,7 +187,8 @@ def compare_methods(
     given = _check_known(known, test, tv_layer)
     ctx = _Context(Runner.bind(model, run, fmt), scorer or NextToken())
     source = list(extraction if extraction is not None else dev)
-    acts, effects = _head_effects(ctx, source, n_corrupted, seed)
+    ks = [k] if isinstance(k, int) else list(k)
+    acts, effects = _head_effects(ctx, source, n_corrupted, seed, (aie, 2 * max(ks, default=1)))
     settings = {"head_output": head_output, "n_demos": max(ex.n_demos for ex in source)}
     fv, fv_sweep, k_dev = _choose_fv(ctx, dev, (acts, effects), k, {**settings, "seed": seed})
     vectors = _vectors(ctx, source, acts, fv)
@@ -230,14 +235,23 @@ def _dev_layers(
 
 
 def _head_effects(
-    ctx: _Context, source: list[ICLExample], n_corrupted: int | None, seed: int
+    ctx: _Context,
+    source: list[ICLExample],
+    n_corrupted: int | None,
+    seed: int,
+    aie: tuple[AIEMethod, int],
 ) -> tuple[HeadActivations, IndirectEffects]:
-    """Mean head activations on clean ``source`` and the AIE on its shuffled labels."""
+    """Mean head activations on clean ``source`` and the AIE on its shuffled labels
+    (``aie``: the method and the heads it verifies)."""
     model, first = ctx.runner.model, isinstance(ctx.scorer, Generation)
     opts: dict[str, Any] = {"run": ctx.runner, "first_token": first}
     acts = ctx.timed("head_activations", lambda: mean_head_activations(model, source, **opts))
     corrupted = shuffle_labels(source[:n_corrupted] if n_corrupted else source, seed)
-    effects = ctx.timed("indirect_effect", lambda: indirect_effects(model, corrupted, acts, **opts))
+    method, n_verify = aie
+    effects = ctx.timed(
+        "indirect_effect",
+        lambda: indirect_effects(model, corrupted, acts, **opts, method=method, n_verify=n_verify),
+    )
     return acts, effects
 
 

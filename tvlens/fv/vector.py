@@ -198,7 +198,9 @@ def build_function_vector(
             f"AIE is {tuple(aie.shape)} but the activations have "
             f"{activations.n_layers} x {activations.n_heads} heads"
         )
-    if heads is None:
+    if heads is None and isinstance(effects, IndirectEffects):
+        ranked = effects.top_heads(min(k, aie.numel()))  # verified heads first, if any
+    elif heads is None:
         ranked = top_heads(aie, min(k, aie.numel()))
     else:
         ranked = [(int(la), int(h), float(aie[la, h])) for la, h in heads]

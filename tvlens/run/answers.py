@@ -88,7 +88,7 @@ def run_generated(
         "function_vectors",
         lambda: run_function_vectors(
             runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=sweep.best_layer,
-            seed=cfg.seed, scorer=patched,
+            seed=cfg.seed, scorer=patched, aie=cfg.aie,
         ),
     )  # fmt: skip
     if vectors is not None:

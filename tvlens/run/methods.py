@@ -39,6 +39,7 @@ from tvlens._example import ICLExample
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scorers import Generation
 from tvlens.fv.comparison import MethodComparison, Scored
+from tvlens.fv.indirect_effect import AIEMethod
 from tvlens.fv.methods import compare_methods
 from tvlens.fv.vector import DEFAULT_KS, FunctionVector
 from tvlens.run.files import write_outputs
@@ -87,9 +88,10 @@ def run_function_vectors(
     tv_layer: int,
     seed: int,
     scorer: Generation | None = None,
+    aie: AIEMethod = "exact",
 ) -> MethodComparison:
     """:func:`compare_methods` on the protocol's examples, reusing its Regular / Hypothesis;
-    ``runner`` brings the model and the prompt format.
+    ``runner`` brings the model and the prompt format, ``aie`` ranks the heads.
 
     ``scorer=None`` scores the next token (``--answers single``); a
     :class:`~tvlens.evaluation.scorers.Generation` scores generated answers
@@ -107,6 +109,7 @@ def run_function_vectors(
         seed=seed,
         scorer=scorer,
         run=runner,
+        aie=aie,
     )
 
 

@@ -50,7 +50,7 @@ class RunPlan:
         have = self.previous.tasks if self.previous is not None else None
         if have is None or not (self.out / "report.html").exists():
             return False
-        return all(have.get(k, {}).get("status") in ("ok", "skipped") for k in self.keys)
+        return all(k in have for k in self.keys)  # a TaskRecord is "ok" or "skipped"
 
 
 def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
@@ -84,8 +84,8 @@ def preflight(cfg: ProtocolConfig, out: str | Path) -> RunPlan:
         changed = [
             why
             for key, t in previous.tasks.items()
-            if key in sources and t.get("status") == "ok"
-            if (why := source_mismatch(key, t.get("source"), sources[key]))
+            if key in sources and t.finished
+            if (why := source_mismatch(key, t.source, sources[key]))
         ]
         if changed:
             raise ValueError(

@@ -38,6 +38,7 @@ from tvlens.run.resume import (
     settings_diff,
     tokenizer_fingerprint,
 )
+from tvlens.run.task_record import BUG_FIX, TaskRecord
 from tvlens.run.tasks import check_task_data, load_task, special_pattern, task_key
 
 __all__ = [
@@ -126,7 +127,8 @@ def _with_function_vectors(
     fv = timed(
         "function_vectors",
         lambda: run_function_vectors(
-            runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=layer, seed=cfg.seed
+            runner, dev, test, regular=reg, hypothesis=hyp, tv_layer=layer, seed=cfg.seed,
+            aie=cfg.aie,
         ),
     )  # fmt: skip
     out = add_function_vectors(out, fv)
@@ -312,7 +314,7 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
     meta = run_meta(model, cfg)
     prev_meta = plan.previous.meta if plan.previous is not None else {}
     _check_with_model(model, plan, meta)
-    tasks: dict[str, Any] = dict(plan.previous.tasks) if plan.previous is not None else {}
+    tasks: dict[str, TaskRecord] = dict(plan.previous.tasks) if plan.previous is not None else {}
     wall0 = float(prev_meta.get("wall_time_s") or 0.0)
     keys = plan.keys
     start = time.perf_counter()
@@ -329,7 +331,7 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
         return results
 
     def done(key: str) -> bool:
-        return bool(tasks.get(key, {}).get("status") == "ok")
+        return key in tasks and tasks[key].finished
 
     todo = [r for r, _ in plan.tasks if not done(task_key(r))]
     runner = Runner(model, cfg.run, fmt=cfg.prompt_format)  # one for every task
@@ -347,6 +349,6 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
         record = run_task(model, ref, cfg, on_phase=on_phase, run=runner, vectors=vectors)
         if "function_vector" in vectors:  # before results.json says the task is done
             record["fv"]["file"] = write_function_vector(out, key, vectors["function_vector"])
-        tasks[key] = {**record, "source": plan.sources[key]}
+        tasks[key] = TaskRecord.from_json(key, {**record, "source": plan.sources[key]}, fix=BUG_FIX)
         save(final=False)
     return save(final=True)

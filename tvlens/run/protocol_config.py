@@ -17,12 +17,14 @@ from typing import Any
 
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import AT_VALUES
+from tvlens.fv.indirect_effect import AIE_METHODS, AIEMethod
 from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.run.methods import FV_SETTINGS, LEARNED_SETTINGS, check_methods
 from tvlens.run.names import ANSWERS
 from tvlens.run.resume import EXECUTION_KEY
 from tvlens.run.tasks import ON_CONFLICT, check_task_keys
 
+AIE_DEFAULT: AIEMethod = "exact"
 _INT_FIELDS = ("n_demos", "n_dummy", "n_dev", "n_test", "n_baseline", "seed", "max_new_tokens")
 
 
@@ -51,6 +53,11 @@ class ProtocolConfig:
             (:mod:`tvlens.run.methods`), ``"tv_multi"``: multi-position task vectors
             (:mod:`tvlens.evaluation.multi`) and ``"tv_learned"``: learned ones
             (:mod:`tvlens.evaluation.learned`), the last two with ``answers="any"``.
+        aie: with ``"fv"``, how the AIE ranks the heads of the function vector
+            (:func:`~tvlens.fv.indirect_effect.indirect_effects`' ``method``): ``"exact"``
+            (a pass per prompt and head), ``"attribution"`` (one forward and backward pass
+            per prompt) or ``"attribution+verify"`` (attribution, then the exact AIE of the
+            top candidates); recorded in ``meta.fv.aie``.
         run: how the Runner executes (``batch_size``, ``sweep_batch_size``, ``method``,
             ``device``); results do not depend on it. ``prepend_bos`` must stay ``None``:
             the protocol uses the model's own ``default_prepend_bos`` (recorded in
@@ -77,6 +84,7 @@ class ProtocolConfig:
     max_new_tokens: int = 8
     patch_at: str = "arrow"
     methods: Sequence[str] = field(default_factory=lambda: ["tv"])
+    aie: AIEMethod = AIE_DEFAULT
     run: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
@@ -115,6 +123,7 @@ class ProtocolConfig:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}, got {self.on_conflict!r}")
         put("methods", check_methods(self.methods))
         _check_methods_fit(self.methods, self.answers, self.patch_at, self.n_demos)
+        _check_aie(self.aie, self.methods)
         _check_run(self.run)
         check_task_keys(self.tasks)
 
@@ -144,7 +153,7 @@ class ProtocolConfig:
         return {
             f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
             for f in fields(self)
-            if f.name not in ("tasks", "run")
+            if f.name not in ("tasks", "run", "aie")  # aie: in meta.fv, with "fv"
         }
 
     def execution(self) -> dict[str, Any]:
@@ -152,6 +161,17 @@ class ProtocolConfig:
         r = self.run
         return {"batch_size": r.batch_size, "sweep_batch_size": r.sweep_batch_size,
                 "method": r.method, "device": r.device}  # fmt: skip
+
+
+def _check_aie(aie: Any, methods: Sequence[str]) -> None:
+    """Refuse an unknown AIE method, and one other than the default without ``fv``."""
+    if aie not in AIE_METHODS:
+        raise ValueError(f"aie must be one of {', '.join(AIE_METHODS)}, got {aie!r}")
+    if aie != AIE_DEFAULT and "fv" not in methods:
+        raise ValueError(
+            f"aie={aie!r} ranks the heads of function vectors, but methods={list(methods)} "
+            "runs none: add fv (--methods tv,fv) or drop --aie"
+        )
 
 
 def _check_methods_fit(methods: Sequence[str], answers: str, patch_at: str, n_demos: int) -> None:
@@ -205,7 +225,7 @@ def protocol_meta(cfg: ProtocolConfig) -> dict[str, Any]:
         **{k: v for k, v in cfg.comparable().items() if k != "format"},
     }
     if "fv" in cfg.methods:
-        meta["fv"] = dict(FV_SETTINGS)
+        meta["fv"] = {**FV_SETTINGS, "aie": cfg.aie}
     if "tv_learned" in cfg.methods:
         meta["tv_learned"] = dict(LEARNED_SETTINGS)
     meta[EXECUTION_KEY] = cfg.execution()
@@ -219,4 +239,7 @@ def with_defaults(meta: dict[str, Any]) -> dict[str, Any]:
     defaults it ran with, instead of being refused for settings it never had.
     """
     defaults = ProtocolConfig.defaults()
-    return {**{k: v for k, v in defaults.items() if k != "format"}, **meta}
+    out = {**{k: v for k, v in defaults.items() if k not in ("format", "aie")}, **meta}
+    if isinstance(out.get("fv"), dict) and "aie" not in out["fv"]:
+        out["fv"] = {**out["fv"], "aie": "exact"}  # every AIE was exact before --aie
+    return out

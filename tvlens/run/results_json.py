@@ -1,8 +1,9 @@
 """``results.json``: its one reader, its one writer, its schema version and migrations.
 
 - :class:`Results` is the file's envelope (``schema_version``, ``meta``, ``tasks``,
-  ``summary``) with :meth:`Results.from_json` / :meth:`Results.to_json`. A task's record
-  stays a dict: its method-specific fields (``fv``, generated answers, ...) are described by
+  ``summary``) with :meth:`Results.from_json` / :meth:`Results.to_json`. Each task is a
+  typed :class:`~tvlens.run.task_record.TaskRecord` (its rows
+  :class:`~tvlens.run.task_record.ExampleRow`); every field is described by
   ``tvlens/results_schema.json``, which :meth:`Results.to_json` checks.
 - :func:`read_results` is the reader of ``tvlens run`` (resume), ``tvlens run --seeds``,
   ``tvlens grid`` and ``tvlens compare``: it always brings an older schema version to
@@ -29,6 +30,7 @@ from tvlens.files import json_safe
 from tvlens.run.files import dumps_strict, write_output
 from tvlens.run.names import PAPER_MODES
 from tvlens.run.statistics import mode_outcomes, summarize, with_statistics
+from tvlens.run.task_record import BUG_FIX, TaskRecord, task_records
 
 #: The results.json schema this tvlens writes; older versions are upgraded on read.
 SCHEMA_VERSION = 2
@@ -85,10 +87,8 @@ def upgrade_results(results: Mapping[str, Any], path: str | Path) -> dict[str, A
     tasks = results.get("tasks")
     if not isinstance(tasks, Mapping):
         raise ValueError(f"{path} has no 'tasks' object: not a tvlens results.json")
-    for name, t in tasks.items():
-        if not isinstance(t, Mapping):
-            raise ValueError(f"{path}: task {name!r} is not an object: not a tvlens results.json")
-        if t.get("status") != "ok":
+    for name, t in task_records(tasks, str(path)).items():  # every field's type checked
+        if not t.finished:
             continue
         have = {m for ms in mode_outcomes(t).values() for m in ms}
         missing = [m for m in PAPER_MODES if m not in have]
@@ -109,20 +109,26 @@ class Results:
 
     Attributes:
         meta: versions, model fingerprint and every setting (``tvlens run``'s ``meta``).
-        tasks: task name -> its record (``status`` ``"ok"`` or ``"skipped"``).
+        tasks: task name -> its :class:`~tvlens.run.task_record.TaskRecord` (``status``
+            ``"ok"`` or ``"skipped"``).
         summary: means per category and overall, with intervals (computed from ``tasks``
             by :meth:`of`).
     """
 
     meta: dict[str, Any]
-    tasks: dict[str, dict[str, Any]]
+    tasks: dict[str, TaskRecord]
     summary: dict[str, Any]
 
     @classmethod
     def of(cls, meta: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]) -> Results:
-        """The results of ``tasks``: each finished task's statistics and the summary added."""
+        """The results of ``tasks`` (records or their JSON): each finished task's statistics
+        and the summary added.
+
+        Raises:
+            ValueError: naming the task and field, for a malformed task record.
+        """
         done = with_statistics(tasks)
-        return cls(meta=dict(meta), tasks=done, summary=summarize(done))
+        return cls(meta=dict(meta), tasks=task_records(done, fix=BUG_FIX), summary=summarize(done))
 
     @classmethod
     def from_json(cls, data: Any, path: str | Path) -> Results:
@@ -134,7 +140,10 @@ class Results:
         if not isinstance(data, Mapping) or not isinstance(data.get("meta"), Mapping):
             raise ValueError(f"{path} is not a tvlens results.json (it has no 'meta' object)")
         up = upgrade_results(data, path)
-        return cls(meta=dict(up["meta"]), tasks=dict(up["tasks"]), summary=dict(up["summary"]))
+        return cls(
+            meta=dict(up["meta"]), tasks=task_records(up["tasks"], str(path)),
+            summary=dict(up["summary"]),
+        )  # fmt: skip
 
     def to_json(self, where: str | Path = RESULTS_FILE) -> dict[str, Any]:
         """The JSON object of ``results.json`` (NaN as ``null``), checked against the schema.
@@ -146,7 +155,7 @@ class Results:
             {
                 "schema_version": SCHEMA_VERSION,
                 "meta": self.meta,
-                "tasks": self.tasks,
+                "tasks": {name: rec.to_json() for name, rec in self.tasks.items()},
                 "summary": self.summary,
             },
             nan="null",

@@ -19,6 +19,7 @@ from tvlens.run.tasks import source_mismatch
 
 if TYPE_CHECKING:
     from tvlens.protocol import HookedModel
+    from tvlens.run.task_record import TaskRecord
 
 
 def tokenizer_fingerprint(model: HookedModel) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def refuse_settings(path: Path, diff: list[str]) -> ValueError:
 def merge_from_disk(
     out: Path,
     meta: dict[str, Any],
-    tasks: dict[str, Any],
+    tasks: dict[str, TaskRecord],
     sources: dict[str, dict[str, Any]],
     upgrade: Callable[[dict[str, Any]], dict[str, Any]] = dict,
 ) -> bool:
@@ -118,8 +119,7 @@ def merge_from_disk(
     if settings_diff(upgrade(disk.meta), meta):
         return False
     for key, t in disk.tasks.items():
-        finished = isinstance(t, dict) and t.get("status") == "ok"
-        same = key not in sources or not source_mismatch(key, t.get("source"), sources[key])
-        if finished and same and tasks.get(key, {}).get("status") != "ok":
+        same = key not in sources or not source_mismatch(key, t.source, sources[key])
+        if t.finished and same and not (key in tasks and tasks[key].finished):
             tasks[key] = t
     return True
