@@ -94,8 +94,8 @@ ALLOWED_SKIPS: dict[str, str] = {
     r"^transformer-lens 3\.x$": "a TL 4-only check, run on the TL 4 line",
     r"HookedTransformer needs transformer-lens 3\.x": "TL 4 has no HookedTransformer",
     r"no KV cache on this model": (
-        "generation with a KV cache is tested where tvlens can drive one (HookedTransformer); "
-        "bridges recompute (docs/performance.md)"
+        "generation with a KV cache is tested where tvlens can drive one (HookedTransformer, "
+        "a bridge over an HF model); the tiny native bridge recomputes (docs/performance.md)"
     ),
     r"root ignores permissions": "CI runs as root, where unwritable folders cannot be made",
     r"could not import 'ray'": "Ray is installed on the TL 3 line only (the grid's in-process "

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import torch
 
-from tests.conftest import build_tiny
+from tests.conftest import build_tiny, count_fwd_hooks
 from tests.helpers import letter_examples
 from tvlens import ICLExample, baseline, hypothesis, regular
 from tvlens.engine.decoding import greedy_generate
+from tvlens.engine.kv_cache import kv_cache_kind
 from tvlens.engine.patches import Patches
 from tvlens.engine.runner import RunConfig, Runner
 from tvlens.evaluation.answer_scoring import (
@@ -120,43 +121,59 @@ def test_kv_cache_verdict_and_agreement(model) -> None:
     runner = Runner(model, RunConfig(batch_size=4))
     verdict = runner.kv_cache
     assert runner.kv_cache is verdict  # probed once per Runner
-    if type(model).__name__ == "HookedTransformer":
+    if kv_cache_kind(model):  # HookedTransformer, or a bridge over an HF model
         assert verdict.usable, verdict.reason
     if verdict.usable:
         assert runner.generate(TEXTS, FMT, max_new_tokens=2).kv_cache  # auto uses it
         _assert_cache_equals_recompute(runner)
         return
-    # TransformerBridge: no cache (native), or (TL 3.9 / 4.3 with transformers 5) an HF
-    # cache that the bridge's attention leaves empty.
-    assert (
-        "no KV cache" in verdict.reason or "left the Hugging Face KV cache empty" in verdict.reason
-    )
+    # a TransformerBridge over no HF model (the tiny native one) has no cache to drive
+    assert "no KV cache" in verdict.reason
     assert not runner.generate(TEXTS, FMT, max_new_tokens=2).kv_cache
     with pytest.raises(ValueError, match="kv_cache=True cannot be used"):
         runner.generate(TEXTS, FMT, kv_cache=True)
 
 
+def _pre_hooks(model: Any) -> int:
+    """tvlens's cache-alias pre-hooks on ``model`` (TransformerLens wires pre-hooks of its own)."""
+    from tvlens.engine.kv_cache import _cache_as_past_key_values
+
+    return sum(
+        fn is _cache_as_past_key_values
+        for m in model.modules()
+        for fn in m._forward_pre_hooks.values()
+    )
+
+
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])
-def test_hf_bridge_cache_path_is_exact_once_the_bridge_fills_the_cache(monkeypatch, arch) -> None:
-    """The bridge's attention reads the HF cache from ``past_key_values`` while transformers
-    5 passes it as ``cache``; with that one lookup fixed, tvlens's HF-cache path is exact."""
-    from transformer_lens.model_bridge.generalized_components.attention import AttentionBridge
-
-    original = AttentionBridge._update_kv_cache
-
-    def reads_cache_too(self: Any, k: Any, v: Any, **kwargs: Any) -> Any:
-        if kwargs.get("past_key_values") is None and kwargs.get("cache") is not None:
-            kwargs["past_key_values"] = kwargs["cache"]
-        return original(self, k, v, **kwargs)
-
-    monkeypatch.setattr(AttentionBridge, "_update_kv_cache", reads_cache_too)
-    runner = Runner(tiny_hf_bridge(arch=arch), RunConfig(batch_size=4))  # type: ignore[arg-type]
+def test_hf_bridge_generates_with_the_cache_exactly(arch) -> None:
+    """transformers 5 passes the HF cache to attention as ``cache``, the bridge's attention
+    reads ``past_key_values``: tvlens hands it over (``hf_cache_alias``) for each cached
+    batch, and the cached path then equals recompute token for token, patches included."""
+    model = tiny_hf_bridge(arch=arch)  # type: ignore[arg-type]
+    runner = Runner(model, RunConfig(batch_size=4))
     assert runner.kv_cache.usable, runner.kv_cache.reason
     _assert_cache_equals_recompute(runner)  # in two batches
     one_batch = Runner(runner.model, RunConfig(batch_size=8))
     for at in ("arrow", "all"):
         for side in ("left", "right"):
             _check_patch_positions(one_batch, at, True, side)
+    assert _pre_hooks(model) == 0  # tvlens's pre-hooks are gone
+
+
+def test_the_cache_alias_leaves_no_hook_when_a_hook_raises() -> None:
+    model = tiny_hf_bridge(arch="llama")
+    runner = Runner(model, RunConfig(batch_size=4))
+    assert runner.kv_cache.usable
+
+    def boom(act: torch.Tensor, hook: Any) -> torch.Tensor:
+        raise RuntimeError("a user's hook fails")
+
+    with pytest.raises(RuntimeError, match="a user's hook fails"):
+        runner.generate(TEXTS, FMT, kv_cache=True, fwd_hooks=[(resid_hook_name(0), boom)])
+    assert _pre_hooks(model) == 0 and count_fwd_hooks(model) == 0
+    # and the model still generates (with the cache) as before
+    assert runner.generate(TEXTS, FMT, kv_cache=True, max_new_tokens=2).kv_cache
 
 
 # ---- where the patch goes ------------------------------------------------------------------

@@ -123,8 +123,9 @@ def test_generation_batched_equals_one_at_a_time(kind: str, side: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kv_cache"), [*((k, False) for k in ALL_KINDS), ("hooked", True)]
-)  # the KV cache: HookedTransformer (the model class where a cache is exact)
+    ("name", "kv_cache"),
+    [*((k, False) for k in ALL_KINDS), ("hooked", True), ("hf-llama", True), ("hf-gemma3", True)],
+)  # the KV cache: HookedTransformer and the bridges over HF models
 def test_each_step_writes_its_own_vector_at_its_position(name: str, kv_cache: bool) -> None:
     model = tiny_of_kind(name)
     runner = Runner(model)

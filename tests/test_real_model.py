@@ -101,3 +101,27 @@ def test_packing_is_verified_and_exact_on_gemma(gemma) -> None:
     a = layer_sweep(gemma, examples, thetas=batched, run=RunConfig(method="batched"))
     b = layer_sweep(gemma, examples, thetas=batched, run=RunConfig(method="packed"))
     assert torch.equal(a.predicted_token_ids, b.predicted_token_ids)
+
+
+def test_kv_cache_is_verified_and_exact_on_gemma(gemma) -> None:
+    """Gemma 3 270M is a TransformerBridge over an HF model: generation uses the cache, and
+    the cached tokens equal the recomputed ones, θ patched at every step or at the arrow."""
+    from tvlens import RunConfig, Runner, extract_thetas
+    from tvlens.engine.patches import Patches
+    from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, zero_shot_prompts
+    from tvlens.tasks import for_model, get_task
+
+    runner = Runner(gemma, RunConfig(batch_size=4))
+    assert runner.kv_cache.usable, runner.kv_cache.reason
+    task = for_model(get_task("person_language"), gemma, max_tokens=8)
+    examples = task.sample(6, n_demos=5, n_dummy=2, seed=0)
+    theta = extract_thetas(gemma, examples)[:, 9]
+    zero = zero_shot_prompts(examples, DEFAULT_FORMAT)
+    patches = Patches(theta, torch.full((len(zero),), 9, dtype=torch.long))
+    for texts, p in ((icl_prompts(examples, DEFAULT_FORMAT), None), (zero, patches)):
+        for at in ("arrow", "all"):
+            kw = {"patches": p, "at": at, "max_new_tokens": 8, "stop": ()}
+            cached = runner.generate(texts, kv_cache=True, **kw)
+            recomputed = runner.generate(texts, kv_cache=False, **kw)
+            assert cached.kv_cache and not recomputed.kv_cache
+            assert cached.token_ids == recomputed.token_ids, at

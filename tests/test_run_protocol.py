@@ -88,6 +88,7 @@ def test_defaults_come_from_the_dataclass_fields() -> None:
         "n_demos": 5, "n_dummy": 2, "n_dev": 50, "n_test": 50, "n_baseline": 100,
         "seed": 0, "format": "arrow", "batch_size": 16, "on_conflict": "error",
         "answers": "single", "max_new_tokens": 8, "patch_at": "arrow", "methods": ["tv"],
+        "aie": "exact",
     }  # fmt: skip
 
 

@@ -6,7 +6,6 @@ never checks a TransformerLens version.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 from importlib.metadata import version
@@ -315,65 +314,3 @@ def post_attention_gain(model: HookedModel, layer: int) -> Tensor | None:
     with torch.inference_mode():
         out: Tensor = norm(probe)
     return out[0, 0].detach().float()
-
-
-# ---- KV caches (generation) ----------------------------------------------------------
-def kv_cache_kind(model: HookedModel) -> str:
-    """``"hooked"`` (TransformerLens's own cache), ``"hf"`` (a bridge's HF model) or ``""``."""
-    hooked = hooked_transformer_class()
-    if hooked is not None and isinstance(model, hooked):
-        return "hooked"
-    hf = getattr(model, "original_model", None)
-    try:
-        from transformers import PreTrainedModel
-    except ImportError:  # pragma: no cover - transformers is a TransformerLens dependency
-        return ""
-    return "hf" if isinstance(hf, PreTrainedModel) else ""
-
-
-def hooked_cache_class() -> Any:
-    """TransformerLens's KV-cache class (it moved within the 3.x line)."""
-    for module, name in (
-        ("transformer_lens.cache.key_value_cache", "TransformerLensKeyValueCache"),
-        ("transformer_lens.past_key_value_caching", "HookedTransformerKeyValueCache"),
-    ):
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ValueError("this TransformerLens has no KV-cache class tvlens knows")
-
-
-class KVCache:
-    """A fresh KV cache for one batch, and the forward keywords that use it."""
-
-    def __init__(self, model: HookedModel, batch_size: int, device: torch.device) -> None:
-        self.kind = kv_cache_kind(model)
-        if self.kind == "hooked":
-            self.cache: Any = hooked_cache_class().init_cache(model.cfg, device, batch_size)
-        elif self.kind == "hf":
-            from transformers import DynamicCache
-
-            config = model.original_model.config  # type: ignore[attr-defined]
-            try:
-                self.cache = DynamicCache(config=config)
-            except TypeError:  # transformers 4.x takes no config
-                self.cache = DynamicCache()
-        else:
-            raise ValueError(f"{type(model).__name__} has no KV cache tvlens can drive")
-
-    def kwargs(self, mask: Tensor, n_new: int) -> dict[str, Any]:
-        """Forward keywords for ``n_new`` new tokens; ``mask`` covers cached + new tokens."""
-        if self.kind == "hooked":  # TransformerLens appends the new part of the mask itself
-            return {"past_kv_cache": self.cache, "attention_mask": mask[:, -n_new:]}
-        return {"past_key_values": self.cache, "use_cache": True, "attention_mask": mask}
-
-    def check_filled(self, n_tokens: int) -> None:
-        """Refuse a cache the prompt pass left empty (the bridge's attention ignored it)."""
-        if self.kind != "hf":
-            return
-        if int(self.cache.get_seq_length()) == 0:
-            raise RuntimeError(
-                f"a prompt pass of {n_tokens} tokens left the Hugging Face KV cache empty: this "
-                "TransformerBridge's attention does not update the cache the HF layers pass it"
-            )

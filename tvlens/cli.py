@@ -38,20 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=d["seed"], help="sampling seed (%(default)s)")
     seeds.add_argument(
-        "--seeds",
-        type=int,
-        nargs="+",
-        default=None,
+        "--seeds", type=int, nargs="+", default=None,
         help="run once per seed into OUT/seed-<s>/ and write the mean and spread across "
         "seeds to OUT/seeds.json, summary.md, report.html",
-    )
+    )  # fmt: skip
     run.add_argument("--quick", action="store_true", help="a few tasks, small n: a smoke run")
     run.add_argument(
-        "--out",
-        default="results/run",
+        "--out", default="results/run",
         help="output folder: resumes the run there; locked while running; files tvlens did "
         "not write are never overwritten",
-    )
+    )  # fmt: skip
     run.add_argument("--no-progress", action="store_true")
     tasks = sub.add_parser("tasks", help="list the registered tasks and their sizes")
     tasks.add_argument("--category", default=None)
@@ -143,13 +139,10 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         f"Default: {','.join(d['methods'])}",
     )
     p.add_argument(
-        "--aie",
-        default=d["aie"],
-        choices=["exact", "attribution", "attribution+verify"],
-        help="with --methods tv,fv, how the AIE ranks heads: exact (a pass per prompt and "
-        "head, default), attribution (one forward and backward pass per prompt) or "
-        "attribution+verify (the exact AIE of attribution's top candidates)",
-    )
+        "--aie", default=d["aie"], choices=["exact", "attribution", "attribution+verify"],
+        help="with --methods tv,fv, how the AIE ranks heads: exact (default), attribution (one "
+        "forward + backward pass per prompt) or attribution+verify (exact for its top heads)",
+    )  # fmt: skip
     speed = "; changes no result: a run resumes with another value"
     p.add_argument(
         "--batch-size", type=int, default=d["batch_size"],

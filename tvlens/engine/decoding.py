@@ -37,9 +37,9 @@ from typing import Any, Literal
 from torch import Tensor
 from typing_extensions import Protocol, runtime_checkable
 
-from tvlens._compat import kv_cache_kind
 from tvlens._compat import n_ctx as context_length
 from tvlens.engine.decode_paths import _cached, _recompute, _Rows
+from tvlens.engine.kv_cache import kv_cache_kind
 from tvlens.engine.patches import AnyPatches
 from tvlens.engine.runner_like import ArrowRunner
 from tvlens.evaluation.answer_scoring import as_stops

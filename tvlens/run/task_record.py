@@ -362,9 +362,7 @@ class TaskRecord(Mapping[str, Any]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
             return _same(self._json(), dict(other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
+        return NotImplemented  # (defining __eq__ leaves a record unhashable, as a dict is)
 
 
 def _same(a: Any, b: Any) -> bool:
