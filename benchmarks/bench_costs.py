@@ -19,6 +19,7 @@ from the exact AIE (they must be equal: the same computation). A benchmark, not 
 
     python benchmarks/bench_costs.py                       # 3 tasks, Gemma 3 270M (minutes)
     python benchmarks/bench_costs.py --skip-runs           # the AIE part only
+    python benchmarks/bench_costs.py --skip-runs --tasks paper   # the AIE on all 18 tasks
 """
 
 from __future__ import annotations
@@ -152,18 +153,26 @@ def heads_of(effects: Any, k: int) -> set[tuple[int, int]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="gemma-3-270m")
-    p.add_argument("--tasks", nargs="+", default=TASKS)
+    p.add_argument("--tasks", nargs="+", default=TASKS, help="task names, or 'paper' (all 18)")
     p.add_argument("--aie", default="attribution+verify", help="--aie of the fv run")
     p.add_argument("--skip-runs", action="store_true", help="the AIE part only")
+    p.add_argument(
+        "--json", default=None, help="also write the measurements here (scripts/doc_tables.py "
+        "pin reads it)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     import tvlens.models
+    from tvlens.tasks import PAPER_TASKS
 
+    if args.tasks == ["paper"]:
+        args.tasks = list(PAPER_TASKS)
     model = tvlens.models.load_model(args.model)
     rows, ok = aie_part(model, args.tasks)
     fields = {
         "atp_speedup_vs_exact": sum(r["exact_s"] for r in rows) / sum(r["atp_s"] for r in rows),
         "atp_topk_overlap": sum(r["top10_overlap"] for r in rows) / len(rows),
     }
+    t: dict[str, float] = {}
     if not args.skip_runs:
         t = runs(model, args.tasks, args.aie)
         fields = {

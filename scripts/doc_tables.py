@@ -35,7 +35,9 @@ and ``averages-ci`` (the same with 95% intervals, and Hypothesis − Regular per
 heads k) and ``phases`` (time per phase of the protocol, summed over tasks); for runs with
 ``--answers any``: ``generated`` (per task: exact match of every generated mode, Hypothesis's
 first-token accuracy, and the mean over tasks with each mode's share of Regular) and ``stops``
-(where each mode's answers stopped, mean over tasks, as ``summary.md`` writes it).
+(where each mode's answers stopped, mean over tasks, as ``summary.md`` writes it); for the JSON
+of ``benchmarks/bench_costs.py --json`` (pinned like a run: ``pin FILE.json NAME``): ``costs``
+(each ratio beside issue 21's goal, and the AIE's times and agreement per task).
 """
 
 from __future__ import annotations
@@ -186,7 +188,11 @@ def _derived(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def extract(results: Mapping[str, Any], source: str, sha256: str) -> dict[str, Any]:
-    """The fields of a run's ``results.json`` that README.md and docs/ quote."""
+    """The fields of a run's ``results.json`` that README.md and docs/ quote (or, for the JSON
+    of ``benchmarks/bench_costs.py --json``, the whole of it with its source)."""
+    if results.get("kind") == "bench_costs":
+        return {"pin_format": PIN_FORMAT, "source": {"path": source, "sha256": sha256},
+                **results}  # fmt: skip
     if "meta" not in results or "tasks" not in results:
         raise ValueError(
             f"{source} is not a tvlens results.json (no 'meta' / 'tasks'): pass the folder "
@@ -268,7 +274,7 @@ def pin(results_dir: Path, name: str, root: Path = ROOT, dest: Path | None = Non
     """
     if not re.fullmatch(r"[\w.-]+", name):
         raise ValueError(f"name {name!r}: use letters, digits, '.', '_' or '-' (a file name)")
-    src = results_dir / "results.json" if results_dir.is_dir() else results_dir
+    src = results_dir / "results.json" if results_dir.is_dir() else results_dir  # or a bench
     if not src.is_file():
         raise ValueError(f"{src} does not exist: pass the folder that `tvlens run --out` wrote")
     lock = src.parent / ".tvlens.lock"
@@ -463,6 +469,34 @@ def table_phases(p: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+COST_GOALS = {  # issue 21's goals: (bound, "<=" or ">=")
+    "fv_run_over_tv_run": (2.5, "<="),
+    "any_run_over_single_run": (2.0, "<="),
+    "protocol_over_floor": (2.0, "<="),
+    "atp_speedup_vs_exact": (20.0, ">="),
+}
+
+
+def table_costs(p: Mapping[str, Any]) -> list[str]:
+    """``benchmarks/bench_costs.py``'s ratios, each beside its goal, then the AIE per task."""
+    if p.get("kind") != "bench_costs":
+        raise ValueError(f"{p['source']['path']} is not the JSON of benchmarks/bench_costs.py")
+    lines = ["| measured in one process | ratio | goal |", "|---|---|---|"]
+    for key, value in p["ratios"].items():
+        bound, op = COST_GOALS.get(key, (None, ""))
+        goal = f"{op} {bound:g}" if bound is not None else ""
+        lines.append(f"| {key} | {value:.2f} | {goal} |")
+    lines += ["", "| task | exact AIE | attribution | + verify | Spearman | top-10 overlap "
+              "| verify picks the exact top-k |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in p["aie"]:
+        lines.append(
+            f"| {r['task']} | {r['exact_s']:.1f} s | {r['atp_s']:.1f} s | {r['verify_s']:.1f} s "
+            f"| {r['spearman']:.2f} | {r['top10_overlap']:.1f} | "
+            f"{'yes' if r['verify_agrees'] else 'no'} |"
+        )
+    return lines
+
+
 def table_fv_k(p: Mapping[str, Any]) -> list[str]:
     tasks = _fv_tasks(p)
     per_k: dict[str, list[float]] = {}
@@ -547,6 +581,7 @@ TABLES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "phases": table_phases,
     "generated": table_generated,
     "stops": table_stops,
+    "costs": table_costs,
 }
 
 
