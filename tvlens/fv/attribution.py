@@ -35,6 +35,7 @@ from tvlens.engine.frozen import frozen
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import answer_ids
 from tvlens.fv.heads import HeadActivations
+from tvlens.hooks import logits_at_hooks
 from tvlens.prompts import icl_prompts
 from tvlens.protocol import HookPair
 from tvlens.tokenization import pad_rows, pad_token_id
@@ -101,11 +102,14 @@ def _batch(
     hooks: list[HookPair] = [
         (_compat.HOOK_Z_TEMPLATE.format(layer=la), make(la)) for la in range(n_layers)
     ]
+    norm_hook = runner.norm_hook  # logits (and their backward) at the arrow only
+    if norm_hook is not None:
+        hooks = [*hooks, *logits_at_hooks(arrow, norm_hook)]
     with torch.enable_grad():
         logits = runner.model.run_with_hooks(
             tokens.to(device), attention_mask=mask.to(device), fwd_hooks=runner.check_hooks(hooks)
         )
-        last = logits[b, arrow].float()
+        last = (logits[:, 0] if norm_hook is not None else logits[b, arrow]).float()
         ans = answers.to(device)
         p = (last.gather(1, ans[:, None])[:, 0] - last.logsumexp(-1)).exp()
         grads = torch.autograd.grad(p.sum(), zero)
