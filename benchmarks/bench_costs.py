@@ -188,7 +188,37 @@ def main(argv: list[str] | None = None) -> int:
     print(
         " ".join(f"{k}={v:.2f}" for k, v in fields.items()) + f" verify_agrees={agree}/{len(rows)}"
     )
+    if args.json:
+        write_json(Path(args.json), args, fields, rows, t)
     return 0 if ok else 1
+
+
+def write_json(
+    path: Path, args: Any, fields: dict[str, float], rows: list[dict[str, Any]], runs: Any
+) -> None:
+    """The measurements as JSON, written atomically (temp file, fsync, rename)."""
+    import json
+    import os
+
+    import tvlens
+    from tvlens._compat import transformer_lens_version
+
+    body = {
+        "kind": "bench_costs",
+        "command": "python benchmarks/bench_costs.py " + " ".join(sys.argv[1:]),
+        "model": args.model, "tasks": list(args.tasks), "aie_of_fv_run": args.aie,
+        "tvlens_version": tvlens.__version__, "torch_version": torch.__version__,
+        "transformer_lens_version": transformer_lens_version(),
+        "ratios": fields, "run_seconds": runs, "aie": rows,
+        "verify_agrees": sum(r["verify_agrees"] for r in rows),
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(body, indent=1) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,16 @@ def hf_cache_alias(model: HookedModel) -> Iterator[None]:
             handle.remove()
 
 
+def _takes(module: Any, name: str) -> bool:
+    """Whether ``module.forward`` names the parameter ``name``."""
+    import inspect
+
+    try:
+        return name in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class KVCache:
     """A fresh KV cache for one batch, and the forward keywords that use it."""
 
@@ -90,7 +100,11 @@ class KVCache:
         elif self.kind == "hf":
             from transformers import DynamicCache
 
-            config = model.original_model.config  # type: ignore[attr-defined]
+            hf = model.original_model  # type: ignore[attr-defined]
+            config = hf.config
+            # transformers 5 renamed the forward's ``past_key_values`` to ``cache`` (the old
+            # name warns on every call and goes in 5.40)
+            self.keyword = "cache" if _takes(hf, "cache") else "past_key_values"
             try:
                 self.cache = DynamicCache(config=config)
             except TypeError:  # transformers 4.x takes no config
@@ -102,7 +116,7 @@ class KVCache:
         """Forward keywords for ``n_new`` new tokens; ``mask`` covers cached + new tokens."""
         if self.kind == "hooked":  # TransformerLens appends the new part of the mask itself
             return {"past_kv_cache": self.cache, "attention_mask": mask[:, -n_new:]}
-        return {"past_key_values": self.cache, "use_cache": True, "attention_mask": mask}
+        return {self.keyword: self.cache, "use_cache": True, "attention_mask": mask}
 
     def check_filled(self, n_tokens: int) -> None:
         """Refuse a cache the prompt pass left empty (the bridge's attention ignored it)."""
