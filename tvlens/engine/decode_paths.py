@@ -15,7 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from tvlens.engine.kv_cache import KVCache, hf_cache_alias
+from tvlens.engine.kv_cache import KVCache
 from tvlens.engine.patches import AnyPatches, at_step
 from tvlens.engine.runner_like import ForwardRunner
 from tvlens.hooks import logits_at_hooks
@@ -137,24 +137,9 @@ def _cached(
     """Decode one batch: a prompt pass filling the cache, then one token per step.
 
     Rows that stopped keep being fed (their outputs are dropped): the cache holds every
-    row, and rows never see each other. On a TransformerBridge over an HF model the bridge's
-    attention is handed the cache (:func:`~tvlens.engine.kv_cache.hf_cache_alias`) for the batch.
+    row, and rows never see each other. On a TransformerBridge over an HF model the caller
+    hands the bridge's attention the cache (:func:`~tvlens.engine.kv_cache.hf_cache_alias`).
     """
-    with hf_cache_alias(runner.model):
-        _cached_batch(runner, prompt_ids, idx, rows, patches, at, side, fwd_hooks, record)
-
-
-def _cached_batch(
-    runner: ForwardRunner,
-    prompt_ids: Sequence[list[int]],
-    idx: Sequence[int],
-    rows: _Rows,
-    patches: AnyPatches | None,
-    at: str,
-    side: str,
-    fwd_hooks: Sequence[HookPair],
-    record: dict[tuple[int, int], Tensor] | None,
-) -> None:
     n = len(prompt_ids)
     tokens, mask, offsets = pad_rows(prompt_ids, pad_token_id(runner.model.tokenizer), side)
     arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing_extensions import Protocol, runtime_checkable
 
 from tvlens._compat import n_ctx as context_length
 from tvlens.engine.decode_paths import _cached, _recompute, _Rows
-from tvlens.engine.kv_cache import kv_cache_kind
+from tvlens.engine.kv_cache import hf_cache_alias, kv_cache_kind
 from tvlens.engine.patches import AnyPatches
 from tvlens.engine.runner_like import ArrowRunner
 from tvlens.evaluation.answer_scoring import as_stops
@@ -279,16 +280,18 @@ def _generate(
     out: dict[int, GeneratedRow] = {}
     decode = _cached if use_cache else _recompute
     size = rows_per_pass or runner.config.batch_size
-    for idx in runner.batches(prompts, list(range(n)), size):
-        rows = _Rows(tok, len(idx), stops, max_new_tokens)
-        local: dict[tuple[int, int], Tensor] | None = {} if record is not None else None
-        decode(runner, [ids[i] for i in idx], idx, rows, patches, at, side, fwd_hooks, local)
-        for j, i in enumerate(idx):
-            reason = rows.reason[j]
-            assert reason is not None
-            out[i] = GeneratedRow(tuple(rows.gen[j]), rows.text(j), tuple(ids[i]), reason)
-        if record is not None and local is not None:
-            record.update({(idx[j], s): v for (j, s), v in local.items()})
+    # a bridge over an HF model fills the cache only once its attention is handed it
+    with hf_cache_alias(runner.model) if use_cache else contextlib.nullcontext():
+        for idx in runner.batches(prompts, list(range(n)), size):
+            rows = _Rows(tok, len(idx), stops, max_new_tokens)
+            local: dict[tuple[int, int], Tensor] | None = {} if record is not None else None
+            decode(runner, [ids[i] for i in idx], idx, rows, patches, at, side, fwd_hooks, local)
+            for j, i in enumerate(idx):
+                reason = rows.reason[j]
+                assert reason is not None
+                out[i] = GeneratedRow(tuple(rows.gen[j]), rows.text(j), tuple(ids[i]), reason)
+            if record is not None and local is not None:
+                record.update({(idx[j], s): v for (j, s), v in local.items()})
     gens = [out[i] for i in range(n)]
     return Generations(
         token_ids=tuple(g.token_ids for g in gens),
