@@ -75,6 +75,8 @@ def test_verified_heads_carry_the_exact_effect_and_rank_first(model: Any) -> Non
     assert [s for _, _, s in top] == sorted((s for _, _, s in top), reverse=True)
     rec = got.to_record()
     assert rec["method"] == "attribution+verify" and len(rec["verified_heads"]) == 3
+    frame = got.to_dataframe().sort_values("rank")  # ranks as top_heads does
+    assert list(zip(frame.layer[:3], frame["head"][:3], strict=True)) == [h[:2] for h in top]
     # a function vector of k <= n_verify heads sums verified heads only
     fv = build_function_vector(acts, got, k=2)
     assert {tuple(h) for h in fv.heads} <= est_top

@@ -11,9 +11,10 @@ the unpatched corrupted run. Every head's estimate comes from the same pass, so 
 that of ~3 forward passes per prompt, whatever the number of heads. The estimate is exact
 for a head whose effect is linear in its activation; attention and the final softmax are
 not, so it can miss a head whose patch saturates or opens an attention pattern.
-``method="attribution+verify"`` of :func:`indirect_effects` (the ``tvlens run --aie``
-default) therefore recomputes the exact effect of the top candidates: the heads it ranks
-first are those the exact AIE ranks first among them.
+``method="attribution+verify"`` of :func:`indirect_effects` (``tvlens run --aie
+attribution+verify``; the protocol's default stays ``exact``) therefore recomputes the exact
+effect of the top candidates: the heads it ranks first are those the exact AIE ranks first
+among them.
 
 The gradient is taken with respect to a zero added to each layer's ``hook_z`` at the arrow
 (:func:`torch.autograd.grad`, the model's parameters frozen), so nothing of the model's state
@@ -68,7 +69,7 @@ def attribution_scores(
     cie = torch.zeros(len(examples), n_layers, n_heads)
     prob = torch.zeros(len(examples))
     correct = torch.zeros(len(examples), dtype=torch.bool)
-    size = max(1, int(runner.config.batch_size))
+    size = runner.config.batch_size  # RunConfig checked it is an int >= 1
     with frozen(model):
         for lo in range(0, len(ids), size):
             rows = range(lo, min(lo + size, len(ids)))

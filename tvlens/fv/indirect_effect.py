@@ -114,11 +114,12 @@ class IndirectEffects:
         return [(i // n_heads, i % n_heads, float(aie[i])) for i in order]
 
     def to_dataframe(self) -> Any:
-        """One row per head: ``task``, ``layer``, ``head``, ``aie``, ``rank``."""
+        """One row per head: ``task``, ``layer``, ``head``, ``aie``, ``rank`` (as
+        :meth:`top_heads` ranks them)."""
         import pandas as pd
 
         aie = self.aie
-        ranked = {(la, h): r for r, (la, h, _) in enumerate(top_heads(aie, aie.numel()))}
+        ranked = {(la, h): r for r, (la, h, _) in enumerate(self.top_heads(aie.numel()))}
         rows = [
             {
                 "task": self.task,
