@@ -1,6 +1,6 @@
 """``tvlens`` command line: ``tvlens run`` (the paper's main experiment), ``tvlens compare``
 (one report over several runs), ``tvlens grid`` (models x formats x seeds, one Ray actor per
-model), ``tvlens tasks``."""
+model), ``tvlens transfer`` / ``tvlens layers`` (:mod:`tvlens.studies`), ``tvlens tasks``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 def _parser() -> argparse.ArgumentParser:
     from tvlens.prompts import FORMATS
     from tvlens.run.protocol import ProtocolConfig
+    from tvlens.studies.cli import add_parsers as study_parsers
 
     d = ProtocolConfig.defaults()  # one source of defaults: the protocol's own fields
     p = argparse.ArgumentParser(prog="tvlens", description=__doc__)
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, help="folder for summary.md, report.html, comparison.json"
     )
     _grid_parser(sub, d)
+    study_parsers(sub)
     return p
 
 
@@ -341,29 +343,13 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
-def _tasks(args: argparse.Namespace) -> int:
-    from tvlens.tasks import get_task, list_tasks
-
-    for name in list_tasks(args.category):
-        t = get_task(name)
-        print(f"{name:32s} {t.category:12s} {len(t):5d}")
-    return 0
-
-
-def _models(_: argparse.Namespace) -> int:
-    from tvlens.models import list_models
-
-    for name in list_models():
-        print(name)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tvlens`` console script and ``python -m tvlens``."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "tasks": _tasks, "models": _models, "compare": _compare,
-               "grid": _grid}[args.command]  # fmt: skip
+    from tvlens.studies.cli import HANDLERS
+
+    handler = {"run": _run, "compare": _compare, "grid": _grid, **HANDLERS}[args.command]
     with _sigterm_as_exit():
         try:
             return handler(args)
@@ -372,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         except KeyboardInterrupt:
             print(
-                "tvlens: interrupted; results.json keeps the tasks finished so far, and the "
+                "tvlens: interrupted; the output folder keeps the tasks finished so far, and the "
                 "same command resumes from them",
                 file=sys.stderr,
             )

@@ -42,7 +42,7 @@ def render(fmt: PromptFormat, demos: Sequence[tuple[str, str]], query: str) -> s
     """``S + x ->`` (``x ->`` when ``demos`` is empty), from the format's fields alone."""
     head = fmt.input_prefix
     shown = [f"{head}{x}{fmt.arrow}{fmt.output_prefix}{y}" for x, y in demos]
-    return fmt.demo_sep.join([*shown, f"{head}{query}{fmt.arrow}"])
+    return fmt.preamble + fmt.demo_sep.join([*shown, f"{head}{query}{fmt.arrow}"])
 
 
 def answer_token(model: Any, answer: str, fmt: PromptFormat) -> int:

@@ -18,7 +18,9 @@ class PromptFormat:
     """How demonstrations and queries are rendered as text.
 
     A demo renders as ``{input_prefix}{x}{arrow}{output_prefix}{y}``, the query as
-    ``{input_prefix}{x}{arrow}``, and demos and query are joined by ``demo_sep``.
+    ``{input_prefix}{x}{arrow}``, and demos and query are joined by ``demo_sep``; a
+    ``preamble`` (an instruction, empty by default) comes first, in ICL and zero-shot
+    prompts alike. The named formats are in :data:`FORMATS`.
 
     Example:
         >>> fmt = PromptFormat()
@@ -33,6 +35,7 @@ class PromptFormat:
     output_prefix: str = " "
     demo_sep: str = "\n"
     name: str = "arrow"
+    preamble: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -54,6 +57,13 @@ class PromptFormat:
                 "arrow without the separator"
             )
 
+        if self.arrow.strip() in self.preamble:
+            raise ValueError(
+                f"PromptFormat.preamble {self.preamble!r} contains the arrow "
+                f"{self.arrow.strip()!r}; θ is read at the arrow, so the instruction must "
+                "not hold one: reword it"
+            )
+
     def demo(self, x: str, y: str) -> str:
         """Render one demonstration."""
         return f"{self.input_prefix}{x}{self.arrow}{self.output_prefix}{y}"
@@ -64,19 +74,24 @@ class PromptFormat:
 
     def icl(self, demos: Sequence[tuple[str, str]], x: str) -> str:
         """Demonstrations then the query: ``S + x ->`` (zero-shot when ``demos`` is empty)."""
-        return self.demo_sep.join([*(self.demo(a, b) for a, b in demos), self.query(x)])
+        body = self.demo_sep.join([*(self.demo(a, b) for a, b in demos), self.query(x)])
+        return self.preamble + body
 
     def zero_shot(self, x: str) -> str:
-        """The query alone: ``x ->``."""
-        return self.query(x)
+        """The query alone: ``x ->`` (after the preamble, if any)."""
+        return self.preamble + self.query(x)
 
     def answer(self, y: str) -> str:
         """The answer as it appears after the arrow (leading space included if any)."""
         return f"{self.output_prefix}{y}"
 
     def to_dict(self) -> dict[str, str]:
-        """A JSON-ready dict (inverse of ``PromptFormat(**d)``)."""
-        return asdict(self)
+        """A JSON-ready dict (inverse of ``PromptFormat(**d)``); an empty ``preamble`` is
+        left out, so a format written before preambles existed reads back equal."""
+        d = asdict(self)
+        if not d["preamble"]:
+            del d["preamble"]
+        return d
 
 
 DEFAULT_FORMAT = PromptFormat()
@@ -87,11 +102,32 @@ PAPER_FORMAT = PromptFormat(
 )
 
 
-FORMATS: dict[str, PromptFormat] = {"arrow": DEFAULT_FORMAT, "paper": PAPER_FORMAT}
+#: Every named format: the paper's two, and six more for the transfer study (issue 22).
+#: ``arrow_unicode``'s ``" →"`` is one token on Gemma 3 and SmolLM2; ``instruction`` is
+#: ``arrow`` after a task-agnostic instruction (the same for every task).
+FORMATS: dict[str, PromptFormat] = {
+    "arrow": DEFAULT_FORMAT,
+    "paper": PAPER_FORMAT,
+    "qa": PromptFormat(input_prefix="Q: ", arrow="\nA:", demo_sep="\n\n", name="qa"),
+    "input_output": PromptFormat(
+        input_prefix="Input: ", arrow="\nOutput:", demo_sep="\n\n", name="input_output"
+    ),
+    "equals": PromptFormat(arrow=" =", name="equals"),
+    "colon": PromptFormat(arrow=":", name="colon"),
+    "arrow_unicode": PromptFormat(arrow=" \u2192", name="arrow_unicode"),
+    "instruction": PromptFormat(
+        preamble="Apply the rule shown by the examples to the last input.\n", name="instruction"
+    ),
+}
 
 
 def get_format(name_or_format: str | PromptFormat) -> PromptFormat:
-    """Look up a format by name (``"arrow"`` or ``"paper"``) or pass one through."""
+    """Look up a format by name (a key of :data:`FORMATS`) or pass one through.
+
+    Example:
+        >>> get_format("qa").icl([("France", "Paris")], "Spain")
+        'Q: France\\nA: Paris\\n\\nQ: Spain\\nA:'
+    """
     if isinstance(name_or_format, PromptFormat):
         return name_or_format
     try:

@@ -323,10 +323,19 @@ def _check_arrows(
     fmt: PromptFormat,
     texts: Sequence[str],
 ) -> None:
-    """Each row's last token must be (the end of) the arrow, not text merged past it."""
+    """Each row's last token must be (the end of) the arrow, not text merged past it.
+
+    A byte-level tokenizer may split a character of the arrow (``"→"``) into several
+    tokens, none of which decodes alone: the last tokens are then decoded together, the
+    fewest that give whole characters.
+    """
     arrow = fmt.arrow.strip()
     for i, pos in enumerate(positions.tolist()):
         piece = tokenizer.decode([int(tokens[i, pos])])
+        for k in range(2, min(pos, 4) + 2):
+            if "\ufffd" not in piece:
+                break
+            piece = tokenizer.decode([int(t) for t in tokens[i, pos + 1 - k : pos + 1]])
         if not piece.strip() or not arrow.endswith(piece.strip()[-len(arrow) :]):
             raise ValueError(
                 f"row {i}: cannot find the arrow {arrow!r} at its last token ({piece!r}); "

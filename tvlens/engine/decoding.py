@@ -175,7 +175,8 @@ def probe_kv_cache(runner: ArrowRunner) -> KVCacheVerdict:
             f"{type(runner.model).__name__} has no KV cache tvlens can drive (only "
             "HookedTransformer, or a TransformerBridge over a Hugging Face model)",
         )
-    texts = ["a -> b\nc -> d\ne ->", "fg ->"]
+    fmt = runner.fmt  # the Runner's own format: its arrow ends every prompt
+    texts = [fmt.icl((("a", "b"), ("c", "d")), "e"), fmt.zero_shot("fg")]
     worst = 0.0
     try:
         with warnings.catch_warnings():

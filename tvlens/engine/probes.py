@@ -15,7 +15,10 @@ from tvlens.engine.packing import pack
 from tvlens.engine.runner_like import ForwardRunner
 from tvlens.prompts import pad_token_id
 
-PROBE_PROMPTS = ("a -> b\nc -> d\ne ->", "a -> b\nc -> d\nfg ->")
+#: The probe's two prompts, ``(demos, query)`` rendered in the Runner's format: a shared
+#: prefix, then queries of different lengths.
+PROBE_DEMOS = (("a", "b"), ("c", "d"))
+PROBE_QUERIES = ("e", "fg")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def probe_packing(runner: ForwardRunner) -> PackingVerdict:
     missing = _compat.packing_blocker(model)
     if missing:
         return PackingVerdict(False, missing)
-    texts = list(PROBE_PROMPTS)
+    texts = [runner.fmt.icl(PROBE_DEMOS, q) for q in PROBE_QUERIES]
     last = runner.n_layers - 1
     try:
         ids = runner.token_ids(texts)

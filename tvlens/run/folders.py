@@ -2,7 +2,9 @@
 
 A folder holds one of: a ``run`` (``tvlens run``: ``results.json``), a ``seeds`` run
 (``tvlens run --seeds``: ``seeds.json``), a ``compare`` report (``tvlens compare``:
-``comparison.json``) or a ``grid`` (``tvlens grid``: ``grid.json``). Each writes its own
+``comparison.json``), a ``grid`` (``tvlens grid``: ``grid.json``) or a study of
+:mod:`tvlens.studies` (``tvlens transfer``: ``transfer.json``; ``tvlens layers``:
+``layers.json``). Each writes its own
 ``summary.md`` and ``report.html``, so a run into a comparison's folder would overwrite the
 comparison's. The kind is recorded in the folder's manifest (:mod:`tvlens.run.files`); a
 manifest without one (written before kinds existed) is read by the file that marks a kind,
@@ -20,9 +22,20 @@ FOLDER_KINDS = {
     "grid": "grid.json",
     "seeds": "seeds.json",
     "run": "results.json",
+    "transfer": "transfer.json",
+    "layers": "layers.json",
 }
-_NOUN = {"run": "run", "seeds": "run over several seeds", "compare": "comparison", "grid": "grid"}
+_NOUN = {
+    "run": "run",
+    "seeds": "run over several seeds",
+    "compare": "comparison",
+    "grid": "grid",
+    "transfer": "transfer study",
+    "layers": "layers study",
+}
 _RESUME = {
+    "transfer": "tvlens transfer resumes it",
+    "layers": "tvlens layers resumes it",
     "run": "tvlens run (without --seeds) resumes it",
     "seeds": "pass --seeds to resume it",
     "compare": "tvlens compare rewrites it",

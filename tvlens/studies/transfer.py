@@ -1,0 +1,239 @@
+"""Transfer across prompt formats: θ (and the FV) extracted under format A, patched into
+zero-shot runs under format B, for every (A, B).
+
+For each task, the same dev and test examples run under every format
+(:func:`~tvlens.studies.common.shared_examples`). Under each source format A the layer L_A
+is chosen on dev (the paper's sweep, in A), and each test example's θ(S) is read at L_A
+from A's prompts; it is then patched at L_A into the example's zero-shot prompt in every
+target format B, at B's own arrow. The diagonal (A, A) is exactly ``tvlens run --format
+A``'s Hypothesis on the same examples. With ``"fv"`` in ``methods`` the function vector is
+built under A too (mean head activations and the AIE on A's dev prompts, the top
+``fv_k`` heads, its layer chosen on dev in A) and added at B's arrow.
+
+Regular (ICL under A) and Baseline (zero-shot under B, no patch) are recorded per format.
+
+Example:
+    >>> doc = transfer_matrix(model, ["en_fr", "to_upper"], ["arrow", "qa"])  # doctest: +SKIP
+    >>> doc["tasks"]["en_fr"]["accuracy"]["tv"]["qa"]["arrow"]  # θ from qa, run in arrow
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tvlens._example import ICLExample
+from tvlens.engine.runner import Runner
+from tvlens.evaluation.extract import thetas_on
+from tvlens.evaluation.methods import Method
+from tvlens.evaluation.scorers import NextToken
+from tvlens.evaluation.sweep import run_method_on, sweep_on
+from tvlens.prompts import PromptFormat
+from tvlens.protocol import HookedModel
+from tvlens.studies.common import (
+    StudySettings,
+    TooFewPairsError,
+    check_formats,
+    model_meta,
+    shared_examples,
+)
+from tvlens.studies.folder import Study, TaskOutput, run_study
+
+#: The methods a transfer study can carry across formats.
+TRANSFER_METHODS = ("tv", "fv")
+#: Heads in the function vector of ``"fv"`` (Todd et al.'s 10).
+FV_K = 10
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """``methods`` checked: a list drawn from :data:`TRANSFER_METHODS`, ``"tv"`` included."""
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)):
+        raise TypeError(f"methods must be a list such as ['tv', 'fv'], got {methods!r}")
+    bad = [m for m in methods if m not in TRANSFER_METHODS]
+    if bad or "tv" not in methods or len(set(methods)) != len(methods):
+        raise ValueError(
+            f"methods {list(methods)}: each one of {list(TRANSFER_METHODS)}, once, 'tv' included"
+        )
+    return [m for m in TRANSFER_METHODS if m in methods]
+
+
+def _correct(result: Any) -> list[bool]:
+    return [bool(p.correct) for p in result.predictions]
+
+
+def _put(store: dict[str, Any], keys: Sequence[str], result: Any) -> None:
+    """``result``'s correctness and predicted token ids under ``keys`` in ``store``."""
+    for part, values in (
+        ("correct", _correct(result)),
+        ("predicted", [int(p.predicted_token_id) for p in result.predictions]),
+    ):
+        node = store[part]
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = values
+
+
+def _function_vector(
+    runner: Runner, dev: list[ICLExample], seed: int, aie: str
+) -> tuple[torch.Tensor, int, list[float], list[list[int]]]:
+    """The FV of ``dev`` under the Runner's format: (vector, layer, dev curve, heads)."""
+    from tvlens.fv.heads import mean_head_activations, shuffle_labels
+    from tvlens.fv.indirect_effect import indirect_effects
+    from tvlens.fv.vector import build_function_vector
+
+    acts = mean_head_activations(runner.model, dev, run=runner)
+    effects = indirect_effects(
+        runner.model,
+        shuffle_labels(dev, seed),
+        acts,
+        run=runner,
+        method=aie,  # type: ignore[arg-type]
+    )
+    fv = build_function_vector(acts, effects, k=FV_K)
+    swept = sweep_on(runner, Method.add(fv.vector, "fv_zero_shot"), dev, NextToken())
+    heads = [[int(la), int(h)] for la, h, _ in effects.top_heads(FV_K)]
+    return fv.vector, int(swept.best_layer), [float(a) for a in swept.accuracy], heads
+
+
+def transfer_task(
+    model: HookedModel,
+    task: str,
+    formats: Sequence[str | PromptFormat],
+    settings: StudySettings | None = None,
+    *,
+    methods: Sequence[str] = ("tv",),
+    aie: str = "attribution+verify",
+) -> dict[str, Any]:
+    """One task's transfer record (see the module docstring).
+
+    Returns:
+        ``{"status": "ok", "category", "n_pairs", "n_kept", "formats", "layers": {method:
+        {A: L_A}}, "dev_accuracy_per_layer": {method: {A: [...]}}, "accuracy": {"regular":
+        {A: acc}, "baseline": {B: acc}, method: {A: {B: acc}}}, "correct" and "predicted"
+        (the same, one bool / token id per test example), "queries", "answers"}``; or
+        ``status: "skipped"`` with the
+        reason when the task has too few pairs left under every format.
+    """
+    settings = settings or StudySettings()
+    fmts = check_formats(formats)
+    methods = check_methods(methods)
+    try:
+        ex = shared_examples(model, task, fmts, settings)
+    except TooFewPairsError as err:
+        return {"status": "skipped", "reason": str(err)}
+    base = Runner(model, settings.run)  # one Runner's facts (packing, KV cache) for all
+    runners = {f.name: base.with_format(f) for f in fmts}
+    layers: dict[str, dict[str, int]] = {m: {} for m in methods}
+    curves: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    store: dict[str, Any] = {"correct": {}, "predicted": {}}
+    vectors: dict[str, dict[str, Method]] = {m: {} for m in methods}
+    heads: dict[str, list[list[int]]] = {}
+    for a, runner in runners.items():
+        sweep = sweep_on(runner, Method.hypothesis(), ex.dev, NextToken())
+        layers["tv"][a], curves["tv"][a] = int(sweep.best_layer), list(sweep.accuracy)
+        theta = thetas_on(runner, ex.test, [layers["tv"][a]])[:, 0]
+        vectors["tv"][a] = Method.hypothesis(theta, name=f"tv_from_{a}")
+        _put(store, ("regular", a), run_method_on(runner, Method.regular(), ex.test, NextToken()))
+        if "fv" in methods:
+            vec, layer, curve, heads[a] = _function_vector(runner, ex.dev, settings.seed, aie)
+            layers["fv"][a], curves["fv"][a] = layer, curve
+            vectors["fv"][a] = Method.add(vec, f"fv_from_{a}")
+    for b, runner in runners.items():
+        _put(store, ("baseline", b), run_method_on(runner, Method.baseline(), ex.test, NextToken()))
+        for m in methods:
+            for a in runners:
+                res = run_method_on(runner, vectors[m][a], ex.test, NextToken(), layer=layers[m][a])
+                _put(store, (m, a, b), res)
+    out: dict[str, Any] = {
+        "status": "ok",
+        "category": ex.category,
+        "n_pairs": ex.n_pairs,
+        "n_kept": ex.n_kept,
+        "formats": list(runners),
+        "layers": layers,
+        "dev_accuracy_per_layer": curves,
+        "accuracy": _accuracies(store["correct"]),
+        **store,
+        "queries": [e.query for e in ex.test],
+        "answers": [e.answer for e in ex.test],
+    }
+    if heads:
+        out["fv_heads"] = heads
+    return out
+
+
+def _accuracies(correct: dict[str, Any]) -> dict[str, Any]:
+    def acc(x: Any) -> Any:
+        return sum(x) / len(x) if isinstance(x, list) else {k: acc(v) for k, v in x.items()}
+
+    return {k: acc(v) for k, v in correct.items()}
+
+
+def transfer_study(
+    model: HookedModel,
+    formats: Sequence[str | PromptFormat],
+    settings: StudySettings | None = None,
+    *,
+    methods: Sequence[str] = ("tv",),
+    aie: str = "attribution+verify",
+) -> Study:
+    """The transfer study as a :class:`~tvlens.studies.folder.Study` (for ``run_study``)."""
+    from tvlens.studies.transfer_report import (
+        transfer_averages,
+        transfer_figures,
+        transfer_summary,
+    )
+
+    settings = settings or StudySettings()
+    fmts = check_formats(formats, at_least=2)
+    methods = check_methods(methods)
+    meta = {
+        **model_meta(model),
+        **settings.comparable(),
+        "formats": [f.to_dict() for f in fmts],
+        "methods": methods,
+        **({"fv": {"k": FV_K, "aie": aie}} if "fv" in methods else {}),
+        "execution": settings.execution(),
+    }
+
+    def compute(task: str) -> TaskOutput:
+        return transfer_task(model, task, fmts, settings, methods=methods, aie=aie), ()
+
+    def finish(tasks: dict[str, Any], _: Any) -> dict[str, Any]:
+        return {"summary": transfer_averages({"meta": meta, "tasks": tasks})}
+
+    keys = list(settings.tasks)
+    return Study("transfer", meta, keys, compute, transfer_summary, transfer_figures, finish)
+
+
+def transfer_matrix(
+    model: HookedModel,
+    tasks: Sequence[str],
+    formats: Sequence[str | PromptFormat],
+    *,
+    out: str | None = None,
+    methods: Sequence[str] = ("tv",),
+    progress: bool = False,
+    **sizes: Any,
+) -> dict[str, Any]:
+    """The transfer matrix of ``tasks`` across ``formats`` (every ordered pair).
+
+    With ``out`` the study is written there (``transfer.json``, ``summary.md``,
+    ``report.html``; locked and resumable, as ``tvlens transfer`` does); without it, it runs
+    in memory. ``sizes`` are :class:`~tvlens.studies.common.StudySettings` fields
+    (``n_dev``, ``n_test``, ``n_demos``, ``n_dummy``, ``seed``, ``run``).
+
+    Returns:
+        ``{"meta", "tasks": {task: record}}`` (see :func:`transfer_task`), and the
+        averages over tasks in ``"summary"``.
+    """
+    study = transfer_study(
+        model, formats, StudySettings(tasks=tuple(tasks), **sizes), methods=methods
+    )
+    if out is not None:
+        return run_study(study, out, progress=progress)
+    records = {k: study.compute(k)[0] for k in study.keys}
+    assert study.finish is not None
+    return {"meta": study.meta, "tasks": records, **study.finish(records, None)}
