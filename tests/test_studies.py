@@ -260,3 +260,120 @@ def test_the_cli_runs_both_studies(
     assert main(["transfer", "--formats", "arrow", "--out", str(tmp_path / "x")]) == 2
     assert "at least 2 formats" in capsys.readouterr().err
     assert loads == ["gemma-3-270m", "gemma-3-270m"]  # the refused one loaded nothing
+
+
+# ---- composition ---------------------------------------------------------------------------
+def test_composite_tasks_apply_a_then_b() -> None:
+    from tvlens.studies.composites import COMPOSITES, composite_task, part_task
+    from tvlens.tasks import get_task
+
+    assert composite_task("next_next_letter").as_dict()["a"] == "c"
+    ant = get_task("antonyms").as_dict()
+    up = composite_task("antonyms_upper").as_dict()
+    assert up["hot"] == ant["hot"].upper() == "COLD"
+    words = part_task("word_upper")
+    assert all(y == x.upper() != x for x, y in words.pairs)
+    assert "PARIS" in words.outputs and set(COMPOSITES["en_fr_upper"]) == {"en_fr", "word_upper"}
+    with pytest.raises(ValueError, match=r"unknown composite task 'upper_upper'.*antonyms_upper"):
+        composite_task("upper_upper")
+
+
+def test_the_composites_theta_is_the_runs_hypothesis(model: Any, tmp_path: Path) -> None:
+    from tvlens.studies.compose import compose
+    from tvlens.studies.composites import composite_task
+
+    doc = compose(model, ["next_next_letter"], **SIZES)
+    rec = doc["tasks"]["next_next_letter"]
+    cfg = ProtocolConfig(tasks=[composite_task("next_next_letter")], n_baseline=4, **SIZES)
+    res = run_protocol(model, cfg, tmp_path, progress=False)["tasks"]["next_next_letter"]
+    rows = res["test_examples"]
+    assert rec["layers"]["tv_composite"] == res["best_layer"]
+    for mine, theirs in (("tv_composite", "hypothesis"), ("regular", "regular")):
+        assert rec["methods"][mine]["predicted"] == [r[theirs]["predicted_token_id"] for r in rows]
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "hf-llama"])
+def test_theta_a_then_theta_b_patches_both_layers_as_plain_hooks_do(kind: str) -> None:
+    from tvlens.studies.compose import compose_task
+    from tvlens.studies.composites import composite_task, part_task
+
+    model = tiny_of_kind(kind)
+    settings = StudySettings(**SIZES)
+    rec = compose_task(model, "next_letter_upper", settings)
+    fmt = FORMATS["arrow"]
+    th = {}
+    for part in ("next_letter", "to_upper"):  # the parts' task-level θ, by the oracle
+        dev = shared_examples(model, part_task(part), [fmt], settings).dev
+        th[part] = torch.stack([reference_theta(model, e, fmt) for e in dev]).mean(0)
+    la, lb2 = rec["layers"]["tv_then"], rec["layers"]["tv_then_second"]
+    lsum = rec["layers"]["tv_sum"]
+    test = shared_examples(model, composite_task("next_letter_upper"), [fmt], settings).test
+
+    def hook(vec: torch.Tensor, add: bool) -> Any:
+        def fn(resid: torch.Tensor, hook: Any) -> torch.Tensor:
+            v = vec.to(resid.dtype)
+            resid[:, -1] = resid[:, -1] + v if add else v
+            return resid
+
+        return fn
+
+    for i, e in enumerate(test):
+        tokens = model.to_tokens(render(fmt, (), e.query))
+        then = [(f"blocks.{la}.hook_resid_post", hook(th["next_letter"][la], False)),
+                (f"blocks.{lb2}.hook_resid_post", hook(th["to_upper"][lb2], True))]  # fmt: skip
+        got = int(model.run_with_hooks(tokens, fwd_hooks=then)[0, -1].argmax())
+        assert rec["methods"]["tv_then"]["predicted"][i] == got
+        both = th["next_letter"][lsum] + th["to_upper"][lsum]
+        summed = [(f"blocks.{lsum}.hook_resid_post", hook(both, False))]
+        got = int(model.run_with_hooks(tokens, fwd_hooks=summed)[0, -1].argmax())
+        assert rec["methods"]["tv_sum"]["predicted"][i] == got
+
+
+def test_composition_batched_equals_one_at_a_time_and_is_validated(model: Any) -> None:
+    from tvlens.studies.compose import compose, compose_task
+
+    one = compose_task(model, "next_next_letter",
+                       StudySettings(**SIZES, run=RunConfig(batch_size=1, sweep_batch_size=1)),
+                       methods=["tv", "fv"], aie="exact")  # fmt: skip
+    many = compose_task(model, "next_next_letter", StudySettings(**SIZES), methods=["tv", "fv"],
+                        aie="exact")  # fmt: skip
+    assert {k: v["predicted"] for k, v in one["methods"].items()} == {
+        k: v["predicted"] for k, v in many["methods"].items()
+    }
+    assert "fv_sum" in many["methods"] and many["layers"] == one["layers"]
+    assert "vs_tv_composite" in many["methods"]["tv_sum"]
+    with pytest.raises(ValueError, match=r"unknown composite task\(s\) \['antonyms'\]"):
+        compose(model, ["antonyms"])
+    with pytest.raises(ValueError, match=r"'tv' included"):
+        compose(model, ["next_next_letter"], methods=["fv"])
+
+
+def test_the_cli_runs_the_composition_study_and_resumes(
+    loads: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tvlens.cli import main
+
+    args = [
+        "compose",
+        "--tasks",
+        "next_next_letter",
+        "next_letter_upper",
+        "--out",
+        str(tmp_path),
+        "--n-dev",
+        "4",
+        "--n-test",
+        "4",
+        "--n-demos",
+        "2",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert "2 composites: regular" in capsys.readouterr().out
+    first = json.loads((tmp_path / "compose.json").read_text())
+    assert main(args) == 0  # resumed: nothing recomputed, the same record
+    again = json.loads((tmp_path / "compose.json").read_text())
+    assert again["tasks"] == first["tasks"]
+    assert "| next_next_letter |" in (tmp_path / "summary.md").read_text()
+    assert main(["compose", "--tasks", "antonyms", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown composite task(s) ['antonyms']" in capsys.readouterr().err

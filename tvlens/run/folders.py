@@ -4,7 +4,7 @@ A folder holds one of: a ``run`` (``tvlens run``: ``results.json``), a ``seeds``
 (``tvlens run --seeds``: ``seeds.json``), a ``compare`` report (``tvlens compare``:
 ``comparison.json``), a ``grid`` (``tvlens grid``: ``grid.json``) or a study of
 :mod:`tvlens.studies` (``tvlens transfer``: ``transfer.json``; ``tvlens layers``:
-``layers.json``). Each writes its own
+``layers.json``; ``tvlens compose``: ``compose.json``). Each writes its own
 ``summary.md`` and ``report.html``, so a run into a comparison's folder would overwrite the
 comparison's. The kind is recorded in the folder's manifest (:mod:`tvlens.run.files`); a
 manifest without one (written before kinds existed) is read by the file that marks a kind,
@@ -24,6 +24,7 @@ FOLDER_KINDS = {
     "run": "results.json",
     "transfer": "transfer.json",
     "layers": "layers.json",
+    "compose": "compose.json",
 }
 _NOUN = {
     "run": "run",
@@ -32,10 +33,12 @@ _NOUN = {
     "grid": "grid",
     "transfer": "transfer study",
     "layers": "layers study",
+    "compose": "composition study",
 }
 _RESUME = {
     "transfer": "tvlens transfer resumes it",
     "layers": "tvlens layers resumes it",
+    "compose": "tvlens compose resumes it",
     "run": "tvlens run (without --seeds) resumes it",
     "seeds": "pass --seeds to resume it",
     "compare": "tvlens compare rewrites it",

@@ -6,4 +6,6 @@ writing ``<kind>.json``, ``summary.md`` and ``report.html`` (locked, atomic, res
 * :func:`~tvlens.studies.layers.layer_profile` (``tvlens layers``): per layer, whether θ
   steers (patch accuracy), whether it can be read (logit lens of the answer and of words
   naming the task) and whether it tells tasks apart (a linear probe).
+* :func:`~tvlens.studies.compose.compose` (``tvlens compose``): composite tasks (A, then B)
+  against their parts: the composite's θ, θ_A + θ_B, θ_A then θ_B, each part alone.
 """

@@ -1,4 +1,4 @@
-"""``tvlens transfer`` and ``tvlens layers`` (the studies of :mod:`tvlens.studies`), and the
+"""``tvlens transfer``, ``tvlens layers``, ``tvlens compose`` (:mod:`tvlens.studies`), and the
 listings ``tvlens tasks`` / ``tvlens models``: declared or handled here, dispatched by
 :mod:`tvlens.cli`."""
 
@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 
-def _common(p: argparse.ArgumentParser, out: str) -> None:
+def _common(p: argparse.ArgumentParser, out: str, tasks: str = "the paper's 18") -> None:
     from tvlens.engine.config import EXECUTION_METHODS
     from tvlens.studies.common import StudySettings
 
@@ -16,7 +16,7 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--model", default="gemma-3-270m", help="embedded name or a TL model name")
     p.add_argument("--kind", default="bridge", choices=["bridge", "hooked"])
     p.add_argument(
-        "--tasks", nargs="+", default=None, help="task names or files (default: the paper's 18)"
+        "--tasks", nargs="+", default=None, help=f"task names or files (default: {tasks})"
     )
     for name in ("n_dev", "n_test", "n_demos", "n_dummy", "seed"):
         p.add_argument(
@@ -47,6 +47,7 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
 def add_parsers(sub: Any) -> None:
     """Add ``transfer`` and ``layers`` to the ``tvlens`` subparsers ``sub``."""
     from tvlens.prompts import FORMATS
+    from tvlens.studies.composites import COMPOSITES
 
     t = sub.add_parser(
         "transfer",
@@ -80,14 +81,27 @@ def add_parsers(sub: Any) -> None:
     )
     _common(layers, "results/layers")
     layers.add_argument("--format", default="arrow", choices=sorted(FORMATS), help="(%(default)s)")
+    c = sub.add_parser(
+        "compose",
+        help="composite tasks (A then B) against their parts: ICL, the composite's θ, θ_A + "
+        "θ_B, θ_A then θ_B, each part alone; writes compose.json, summary.md, report.html",
+    )
+    _common(c, "results/compose", "every composite: " + ", ".join(COMPOSITES))
+    c.add_argument("--format", default="arrow", choices=sorted(FORMATS), help="(%(default)s)")
+    c.add_argument(
+        "--methods",
+        default="tv",
+        choices=["tv", "tv,fv"],
+        help="tv, or tv,fv: FV_A + FV_B too (%(default)s)",
+    )
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace, default_tasks: tuple[str, ...] = ()) -> Any:
     from tvlens.engine.config import RunConfig
     from tvlens.studies.common import StudySettings
 
     return StudySettings(
-        tasks=tuple(args.tasks or ()),
+        tasks=tuple(args.tasks or default_tasks),
         n_dev=args.n_dev,
         n_test=args.n_test,
         n_demos=args.n_demos,
@@ -175,7 +189,34 @@ def models_command(_: argparse.Namespace) -> int:
     return 0
 
 
+def compose_command(args: argparse.Namespace) -> int:
+    """``tvlens compose``: check the folder, load the model, run (resuming), print means."""
+    from tvlens.studies.compose import compose_study
+    from tvlens.studies.composites import COMPOSITES
+    from tvlens.studies.folder import check_study_folder, run_study
+
+    settings = _settings(args, tuple(COMPOSITES))
+    unknown = [t for t in settings.tasks if t not in COMPOSITES]
+    if unknown:
+        raise ValueError(f"unknown composite task(s) {unknown}; choose from {sorted(COMPOSITES)}")
+    check_study_folder(args.out, "compose")
+    study = compose_study(_load(args), settings, args.format, methods=args.methods.split(","))
+    doc = run_study(study, args.out, progress=not args.no_progress)
+    s = doc["summary"]
+    if not s["n_tasks"]:
+        print(f"tvlens: no composite ran; {args.out}/summary.md says why")
+        return 3
+    means = "  ".join(
+        f"{m} {s[m]['mean']:.2f}"
+        for m in ("regular", "tv_composite", "tv_sum", "tv_then")
+        if m in s
+    )
+    print(f"{s['n_tasks']} composites: {means} -> {args.out}/compose.json, summary.md, report.html")
+    return 0
+
+
 HANDLERS = {
+    "compose": compose_command,
     "transfer": transfer_command,
     "layers": layers_command,
     "tasks": tasks_command,

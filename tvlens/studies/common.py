@@ -127,7 +127,7 @@ class SharedExamples:
 
 def shared_examples(
     model: HookedModel,
-    task_ref: str,
+    task_ref: Any,
     formats: Sequence[PromptFormat],
     settings: StudySettings,
 ) -> SharedExamples:

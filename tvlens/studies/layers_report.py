@@ -39,6 +39,32 @@ def _argmax(xs: list[float] | None) -> str:
     return "–" if not xs else str(max(range(len(xs)), key=lambda i: (xs[i], -i)))
 
 
+def curve_lines(s: dict[str, Any]) -> list[str]:
+    """Per layer, the mean over tasks of each curve and the probe's accuracy."""
+    lines = ["| layer | steer | answer | task word | probe |", "|---|---|---|---|---|"]
+    probe = s.get("probe_accuracy")
+
+    def at(xs: list[float] | None, i: int) -> str:
+        return "–" if xs is None else f"{xs[i]:.2f}"
+
+    for i in range(len(s["patch_accuracy"])):
+        cells = [at(s[k], i) for k in CURVES] + [at(probe, i)]
+        lines.append(f"| {i} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def peak_lines(tasks: dict[str, Any]) -> list[str]:
+    """Per task: the paper's L (dev sweep) and the layer where each curve peaks."""
+    lines = ["| task | L (dev sweep) | steer | answer | task word |", "|---|---|---|---|---|"]
+    for k, t in tasks.items():
+        if t.get("status") != "ok":
+            lines.append(f"| {k} | skipped: {t.get('reason', '')} | | | |")
+            continue
+        peaks = [_argmax(t.get(c)) for c in CURVES]
+        lines.append(f"| {k} | {t['best_layer']} | " + " | ".join(peaks) + " |")
+    return lines
+
+
 def layers_summary(doc: dict[str, Any]) -> str:
     """``summary.md``: the curves per layer (mean over tasks), and each task's layers."""
     meta = doc["meta"]
@@ -46,7 +72,6 @@ def layers_summary(doc: dict[str, Any]) -> str:
     lines = [f"# Steerable vs decodable layers: {meta.get('model', '?')}", ""]
     if not s["n_tasks"]:
         return "\n".join([*lines, "No task finished yet.", ""])
-    probe = s.get("probe_accuracy")
     chance = doc["probe"]["chance"] if doc.get("probe") else None
     lines += [
         f"{s['n_tasks']} tasks, {meta.get('n_test')} test examples each, format "
@@ -55,33 +80,15 @@ def layers_summary(doc: dict[str, Any]) -> str:
         "the prompt θ is read from ranks in the top 10 of the logit lens at L), **task "
         "word** (a word naming the task ranks in the top 100 of θ_L's logit lens), and "
         "**probe** (held-out accuracy of a linear probe telling the tasks apart from θ_L"
-        + (f"; chance {chance:.2f}" if chance else "; needs 2 tasks")
+        + (f"; chance {chance:.2f}" if chance else "; needs 2 tasks, computed at the end")
         + ").",
         "",
-        "| layer | steer | answer | task word | probe |",
-        "|---|---|---|---|---|",
-    ]
-    n_layers = len(s["patch_accuracy"])
-
-    def at(xs: list[float] | None, i: int) -> str:
-        return "–" if xs is None else f"{xs[i]:.2f}"
-
-    for i in range(n_layers):
-        cells = [at(s[k], i) for k in CURVES] + [at(probe, i)]
-        lines.append(f"| {i} | " + " | ".join(cells) + " |")
-    lines += [
+        *curve_lines(s),
         "",
         "## Per task: the layer where each curve peaks",
         "",
-        "| task | L (dev sweep) | steer | answer | task word |",
-        "|---|---|---|---|---|",
+        *peak_lines(doc["tasks"]),
     ]
-    for k, t in doc["tasks"].items():
-        if t.get("status") != "ok":
-            lines.append(f"| {k} | skipped: {t.get('reason', '')} | | | |")
-            continue
-        peaks = [_argmax(t.get(c)) for c in CURVES]
-        lines.append(f"| {k} | {t['best_layer']} | " + " | ".join(peaks) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -56,20 +56,60 @@ def transfer_averages(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _cell(c: dict[str, Any]) -> str:
+def _cell(c: dict[str, Any], ci: bool = True) -> str:
     lo, hi = c["ci"]
-    return f"{c['mean']:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{c['mean']:.2f} [{lo:.2f}, {hi:.2f}]" if ci else f"{c['mean']:.2f}"
+
+
+def matrix_lines(s: dict[str, Any], method: str, *, ci: bool = True) -> list[str]:
+    """One method's matrix as a markdown table (rows: extracted under; columns: run in),
+    then its diagonal and off-diagonal means."""
+    fmts, cells = s["formats"], s[method]["matrix"]
+    lines = ["| from \\ into | " + " | ".join(fmts) + " |", "|---" * (len(fmts) + 1) + "|"]
+    for a in fmts:
+        row = [_cell(cells[a][b], ci) for b in fmts]
+        lines.append(f"| **{a}** | " + " | ".join(row) + " |")
+    off = s[method]["off_diagonal_mean"]
+    tail = f"; off-diagonal mean {off:.2f}" if off is not None else ""
+    return [*lines, "", f"Diagonal mean {s[method]['diagonal_mean']:.2f}{tail}."]
+
+
+def modes_lines(s: dict[str, Any]) -> list[str]:
+    """Regular (ICL) and Baseline (zero-shot, no patch) per format, with intervals."""
+    lines = ["| format | Regular | Baseline |", "|---|---|---|"]
+    return lines + [
+        f"| {f} | {_cell(s['regular'][f])} | {_cell(s['baseline'][f])} |" for f in s["formats"]
+    ]
+
+
+def task_lines(tasks: dict[str, Any], fmts: list[str]) -> list[str]:
+    """Per finished task: each method's layer per format, its diagonal and off-diagonal."""
+    ok = {k: t for k, t in tasks.items() if t.get("status") == "ok"}
+    methods = [m for m in ("tv", "fv") if any(m in t["accuracy"] for t in ok.values())]
+    head = "| task | " + " | ".join(
+        f"{m} layers | {m} diagonal | {m} off-diagonal" for m in methods
+    )
+    lines = [head + " |", "|---" * (1 + 3 * len(methods)) + "|"]
+    for k, t in ok.items():
+        cells = []
+        for m in methods:
+            acc = t["accuracy"][m]
+            diag = [acc[f][f] for f in fmts]
+            off = [acc[a][b] for a in fmts for b in fmts if a != b]
+            layers = " ".join(str(t["layers"][m][f]) for f in fmts)
+            cells += [layers, f"{sum(diag) / len(diag):.2f}", f"{sum(off) / len(off):.2f}"]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def transfer_summary(doc: dict[str, Any]) -> str:
     """``summary.md``: each method's matrix, Regular / Baseline per format, per task lines."""
     meta, s = doc["meta"], doc.get("summary") or transfer_averages(doc)
     lines = [f"# Transfer across prompt formats: {meta.get('model', '?')}", ""]
-    skipped = {k: t for k, t in doc["tasks"].items() if t.get("status") == "skipped"}
+    skipped = [f"- {k} skipped: {t.get('reason', '')}" for k, t in doc["tasks"].items()
+               if t.get("status") == "skipped"]  # fmt: skip
     if not s.get("n_tasks"):
-        lines += ["No task finished yet.", ""]
-        lines += [f"- {k} skipped: {t.get('reason', '')}" for k, t in skipped.items()]
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, "No task finished yet.", "", *skipped]) + "\n"
     fmts = s["formats"]
     lines += [
         f"{s['n_tasks']} tasks, {meta.get('n_test')} test examples each (the same examples "
@@ -81,43 +121,10 @@ def transfer_summary(doc: dict[str, Any]) -> str:
     ]
     for m in (x for x in ("tv", "fv") if x in s):
         name = "Task vector (θ)" if m == "tv" else "Function vector"
-        lines += [f"## {name}", "", "| from \\ into | " + " | ".join(fmts) + " |"]
-        lines.append("|---" * (len(fmts) + 1) + "|")
-        for a in fmts:
-            lines.append(
-                f"| **{a}** | " + " | ".join(_cell(s[m]["matrix"][a][b]) for b in fmts) + " |"
-            )
-        off = s[m]["off_diagonal_mean"]
-        lines += [
-            "",
-            f"Diagonal mean {s[m]['diagonal_mean']:.2f}; off-diagonal mean {off:.2f}."
-            if off is not None
-            else "",
-            "",
-        ]
-    lines += [
-        "## Regular and Baseline per format",
-        "",
-        "| format | Regular | Baseline |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {f} | {_cell(s['regular'][f])} | {_cell(s['baseline'][f])} |" for f in fmts]
-    lines += [
-        "",
-        "## Per task",
-        "",
-        "| task | layers (tv) | diagonal | off-diagonal |",
-        "|---|---|---|---|",
-    ]
-    for k, t in _ok(doc).items():
-        acc = t["accuracy"]["tv"]
-        diag = [acc[f][f] for f in fmts]
-        off = [acc[a][b] for a in fmts for b in fmts if a != b]
-        layers = ", ".join(f"{f} {t['layers']['tv'][f]}" for f in fmts)
-        lines.append(
-            f"| {k} | {layers} | {sum(diag) / len(diag):.2f} | {sum(off) / len(off):.2f} |"
-        )
-    lines += [""] + [f"- {k} skipped: {t.get('reason', '')}" for k, t in skipped.items()]
+        lines += [f"## {name}", "", *matrix_lines(s, m), ""]
+    lines += ["## Regular and Baseline per format", "", *modes_lines(s), ""]
+    lines += ["## Per task", "", "Layers in the order of the formats above.", ""]
+    lines += [*task_lines(doc["tasks"], fmts), "", *skipped]
     return "\n".join(lines) + "\n"
 
 
