@@ -37,7 +37,11 @@ heads k) and ``phases`` (time per phase of the protocol, summed over tasks); for
 first-token accuracy, and the mean over tasks with each mode's share of Regular) and ``stops``
 (where each mode's answers stopped, mean over tasks, as ``summary.md`` writes it); for the JSON
 of ``benchmarks/bench_costs.py --json`` (pinned like a run: ``pin FILE.json NAME``): ``costs``
-(each ratio beside issue 21's goal, and the AIE's times and agreement per task).
+(each ratio beside issue 21's goal, and the AIE's times and agreement per task); for a study of
+``tvlens transfer`` / ``layers`` / ``compose`` (pinned from its folder):
+``transfer-tv``, ``transfer-fv`` (the matrix of means), ``transfer-modes`` (Regular and Baseline
+per format), ``transfer-tasks``, ``layers`` (the curves per layer), ``layers-tasks`` (where each
+peaks), ``compose`` (each method's mean) and ``compose-tasks`` (per composite, with tests).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
 from tvlens.report.summary import METHOD_TITLES, MODE_TITLES, PAPER_AVERAGES
 from tvlens.report.summary import PAPER_ROW as SUMMARY_PAPER_ROW
+from tvlens.studies.pinning import STUDY_FILES, STUDY_TABLES, study_extract
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN_FORMAT = 1
@@ -193,6 +198,10 @@ def extract(results: Mapping[str, Any], source: str, sha256: str) -> dict[str, A
     if results.get("kind") == "bench_costs":
         return {"pin_format": PIN_FORMAT, "source": {"path": source, "sha256": sha256},
                 **results}  # fmt: skip
+    study = STUDY_FILES.get(Path(source).name)
+    if study is not None:
+        return {"pin_format": PIN_FORMAT, "source": {"path": source, "sha256": sha256},
+                **study_extract(results, study)}  # fmt: skip
     if "meta" not in results or "tasks" not in results:
         raise ValueError(
             f"{source} is not a tvlens results.json (no 'meta' / 'tasks'): pass the folder "
@@ -275,6 +284,9 @@ def pin(results_dir: Path, name: str, root: Path = ROOT, dest: Path | None = Non
     if not re.fullmatch(r"[\w.-]+", name):
         raise ValueError(f"name {name!r}: use letters, digits, '.', '_' or '-' (a file name)")
     src = results_dir / "results.json" if results_dir.is_dir() else results_dir  # or a bench
+    for name_ in STUDY_FILES if results_dir.is_dir() else ():  # a study's folder
+        if (results_dir / name_).is_file():
+            src = results_dir / name_
     if not src.is_file():
         raise ValueError(f"{src} does not exist: pass the folder that `tvlens run --out` wrote")
     lock = src.parent / ".tvlens.lock"
@@ -582,6 +594,7 @@ TABLES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "generated": table_generated,
     "stops": table_stops,
     "costs": table_costs,
+    **STUDY_TABLES,
 }
 
 

@@ -20,17 +20,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
+from tvlens._compat import RESID_POST_TEMPLATE
 from tvlens._example import ICLExample
+from tvlens.engine.patches import Patches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.extract import thetas_on
 from tvlens.evaluation.methods import Method
 from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
-from tvlens.prompts import PromptFormat
+from tvlens.hooks import PatchMode
+from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
 from tvlens.studies.common import (
     StudySettings,
@@ -45,6 +50,39 @@ from tvlens.studies.folder import Study, TaskOutput, run_study
 TRANSFER_METHODS = ("tv", "fv")
 #: Heads in the function vector of ``"fv"`` (Todd et al.'s 10).
 FV_K = 10
+
+
+@dataclass(frozen=True, eq=False)
+class FromSources:
+    """Zero-shot prompts patched with one vector per source format, all in one sweep.
+
+    A :class:`~tvlens.evaluation.methods.MethodLike` for :func:`sweep_on` over ``layers`` =
+    each source's layer, in the order of ``vectors``: row ``(i, j)`` carries source ``j``'s
+    vector for example ``i`` at ``layers[j]``, so every source is scored on the target's
+    prompts in a few passes (packed where the Runner packs: one row per example).
+
+    Attributes:
+        name: the name its predictions carry.
+        vectors: per source, ``[n_examples, d_model]`` (θ per example) or ``[d_model]``.
+        mode: ``"replace"`` (θ) or ``"add"`` (a function vector).
+    """
+
+    name: str
+    vectors: tuple[Tensor, ...]
+    mode: PatchMode = "replace"
+
+    def prompts(self, examples: Sequence[ICLExample], fmt: PromptFormat) -> list[str]:
+        return zero_shot_prompts(examples, fmt)
+
+    def patches(
+        self, runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int]
+    ) -> Patches:
+        n, k = len(examples), len(layers)
+        if k != len(self.vectors):
+            raise ValueError(f"{k} layers for {len(self.vectors)} source vectors")
+        rows = torch.stack([v.expand(n, -1) for v in self.vectors], 1).reshape(n * k, -1)
+        at = torch.tensor(list(layers), dtype=torch.long).repeat(n)
+        return Patches(rows, at, self.mode, RESID_POST_TEMPLATE)
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
@@ -63,12 +101,20 @@ def _correct(result: Any) -> list[bool]:
     return [bool(p.correct) for p in result.predictions]
 
 
-def _put(store: dict[str, Any], keys: Sequence[str], result: Any) -> None:
-    """``result``'s correctness and predicted token ids under ``keys`` in ``store``."""
-    for part, values in (
-        ("correct", _correct(result)),
-        ("predicted", [int(p.predicted_token_id) for p in result.predictions]),
-    ):
+def _put(store: dict[str, Any], keys: Sequence[str], result: Any, col: int | None = None) -> None:
+    """``result``'s correctness and predicted token ids under ``keys`` in ``store`` (column
+    ``col`` of a sweep's result)."""
+    if col is None:
+        pairs = (
+            ("correct", _correct(result)),
+            ("predicted", [int(p.predicted_token_id) for p in result.predictions]),
+        )
+    else:
+        pairs = (
+            ("correct", [bool(x) for x in result.correct[:, col].tolist()]),
+            ("predicted", [int(x) for x in result.predicted_token_ids[:, col].tolist()]),
+        )
+    for part, values in pairs:
         node = store[part]
         for k in keys[:-1]:
             node = node.setdefault(k, {})
@@ -128,24 +174,31 @@ def transfer_task(
     layers: dict[str, dict[str, int]] = {m: {} for m in methods}
     curves: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
     store: dict[str, Any] = {"correct": {}, "predicted": {}}
-    vectors: dict[str, dict[str, Method]] = {m: {} for m in methods}
+    vectors: dict[str, dict[str, Tensor]] = {m: {} for m in methods}
     heads: dict[str, list[list[int]]] = {}
     for a, runner in runners.items():
         sweep = sweep_on(runner, Method.hypothesis(), ex.dev, NextToken())
         layers["tv"][a], curves["tv"][a] = int(sweep.best_layer), list(sweep.accuracy)
         theta = thetas_on(runner, ex.test, [layers["tv"][a]])[:, 0]
-        vectors["tv"][a] = Method.hypothesis(theta, name=f"tv_from_{a}")
+        vectors["tv"][a] = theta
         _put(store, ("regular", a), run_method_on(runner, Method.regular(), ex.test, NextToken()))
         if "fv" in methods:
             vec, layer, curve, heads[a] = _function_vector(runner, ex.dev, settings.seed, aie)
             layers["fv"][a], curves["fv"][a] = layer, curve
-            vectors["fv"][a] = Method.add(vec, f"fv_from_{a}")
+            vectors["fv"][a] = vec
     for b, runner in runners.items():
         _put(store, ("baseline", b), run_method_on(runner, Method.baseline(), ex.test, NextToken()))
-        for m in methods:
-            for a in runners:
-                res = run_method_on(runner, vectors[m][a], ex.test, NextToken(), layer=layers[m][a])
-                _put(store, (m, a, b), res)
+        for m in methods:  # every source's vector on B's prompts, in one sweep
+            sources = list(runners)
+            how = FromSources(
+                f"{m}_into_{b}",
+                tuple(vectors[m][a] for a in sources),
+                "replace" if m == "tv" else "add",
+            )
+            at = [layers[m][a] for a in sources]
+            res = sweep_on(runner, how, ex.test, NextToken(), layers=at)
+            for j, a in enumerate(sources):
+                _put(store, (m, a, b), res, j)
     out: dict[str, Any] = {
         "status": "ok",
         "category": ex.category,
