@@ -348,3 +348,42 @@ def test_the_site_builds_strict_with_every_public_name(tmp_path) -> None:
     mkdocs_yml = (ROOT / "mkdocs.yml").read_text()
     nav = {Path(p).name for p in re.findall(r"^\s+- [^:]+: (\S+\.md)$", mkdocs_yml, flags=re.M)}
     assert nav == {p.name for p in PAGES}
+
+
+def test_pin_write_check_on_tiny_studies(tmp_path) -> None:
+    """A study's folder pins like a run's; its tables are the rows of its own summary.md."""
+    from tvlens.studies.compose import compose
+    from tvlens.studies.layers import layer_profile
+    from tvlens.studies.transfer import transfer_matrix
+    from tvlens.testing import tiny_bridge
+
+    model, small = tiny_bridge(), {"n_dev": 4, "n_test": 4, "n_demos": 2}
+    runs = {
+        "transfer": transfer_matrix(model, ["to_upper", "next_letter"], ["arrow", "qa"],
+                                    out=str(tmp_path / "t"), methods=["tv", "fv"], **small),
+        "layers": layer_profile(model, ["to_upper", "next_letter"], out=str(tmp_path / "l"),
+                                **small),
+        "compose": compose(model, ["next_next_letter"], out=str(tmp_path / "c"), **small),
+    }  # fmt: skip
+    root = tmp_path / "repo"
+    (root / "docs").mkdir(parents=True)
+    kinds = [k for k in dt.TABLES if k.split("-")[0] in runs]
+    assert len(kinds) == 8
+    readme = root / "README.md"
+    markers = [f"<!-- table: tiny-{k.split('-')[0]}/{k} -->\n<!-- /table -->" for k in kinds]
+    readme.write_text("# t\n\n" + "\n\n".join(markers) + "\n")
+    for kind, folder in (("transfer", "t"), ("layers", "l"), ("compose", "c")):
+        out = dt.pin(tmp_path / folder, f"tiny-{kind}", root)
+        pinned = json.loads(out.read_text())
+        assert pinned["kind"] == kind and pinned["summary"] == runs[kind]["summary"]
+        assert '"predicted"' not in out.read_text() and '"correct"' not in out.read_text()
+    assert dt.write(root) == [readme] and dt.check(root) == []
+    text = readme.read_text()
+    for kind, folder in (("transfer", "t"), ("layers", "l"), ("compose", "c")):
+        summary = (tmp_path / folder / "summary.md").read_text().split("\n")
+        for k in (k for k in kinds if k.startswith(kind)):
+            lines = table_lines(text, f"tiny-{kind}/{k}")
+            if k in ("transfer-tv", "transfer-fv"):  # the docs' matrix: means without intervals
+                assert len(lines) == 2 + 2 + 1
+                continue
+            assert lines and all(line in summary for line in lines), k
