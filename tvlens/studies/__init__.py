@@ -9,3 +9,10 @@ writing ``<kind>.json``, ``summary.md`` and ``report.html`` (locked, atomic, res
 * :func:`~tvlens.studies.compose.compose` (``tvlens compose``): composite tasks (A, then B)
   against their parts: the composite's θ, θ_A + θ_B, θ_A then θ_B, each part alone.
 """
+
+from tvlens.studies.common import StudySettings
+from tvlens.studies.compose import compose
+from tvlens.studies.layers import layer_profile
+from tvlens.studies.transfer import transfer_matrix
+
+__all__ = ["StudySettings", "compose", "layer_profile", "transfer_matrix"]

@@ -38,7 +38,7 @@ from tvlens.prompts import PromptFormat, get_format, require_format, zero_shot_p
 from tvlens.protocol import HookedModel, HookPair
 from tvlens.studies.common import StudySettings, TooFewPairsError, model_meta, shared_examples
 from tvlens.studies.composites import COMPOSITES, composite_task, part_task
-from tvlens.studies.folder import Study, TaskOutput, run_study
+from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 
 COMPOSE_METHODS = ("tv", "fv")
 
@@ -221,6 +221,4 @@ def compose(
     study = compose_study(model, settings, fmt, methods=methods)
     if out is not None:
         return run_study(study, out, progress=progress)
-    records = {k: study.compute(k)[0] for k in study.keys}
-    assert study.finish is not None
-    return {"meta": study.meta, "tasks": records, **study.finish(records, None)}
+    return run_in_memory(study)

@@ -164,3 +164,13 @@ def run_study(study: Study, out: str | Path, *, progress: bool = True) -> dict[s
             tasks[key] = record
             save(final=False)
         return save(final=True)
+
+
+def run_in_memory(study: Study) -> dict[str, Any]:
+    """``study`` computed without a folder: ``{"meta", "tasks", ...}`` as :func:`run_study`
+    returns it (the fields of ``finish`` included), nothing written."""
+    records = {k: study.compute(k)[0] for k in study.keys}
+    doc: dict[str, Any] = {"meta": study.meta, "tasks": records}
+    if study.finish is not None:
+        doc.update(study.finish(records, None))
+    return doc

@@ -38,7 +38,7 @@ from tvlens.evaluation.sweep import sweep_on
 from tvlens.prompts import PromptFormat, dummy_prompts, get_format, require_format
 from tvlens.protocol import HookedModel
 from tvlens.studies.common import StudySettings, TooFewPairsError, model_meta, shared_examples
-from tvlens.studies.folder import Study, TaskOutput, run_study
+from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 from tvlens.studies.task_words import task_word_ids
 from tvlens.tokenization import answer_token_ids
 
@@ -228,6 +228,4 @@ def layer_profile(
     study = layers_study(model, StudySettings(tasks=tuple(tasks), **sizes), fmt, _mem=mem)
     if out is not None:
         return run_study(study, out, progress=progress)
-    records = {k: study.compute(k)[0] for k in study.keys}
-    assert study.finish is not None
-    return {"meta": study.meta, "tasks": records, **study.finish(records, None)}
+    return run_in_memory(study)

@@ -44,7 +44,7 @@ from tvlens.studies.common import (
     model_meta,
     shared_examples,
 )
-from tvlens.studies.folder import Study, TaskOutput, run_study
+from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 
 #: The methods a transfer study can carry across formats.
 TRANSFER_METHODS = ("tv", "fv")
@@ -287,6 +287,4 @@ def transfer_matrix(
     )
     if out is not None:
         return run_study(study, out, progress=progress)
-    records = {k: study.compute(k)[0] for k in study.keys}
-    assert study.finish is not None
-    return {"meta": study.meta, "tasks": records, **study.finish(records, None)}
+    return run_in_memory(study)
