@@ -36,7 +36,10 @@ def layer_averages(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _argmax(xs: list[float] | None) -> str:
-    return "–" if not xs else str(max(range(len(xs)), key=lambda i: (xs[i], -i)))
+    """The first layer where ``xs`` peaks; "–" where it is 0 at every layer (no peak)."""
+    if not xs or max(xs) == 0:
+        return "–"
+    return str(max(range(len(xs)), key=lambda i: (xs[i], -i)))
 
 
 def curve_lines(s: dict[str, Any]) -> list[str]:
