@@ -383,7 +383,4 @@ def test_pin_write_check_on_tiny_studies(tmp_path) -> None:
         summary = (tmp_path / folder / "summary.md").read_text().split("\n")
         for k in (k for k in kinds if k.startswith(kind)):
             lines = table_lines(text, f"tiny-{kind}/{k}")
-            if k in ("transfer-tv", "transfer-fv"):  # the docs' matrix: means without intervals
-                assert len(lines) == 2 + 2 + 1
-                continue
             assert lines and all(line in summary for line in lines), k

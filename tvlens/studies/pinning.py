@@ -57,10 +57,8 @@ def _study(kind: str, p: Mapping[str, Any]) -> Mapping[str, Any]:
 def _tables() -> dict[str, Callable[[Mapping[str, Any]], list[str]]]:
     t, lay, c = transfer_report, layers_report, compose_report
     return {
-        "transfer-tv": lambda p: t.matrix_lines(dict(_study("transfer", p)["summary"]), "tv",
-                                                ci=False),
-        "transfer-fv": lambda p: t.matrix_lines(dict(_study("transfer", p)["summary"]), "fv",
-                                                ci=False),
+        "transfer-tv": lambda p: t.matrix_lines(dict(_study("transfer", p)["summary"]), "tv"),
+        "transfer-fv": lambda p: t.matrix_lines(dict(_study("transfer", p)["summary"]), "fv"),
         "transfer-modes": lambda p: t.modes_lines(dict(_study("transfer", p)["summary"])),
         "transfer-tasks": lambda p: t.task_lines(dict(_study("transfer", p)["tasks"]),
                                                  list(p["summary"]["formats"])),

@@ -56,18 +56,18 @@ def transfer_averages(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _cell(c: dict[str, Any], ci: bool = True) -> str:
+def _cell(c: dict[str, Any]) -> str:
     lo, hi = c["ci"]
-    return f"{c['mean']:.2f} [{lo:.2f}, {hi:.2f}]" if ci else f"{c['mean']:.2f}"
+    return f"{c['mean']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def matrix_lines(s: dict[str, Any], method: str, *, ci: bool = True) -> list[str]:
+def matrix_lines(s: dict[str, Any], method: str) -> list[str]:
     """One method's matrix as a markdown table (rows: extracted under; columns: run in),
     then its diagonal and off-diagonal means."""
     fmts, cells = s["formats"], s[method]["matrix"]
     lines = ["| from \\ into | " + " | ".join(fmts) + " |", "|---" * (len(fmts) + 1) + "|"]
     for a in fmts:
-        row = [_cell(cells[a][b], ci) for b in fmts]
+        row = [_cell(cells[a][b]) for b in fmts]
         lines.append(f"| **{a}** | " + " | ".join(row) + " |")
     off = s[method]["off_diagonal_mean"]
     tail = f"; off-diagonal mean {off:.2f}" if off is not None else ""
