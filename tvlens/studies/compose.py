@@ -106,6 +106,39 @@ def _fv(runner: Runner, dev: Any, seed: int, aie: str) -> Tensor:
     return build_function_vector(acts, effects, k=10).vector
 
 
+def _best(runner: Runner, method: Any, dev: Sequence[Any]) -> int:
+    """The layer where ``method`` does best on the composite's dev examples."""
+    return int(sweep_on(runner, method, dev, NextToken()).best_layer)
+
+
+def _later(sw_a: Any, sw_b: Any) -> int | None:
+    """B's best dev layer after A's (``None`` if A's is the last)."""
+    la, n = int(sw_a.best_layer), len(sw_b.accuracy)
+    later = range(la + 1, n)
+    return max(later, key=lambda j: (sw_b.accuracy[j], -j)) if later else None
+
+
+def _plan(
+    runner: Runner, dev: Sequence[Any], thetas: tuple[Tensor, Tensor], sweeps: tuple[Any, Any]
+) -> dict[str, tuple[Any, int | None]]:
+    """Each θ method with the layer it runs at (see the module docstring)."""
+    (th_a, th_b), (sw_a, sw_b) = thetas, sweeps
+    la, lb, lb2 = int(sw_a.best_layer), int(sw_b.best_layer), _later(sw_a, sw_b)
+    plan: dict[str, tuple[Any, int | None]] = {
+        "regular": (Method.regular(), None),
+        "baseline": (Method.baseline(), None),
+        "tv_composite": (Method.hypothesis(), _best(runner, Method.hypothesis(), dev)),
+        "tv_a": (Method("tv_a", "zero_shot", "vector", th_a), la),
+        "tv_b": (Method("tv_b", "zero_shot", "vector", th_b), lb),
+    }
+    for key, vec in (("tv_sum", th_a + th_b), ("tv_mean", (th_a + th_b) / 2)):
+        m = Method(key, "zero_shot", "vector", vec)
+        plan[key] = (m, _best(runner, m, dev))
+    if lb2 is not None:
+        plan["tv_then"] = (ThenMethod("tv_then", th_a, th_b[lb2], lb2), la)
+    return plan
+
+
 def compose_task(
     model: HookedModel,
     name: str,
@@ -130,30 +163,13 @@ def compose_task(
         )
     except TooFewPairsError as err:
         return {"status": "skipped", "reason": str(err), "parts": [a_name, b_name]}
-    dev, test, nl = ex.dev, ex.test, runner.n_layers
-    la, lb = int(sw_a.best_layer), int(sw_b.best_layer)
-    later = [j for j in range(la + 1, nl)]
-    lb2 = max(later, key=lambda j: (sw_b.accuracy[j], -j)) if later else None
+    dev, test = ex.dev, ex.test
 
-    def best(method: Any) -> int:
-        return int(sweep_on(runner, method, dev, NextToken()).best_layer)
-
-    plan: dict[str, tuple[Any, int | None]] = {
-        "regular": (Method.regular(), None),
-        "baseline": (Method.baseline(), None),
-        "tv_composite": (Method.hypothesis(), best(Method.hypothesis())),
-        "tv_a": (Method("tv_a", "zero_shot", "vector", th_a), la),
-        "tv_b": (Method("tv_b", "zero_shot", "vector", th_b), lb),
-    }
-    for key, vec in (("tv_sum", th_a + th_b), ("tv_mean", (th_a + th_b) / 2)):
-        m = Method(key, "zero_shot", "vector", vec)
-        plan[key] = (m, best(m))
-    if lb2 is not None:
-        plan["tv_then"] = (ThenMethod("tv_then", th_a, th_b[lb2], lb2), la)
+    plan = _plan(runner, dev, (th_a, th_b), (sw_a, sw_b))
     if "fv" in methods:
         fv = _fv(runner, ex_a.dev, settings.seed, aie) + _fv(runner, ex_b.dev, settings.seed, aie)
         m = Method.add(fv, "fv_sum")
-        plan["fv_sum"] = (m, best(m))
+        plan["fv_sum"] = (m, _best(runner, m, dev))
     scored = {k: _scored(run_method_on(runner, m, test, NextToken(), layer=la_))
               for k, (m, la_) in plan.items()}  # fmt: skip
     own = scored["tv_composite"]["correct"]
@@ -164,7 +180,7 @@ def compose_task(
     return {
         "status": "ok", "category": "composite", "parts": [a_name, b_name],
         "n_pairs": ex.n_pairs, "n_kept": ex.n_kept,
-        "layers": {k: la_ for k, (_, la_) in plan.items()} | {"tv_then_second": lb2},
+        "layers": {k: la_ for k, (_, la_) in plan.items()} | {"tv_then_second": _later(sw_a, sw_b)},
         "part_dev_accuracy": {a_name: float(sw_a.best_accuracy), b_name: float(sw_b.best_accuracy)},
         "methods": scored,
         "queries": [e.query for e in test], "answers": [e.answer for e in test],

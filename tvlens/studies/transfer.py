@@ -188,33 +188,35 @@ def transfer_task(
             vectors["fv"][a] = vec
     for b, runner in runners.items():
         _put(store, ("baseline", b), run_method_on(runner, Method.baseline(), ex.test, NextToken()))
-        for m in methods:  # every source's vector on B's prompts, in one sweep
-            sources = list(runners)
-            how = FromSources(
-                f"{m}_into_{b}",
-                tuple(vectors[m][a] for a in sources),
-                "replace" if m == "tv" else "add",
-            )
-            at = [layers[m][a] for a in sources]
-            res = sweep_on(runner, how, ex.test, NextToken(), layers=at)
-            for j, a in enumerate(sources):
-                _put(store, (m, a, b), res, j)
+        for m in methods:
+            _into(store, runner, m, ex.test, vectors[m], layers[m])
     out: dict[str, Any] = {
-        "status": "ok",
-        "category": ex.category,
-        "n_pairs": ex.n_pairs,
-        "n_kept": ex.n_kept,
-        "formats": list(runners),
-        "layers": layers,
-        "dev_accuracy_per_layer": curves,
-        "accuracy": _accuracies(store["correct"]),
-        **store,
-        "queries": [e.query for e in ex.test],
-        "answers": [e.answer for e in ex.test],
-    }
+        "status": "ok", "category": ex.category, "n_pairs": ex.n_pairs, "n_kept": ex.n_kept,
+        "formats": list(runners), "layers": layers, "dev_accuracy_per_layer": curves,
+        "accuracy": _accuracies(store["correct"]), **store,
+        "queries": [e.query for e in ex.test], "answers": [e.answer for e in ex.test],
+    }  # fmt: skip
     if heads:
         out["fv_heads"] = heads
     return out
+
+
+def _into(
+    store: dict[str, Any],
+    runner: Runner,
+    method: str,
+    test: Sequence[ICLExample],
+    vectors: dict[str, Tensor],
+    layers: dict[str, int],
+) -> None:
+    """Every source's vector of ``method`` on the test prompts of ``runner``'s format (the
+    target), in one sweep; each source's predictions put in ``store``."""
+    sources = list(vectors)
+    kind: PatchMode = "replace" if method == "tv" else "add"
+    how = FromSources(f"{method}_into_{runner.fmt.name}", tuple(vectors.values()), kind)
+    res = sweep_on(runner, how, test, NextToken(), layers=[layers[a] for a in sources])
+    for j, a in enumerate(sources):
+        _put(store, (method, a, runner.fmt.name), res, j)
 
 
 def _accuracies(correct: dict[str, Any]) -> dict[str, Any]:
