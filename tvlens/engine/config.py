@@ -5,7 +5,7 @@ Results never depend on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Method = Literal["auto", "packed", "batched"]
 EXECUTION_METHODS = ("auto", "packed", "batched")
@@ -47,3 +47,9 @@ class RunConfig:
             )
         if self.device is not None and not isinstance(self.device, str):
             raise TypeError(f"RunConfig.device must be a string such as 'cpu', got {self.device!r}")
+
+    def execution(self) -> dict[str, Any]:
+        """How it executes, as ``meta.execution`` records it (never compared on resume: it
+        changes no result)."""
+        return {"batch_size": self.batch_size, "sweep_batch_size": self.sweep_batch_size,
+                "method": self.method, "device": self.device}  # fmt: skip

@@ -158,9 +158,7 @@ class ProtocolConfig:
 
     def execution(self) -> dict[str, Any]:
         """How the Runner executed (``meta.execution``): never changes a result."""
-        r = self.run
-        return {"batch_size": r.batch_size, "sweep_batch_size": r.sweep_batch_size,
-                "method": r.method, "device": r.device}  # fmt: skip
+        return self.run.execution()
 
 
 def _check_aie(aie: Any, methods: Sequence[str]) -> None:

@@ -192,13 +192,11 @@ def models_command(_: argparse.Namespace) -> int:
 def compose_command(args: argparse.Namespace) -> int:
     """``tvlens compose``: check the folder, load the model, run (resuming), print means."""
     from tvlens.studies.compose import compose_study
-    from tvlens.studies.composites import COMPOSITES
+    from tvlens.studies.composites import COMPOSITES, check_composites
     from tvlens.studies.folder import check_study_folder, run_study
 
     settings = _settings(args, tuple(COMPOSITES))
-    unknown = [t for t in settings.tasks if t not in COMPOSITES]
-    if unknown:
-        raise ValueError(f"unknown composite task(s) {unknown}; choose from {sorted(COMPOSITES)}")
+    check_composites(settings.tasks)  # before the model loads
     check_study_folder(args.out, "compose")
     study = compose_study(_load(args), settings, args.format, methods=args.methods.split(","))
     doc = run_study(study, args.out, progress=not args.no_progress)

@@ -67,13 +67,7 @@ class StudySettings:
 
     def execution(self) -> dict[str, Any]:
         """How the Runner executed (``meta.execution``): recorded, never compared."""
-        r = self.run
-        return {
-            "batch_size": r.batch_size,
-            "sweep_batch_size": r.sweep_batch_size,
-            "method": r.method,
-            "device": r.device,
-        }
+        return self.run.execution()
 
 
 class TooFewPairsError(ValueError):
@@ -186,3 +180,21 @@ def model_meta(model: HookedModel) -> dict[str, Any]:
         "transformer_lens_version": transformer_lens_version(),
         "torch_version": torch.__version__,
     }
+
+
+#: Heads in the studies' function vectors (Todd et al.'s 10).
+FV_K = 10
+
+
+def study_function_vector(runner: Any, dev: Sequence[ICLExample], seed: int, aie: str) -> Any:
+    """The :class:`~tvlens.FunctionVector` of ``dev`` under ``runner``'s format: mean head
+    activations on its ICL prompts, the AIE (``aie``: ``"exact"``, ``"attribution"`` or
+    ``"attribution+verify"``) on its label-shuffled prompts, the top :data:`FV_K` heads."""
+    from tvlens.fv.heads import mean_head_activations, shuffle_labels
+    from tvlens.fv.indirect_effect import indirect_effects
+    from tvlens.fv.vector import build_function_vector
+
+    acts = mean_head_activations(runner.model, dev, run=runner)
+    shuffled = shuffle_labels(dev, seed)
+    effects = indirect_effects(runner.model, shuffled, acts, run=runner, method=aie)  # type: ignore[arg-type]
+    return build_function_vector(acts, effects, k=FV_K)

@@ -36,8 +36,15 @@ from tvlens.evaluation.stats import mcnemar_exact, wilson_interval
 from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.prompts import PromptFormat, get_format, require_format, zero_shot_prompts
 from tvlens.protocol import HookedModel, HookPair
-from tvlens.studies.common import StudySettings, TooFewPairsError, model_meta, shared_examples
-from tvlens.studies.composites import COMPOSITES, composite_task, part_task
+from tvlens.studies.common import (
+    FV_K,
+    StudySettings,
+    TooFewPairsError,
+    model_meta,
+    shared_examples,
+    study_function_vector,
+)
+from tvlens.studies.composites import COMPOSITES, check_composites, composite_task, part_task
 from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 
 COMPOSE_METHODS = ("tv", "fv")
@@ -95,17 +102,6 @@ def _part(runner: Runner, model: HookedModel, name: str, settings: StudySettings
     return ex, sweep, theta
 
 
-def _fv(runner: Runner, dev: Any, seed: int, aie: str) -> Tensor:
-    from tvlens.fv.heads import mean_head_activations, shuffle_labels
-    from tvlens.fv.indirect_effect import indirect_effects
-    from tvlens.fv.vector import build_function_vector
-
-    acts = mean_head_activations(runner.model, dev, run=runner)
-    effects = indirect_effects(runner.model, shuffle_labels(dev, seed), acts, run=runner,
-                               method=aie)  # type: ignore[arg-type]  # fmt: skip
-    return build_function_vector(acts, effects, k=10).vector
-
-
 def _best(runner: Runner, method: Any, dev: Sequence[Any]) -> int:
     """The layer where ``method`` does best on the composite's dev examples."""
     return int(sweep_on(runner, method, dev, NextToken()).best_layer)
@@ -152,8 +148,7 @@ def compose_task(
     against ``tv_composite``, and the layers used (see the module docstring)."""
     settings = settings or StudySettings()
     f = get_format(fmt) if isinstance(fmt, str) else require_format(fmt)
-    if name not in COMPOSITES:
-        raise ValueError(f"unknown composite task {name!r}; choose from {sorted(COMPOSITES)}")
+    check_composites([name])
     runner = Runner(model, settings.run, fmt=f)
     a_name, b_name = COMPOSITES[name]
     try:
@@ -167,7 +162,9 @@ def compose_task(
 
     plan = _plan(runner, dev, (th_a, th_b), (sw_a, sw_b))
     if "fv" in methods:
-        fv = _fv(runner, ex_a.dev, settings.seed, aie) + _fv(runner, ex_b.dev, settings.seed, aie)
+        fv = sum(
+            study_function_vector(runner, e.dev, settings.seed, aie).vector for e in (ex_a, ex_b)
+        )
         m = Method.add(fv, "fv_sum")
         plan["fv_sum"] = (m, _best(runner, m, dev))
     scored = {k: _scored(run_method_on(runner, m, test, NextToken(), layer=la_))
@@ -203,12 +200,10 @@ def compose_study(
     bad = [m for m in methods if m not in COMPOSE_METHODS]
     if bad or "tv" not in methods:
         raise ValueError(f"methods {list(methods)}: from {list(COMPOSE_METHODS)}, 'tv' included")
-    unknown = [t for t in settings.tasks if t not in COMPOSITES]
-    if unknown:
-        raise ValueError(f"unknown composite task(s) {unknown}; choose from {sorted(COMPOSITES)}")
+    check_composites(settings.tasks)
     meta = {**model_meta(model), **settings.comparable(), "format": f.to_dict(),
             "methods": list(methods), "execution": settings.execution(),
-            **({"fv": {"k": 10, "aie": aie}} if "fv" in methods else {})}  # fmt: skip
+            **({"fv": {"k": FV_K, "aie": aie}} if "fv" in methods else {})}  # fmt: skip
 
     def compute(task: str) -> TaskOutput:
         return compose_task(model, task, settings, f, methods=methods, aie=aie), ()

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from tvlens.tasks import Task, get_task
@@ -53,6 +54,18 @@ def part_task(name: str) -> Task:
     )  # fmt: skip
 
 
+def check_composites(names: Sequence[str]) -> list[str]:
+    """``names`` if each is a composite of :data:`COMPOSITES`.
+
+    Raises:
+        ValueError: naming the unknown ones and the composites there are.
+    """
+    unknown = [n for n in names if n not in COMPOSITES]
+    if unknown:
+        raise ValueError(f"unknown composite task(s) {unknown}; choose from {sorted(COMPOSITES)}")
+    return list(names)
+
+
 @cache
 def composite_task(name: str) -> Task:
     """The composite task ``name`` of :data:`COMPOSITES`: ``x -> B(A(x))``.
@@ -62,8 +75,7 @@ def composite_task(name: str) -> Task:
     Raises:
         ValueError: an unknown composite, naming those there are.
     """
-    if name not in COMPOSITES:
-        raise ValueError(f"unknown composite task {name!r}; choose from {sorted(COMPOSITES)}")
+    check_composites([name])
     a_name, b_name = COMPOSITES[name]
     a, b = part_task(a_name), part_task(b_name).as_dict()
     pairs = [(x, b[y]) for x, y in a.pairs if y in b]

@@ -38,18 +38,18 @@ from tvlens.hooks import PatchMode
 from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
 from tvlens.studies.common import (
+    FV_K,
     StudySettings,
     TooFewPairsError,
     check_formats,
     model_meta,
     shared_examples,
+    study_function_vector,
 )
 from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 
 #: The methods a transfer study can carry across formats.
 TRANSFER_METHODS = ("tv", "fv")
-#: Heads in the function vector of ``"fv"`` (Todd et al.'s 10).
-FV_K = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,21 +125,9 @@ def _function_vector(
     runner: Runner, dev: list[ICLExample], seed: int, aie: str
 ) -> tuple[torch.Tensor, int, list[float], list[list[int]]]:
     """The FV of ``dev`` under the Runner's format: (vector, layer, dev curve, heads)."""
-    from tvlens.fv.heads import mean_head_activations, shuffle_labels
-    from tvlens.fv.indirect_effect import indirect_effects
-    from tvlens.fv.vector import build_function_vector
-
-    acts = mean_head_activations(runner.model, dev, run=runner)
-    effects = indirect_effects(
-        runner.model,
-        shuffle_labels(dev, seed),
-        acts,
-        run=runner,
-        method=aie,  # type: ignore[arg-type]
-    )
-    fv = build_function_vector(acts, effects, k=FV_K)
+    fv = study_function_vector(runner, dev, seed, aie)
     swept = sweep_on(runner, Method.add(fv.vector, "fv_zero_shot"), dev, NextToken())
-    heads = [[int(la), int(h)] for la, h, _ in effects.top_heads(FV_K)]
+    heads = [[int(la), int(h)] for la, h in fv.heads]
     return fv.vector, int(swept.best_layer), [float(a) for a in swept.accuracy], heads
 
 
