@@ -54,6 +54,15 @@ def _as_tensor(
     return vector
 
 
+def lens_logits(
+    model: HookedModel, vectors: Float[Tensor, "n d_model"]
+) -> Float[Tensor, "n d_vocab"]:
+    """The logit lens of each row: ``unembed(final_norm(v))`` on the model's device and
+    dtype, as float32 logits."""
+    x = vectors.to(device=model_device(model), dtype=model_dtype(model))[:, None, :]
+    return unembed(model, final_norm(model, x))[:, 0].float()
+
+
 @torch.inference_mode()
 def project_topk(
     model: HookedModel, vectors: Float[Tensor, "n d_model"], k: int
@@ -71,8 +80,7 @@ def project_topk(
     d_vocab = int(getattr(model.cfg, "d_vocab", 0) or 0)
     if d_vocab and k > d_vocab:
         raise ValueError(f"k={k} is larger than the vocabulary ({d_vocab} tokens)")
-    x = vectors.to(device=model_device(model), dtype=model_dtype(model))[:, None, :]
-    logits = unembed(model, final_norm(model, x))[:, 0].float()
+    logits = lens_logits(model, vectors)
     if k > logits.shape[-1]:
         raise ValueError(f"k={k} is larger than the vocabulary ({logits.shape[-1]} tokens)")
     probs = torch.softmax(logits, dim=-1)

@@ -45,6 +45,7 @@ __all__ = [
     "ProtocolConfig",
     "RunPlan",
     "execute",
+    "model_meta",
     "preflight",
     "protocol_meta",
     "run_meta",
@@ -217,8 +218,9 @@ def _test_records(reg: ModeResult, hyp: ModeResult) -> list[dict[str, Any]]:
     return out
 
 
-def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
-    """``results.json``'s ``meta`` (without ``wall_time_s``): versions and every setting."""
+def model_meta(model: HookedModel) -> dict[str, Any]:
+    """The model and library fingerprint a run or a study records: name, versions, class,
+    dtype, tokenizer and weights (a folder resumes only with the same model)."""
     import torch
 
     return {
@@ -230,8 +232,12 @@ def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
         "dtype": str(model_dtype(model)).removeprefix("torch."),
         "tokenizer": tokenizer_fingerprint(model),
         "weights_sha256": weights_sha256(model),
-        **protocol_meta(cfg),
     }
+
+
+def run_meta(model: HookedModel, cfg: ProtocolConfig) -> dict[str, Any]:
+    """``results.json``'s ``meta`` (without ``wall_time_s``): versions and every setting."""
+    return {**model_meta(model), **protocol_meta(cfg)}
 
 
 def run_protocol(

@@ -104,12 +104,7 @@ class ProtocolConfig:
                 raise TypeError(f"a task must be a name, a file path or a Task, got {ref!r}")
         put("tasks", list(self.tasks) if self.tasks else list(PAPER_TASKS))
         for name in _INT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-            put(name, int(value))
-            if name != "seed" and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+            put(name, checked_int(name, getattr(self, name), None if name == "seed" else 1))
         if not isinstance(self.format, str) or self.format not in FORMATS:
             raise ValueError(
                 f"unknown prompt format {self.format!r}; choose one of {sorted(FORMATS)}"
@@ -159,6 +154,20 @@ class ProtocolConfig:
     def execution(self) -> dict[str, Any]:
         """How the Runner executed (``meta.execution``): never changes a result."""
         return self.run.execution()
+
+
+def checked_int(name: str, value: Any, minimum: int | None) -> int:
+    """``value`` as an ``int`` (a ``bool`` is refused), at least ``minimum`` if given.
+
+    Raises:
+        TypeError: not an integer, naming ``name``.
+        ValueError: below ``minimum``, naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
 
 
 def _check_aie(aie: Any, methods: Sequence[str]) -> None:

@@ -1,21 +1,18 @@
 """What every study shares: its settings (:class:`StudySettings`), the examples a task gives
 under several prompt formats at once (:func:`shared_examples`), and the model's fingerprint
-recorded beside the results (:func:`model_meta`)."""
+recorded beside the results (:func:`tvlens.run.protocol.model_meta`, as a run records it)."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tvlens._compat import model_name, transformer_lens_version
 from tvlens._example import ICLExample
-from tvlens._version import __version__
-from tvlens.engine.batching import model_dtype
 from tvlens.engine.config import RunConfig
 from tvlens.prompts import FORMATS, PromptFormat, get_format
 from tvlens.protocol import HookedModel
+from tvlens.run.protocol_config import checked_int
 
 _SIZES = ("n_dev", "n_test", "n_demos", "n_dummy")
 
@@ -53,11 +50,8 @@ class StudySettings:
             raise ValueError(f"tasks {list(self.tasks)} name a task twice")
         object.__setattr__(self, "tasks", tuple(self.tasks) or PAPER_TASKS)
         for name in (*_SIZES, "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-            if name != "seed" and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+            minimum = None if name == "seed" else 1
+            object.__setattr__(self, name, checked_int(name, getattr(self, name), minimum))
         if not isinstance(self.run, RunConfig):
             raise TypeError(f"run must be a RunConfig, got {type(self.run).__name__}")
 
@@ -107,7 +101,8 @@ class SharedExamples:
         n_kept: pairs whose answer is one token under every format.
         dev: dev examples (queries disjoint from test).
         test: test examples.
-        answers: every kept pair, ``{input: output}`` (the dummy queries' answers).
+        answers: every pair of the task before filtering, ``{input: output}`` (the dummy
+            queries' answers; a multi-token answer is ranked by its first token).
     """
 
     task: str
@@ -160,26 +155,6 @@ def shared_examples(
     return SharedExamples(
         task_key(task_ref), task.category, len(task), len(kept), dev, test, dict(task.pairs)
     )
-
-
-def model_meta(model: HookedModel) -> dict[str, Any]:
-    """The model and library fingerprint a study records (a study resumes only with the
-    same model: name, class, dtype, tokenizer and weights)."""
-    import torch
-
-    from tvlens.run.fingerprint import weights_sha256
-    from tvlens.run.resume import tokenizer_fingerprint
-
-    return {
-        "model": model_name(model),
-        "model_class": type(model).__name__,
-        "dtype": str(model_dtype(model)).removeprefix("torch."),
-        "tokenizer": tokenizer_fingerprint(model),
-        "weights_sha256": weights_sha256(model),
-        "tvlens_version": __version__,
-        "transformer_lens_version": transformer_lens_version(),
-        "torch_version": torch.__version__,
-    }
 
 
 #: Heads in the studies' function vectors (Todd et al.'s 10).

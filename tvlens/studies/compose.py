@@ -36,11 +36,11 @@ from tvlens.evaluation.stats import mcnemar_exact, wilson_interval
 from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.prompts import PromptFormat, get_format, require_format, zero_shot_prompts
 from tvlens.protocol import HookedModel, HookPair
+from tvlens.run.protocol import model_meta
 from tvlens.studies.common import (
     FV_K,
     StudySettings,
     TooFewPairsError,
-    model_meta,
     shared_examples,
     study_function_vector,
 )

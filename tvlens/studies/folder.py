@@ -142,8 +142,9 @@ def run_study(study: Study, out: str | Path, *, progress: bool = True) -> dict[s
             }
             if study.finish is not None and final:
                 doc.update(study.finish(doc["tasks"], path))
-            doc = json.loads(dumps_strict(doc))  # NaN as null, as it reads back
-            write_output(path, study.file, dumps_strict(doc), kind=study.kind)
+            text = dumps_strict(doc)
+            doc = json.loads(text)  # NaN as null, as it reads back
+            write_output(path, study.file, text, kind=study.kind)
             write_output(path, "summary.md", study.summary(doc), kind=study.kind)
             if final:
                 figs = study.figures(doc)

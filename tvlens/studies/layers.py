@@ -29,15 +29,15 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from tvlens._compat import final_norm, unembed
-from tvlens.engine.batching import model_device, model_dtype
+from tvlens.analysis.vocab import lens_logits
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.methods import Method
 from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.sweep import sweep_on
 from tvlens.prompts import PromptFormat, dummy_prompts, get_format, require_format
 from tvlens.protocol import HookedModel
-from tvlens.studies.common import StudySettings, TooFewPairsError, model_meta, shared_examples
+from tvlens.run.protocol import model_meta
+from tvlens.studies.common import StudySettings, TooFewPairsError, shared_examples
 from tvlens.studies.folder import Study, TaskOutput, run_in_memory, run_study
 from tvlens.studies.task_words import task_word_ids
 from tvlens.tokenization import answer_token_ids
@@ -54,8 +54,7 @@ def lens_ranks(
     ``resid[i]`` (the model's final norm, then its unembedding), in rows of 64."""
     out = []
     for rows, ids in zip(resid.split(64), token_ids.split(64), strict=True):
-        x = rows.to(device=model_device(model), dtype=model_dtype(model))[:, None, :]
-        logits = unembed(model, final_norm(model, x))[:, 0].float()
+        logits = lens_logits(model, rows)
         chosen = logits.gather(1, ids.to(logits.device))
         out.append((logits[:, None, :] > chosen[:, :, None]).sum(-1).cpu())
     return torch.cat(out)

@@ -37,12 +37,12 @@ from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.hooks import PatchMode
 from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookedModel
+from tvlens.run.protocol import model_meta
 from tvlens.studies.common import (
     FV_K,
     StudySettings,
     TooFewPairsError,
     check_formats,
-    model_meta,
     shared_examples,
     study_function_vector,
 )
