@@ -493,3 +493,24 @@ def test_first_token_sweep_scores_the_first_token_of_long_answers(tiny_model) ->
         for q in "defg"
     ]
     assert (sweep.correct == (sweep.predicted_token_ids == torch.tensor(first)[:, None])).all()
+
+
+def test_cached_equals_recompute_when_rows_stop_at_different_steps(model) -> None:
+    """The cached path unembeds only the rows still generating: with a stop string that ends
+    some rows early, every row's tokens and stop reason equal the recomputed ones."""
+    runner = Runner(model, RunConfig(batch_size=8))
+    if not runner.kv_cache.usable:
+        pytest.skip(runner.kv_cache.reason)
+    free = runner.generate(TEXTS, FMT, max_new_tokens=6, stop=(), kv_cache=False)
+    picked = _pick_stop(model.tokenizer, free)
+    if picked is None:
+        pytest.skip("no usable stop string in this model's continuations")
+    stop = picked[0]
+    for side in ("left", "right"):
+        cached = runner.generate(TEXTS, FMT, max_new_tokens=6, stop=stop, kv_cache=True,
+                                 padding_side=side)  # fmt: skip
+        recomputed = runner.generate(TEXTS, FMT, max_new_tokens=6, stop=stop, kv_cache=False)
+        assert cached.token_ids == recomputed.token_ids
+        assert cached.stop_reasons == recomputed.stop_reasons
+        lengths = {len(ids) for ids in cached.token_ids}
+        assert len(lengths) > 1  # rows did stop at different steps

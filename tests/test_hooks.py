@@ -142,6 +142,14 @@ def test_logits_at_hooks_equal_full_logits(tiny_model) -> None:
     )
     assert narrow.shape == (len(TEXTS), 1, full.shape[-1])
     torch.testing.assert_close(narrow[:, 0], full[torch.arange(len(TEXTS)), batch.positions])
+    rows = torch.tensor([2, 0])  # some rows only, in the order asked
+    some = tiny_model.run_with_hooks(
+        batch.tokens,
+        attention_mask=batch.attention_mask,
+        fwd_hooks=logits_at_hooks(batch.positions, rows=rows),
+    )
+    assert some.shape == (2, 1, full.shape[-1])
+    torch.testing.assert_close(some[:, 0], full[rows, batch.positions[rows]])
 
 
 @pytest.mark.parametrize("fresh_tiny_model", ["hooked", "bridge"], indirect=True)

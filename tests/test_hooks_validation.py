@@ -221,3 +221,17 @@ def test_extractor_layers_checked(no_jaxtyping) -> None:
 def test_hook_name_str_checked(no_jaxtyping) -> None:
     with pytest.raises(TypeError, match="hook_name must be a str"):
         logits_at_hooks(_pos(), hook_name=3)
+
+
+def test_logits_rows_checked(tiny_model, no_jaxtyping) -> None:
+    with pytest.raises(ValueError, match="holds an index twice"):
+        logits_at_hooks(_pos(), rows=torch.tensor([0, 0]))
+    with pytest.raises(ValueError, match="rows has a negative entry"):
+        logits_at_hooks(_pos(), rows=torch.tensor([-1]))
+    with pytest.raises(TypeError, match="rows must be"):
+        logits_at_hooks(_pos(), rows=[0])
+    tokens = tiny_model.to_tokens(["a ->", "b ->"])
+    far = logits_at_hooks(torch.zeros(2, dtype=torch.long), rows=torch.tensor([5]))
+    with pytest.raises(ValueError, match="rows has an entry 5"):
+        tiny_model.run_with_hooks(tokens, fwd_hooks=far)
+    assert count_fwd_hooks(tiny_model) == 0

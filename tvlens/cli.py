@@ -22,6 +22,7 @@ QUICK_N = {"n_dev": 12, "n_test": 12, "n_baseline": 12}
 
 def _parser() -> argparse.ArgumentParser:
     from tvlens.prompts import FORMATS
+    from tvlens.run.merge import add_parser as merge_parser
     from tvlens.run.protocol import ProtocolConfig
     from tvlens.studies.cli import add_parsers as study_parsers
 
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _grid_parser(sub, d)
     study_parsers(sub)
+    merge_parser(sub)
     return p
 
 
@@ -347,9 +349,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tvlens`` console script and ``python -m tvlens``."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
+    from tvlens.run.merge import merge_command
     from tvlens.studies.cli import HANDLERS
 
-    handler = {"run": _run, "compare": _compare, "grid": _grid, **HANDLERS}[args.command]
+    handlers = {"run": _run, "compare": _compare, "grid": _grid, "merge": merge_command}
+    handler = {**handlers, **HANDLERS}[args.command]
     with _sigterm_as_exit():
         try:
             return handler(args)

@@ -209,7 +209,10 @@ def _patch_hook(
 
 
 def logits_at_hooks(
-    positions: Int[Tensor, " batch"] | Int[Tensor, "batch k"], hook_name: str = FINAL_NORM_HOOK
+    positions: Int[Tensor, " batch"] | Int[Tensor, "batch k"],
+    hook_name: str = FINAL_NORM_HOOK,
+    *,
+    rows: Int[Tensor, " n"] | None = None,
 ) -> list[HookPair]:
     """Make the model compute logits only at one position per row.
 
@@ -222,13 +225,20 @@ def logits_at_hooks(
         positions: ``[batch]`` position whose logits are wanted in each row, all >= 0.
         hook_name: a hook on the final norm's output (``ln_final.hook_normalized`` on both
             model classes; ``ln_final.hook_out`` on a bridge avoids a rebuild warning).
+        rows: only these rows (distinct indices into the batch) get logits: the pass
+            returns ``[len(rows), 1, d_vocab]``, row ``i`` being batch row ``rows[i]`` (e.g.
+            the rows of a generation that have not stopped yet).
 
     Raises:
-        TypeError, ValueError: for bad positions (see :func:`check_positions`).
+        TypeError, ValueError: for bad positions (see :func:`check_positions`) or bad rows
+            (not a 1-D integer tensor of distinct indices).
     """
     max_position = check_positions(positions, ranks=(1, 2))
     if not isinstance(hook_name, str):
         raise TypeError(f"hook_name must be a str, got {hook_name!r}; e.g. {FINAL_NORM_HOOK!r}")
+    max_row = -1 if rows is None else check_positions(rows, name="rows")
+    if rows is not None and len(set(rows.tolist())) != len(rows):
+        raise ValueError(f"rows holds an index twice: {rows.tolist()}; pass distinct rows")
 
     def hook(normalized: Tensor, hook: Any) -> Tensor:
         pos = positions.to(normalized.device)
@@ -239,6 +249,13 @@ def logits_at_hooks(
             )
         _check_in_sequence(max_position, normalized.shape[1])
         picked = _gather(normalized, pos)
+        if rows is not None:
+            if max_row >= normalized.shape[0]:
+                raise ValueError(
+                    f"rows has an entry {max_row} but the batch has only "
+                    f"{normalized.shape[0]} rows; the rows belong to another batch"
+                )
+            picked = picked[rows.to(normalized.device)]
         return picked.unsqueeze(1) if positions.dim() == 1 else picked
 
     return [(hook_name, hook)]

@@ -110,17 +110,21 @@ def _cached_logits(
     mask: Tensor,
     positions: Tensor,
     hooks: Sequence[HookPair],
-) -> Float[Tensor, "batch d_vocab"]:
+    active: Sequence[int],
+) -> Float[Tensor, "n_active d_vocab"]:
+    """The next-token logits of the ``active`` rows only (row ``i`` is batch row
+    ``active[i]``): rows that stopped are still fed, for the cache, but not unembedded."""
     device = runner.device
     tokens, mask, positions = tokens.to(device), mask.to(device), positions.to(device)
+    rows = torch.tensor(list(active), dtype=torch.long, device=device)
     kwargs = cache.kwargs(mask, tokens.shape[1])
     norm_hook = runner.norm_hook
     if norm_hook is not None:
-        hooks = [*hooks, *logits_at_hooks(positions, norm_hook)]
+        hooks = [*hooks, *logits_at_hooks(positions, norm_hook, rows=rows)]
         out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
         return out[:, 0].float()
     out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
-    return out[torch.arange(len(positions), device=device), positions].float()
+    return out[rows, positions[rows]].float()
 
 
 def _cached(
@@ -136,25 +140,28 @@ def _cached(
 ) -> None:
     """Decode one batch: a prompt pass filling the cache, then one token per step.
 
-    Rows that stopped keep being fed (their outputs are dropped): the cache holds every
-    row, and rows never see each other. On a TransformerBridge over an HF model the caller
-    hands the bridge's attention the cache (:func:`~tvlens.engine.kv_cache.hf_cache_alias`).
+    Rows that stopped keep being fed (the cache holds every row, and rows never see each
+    other) but only the active rows are unembedded. On a TransformerBridge over an HF model
+    the caller hands the bridge's attention the cache
+    (:func:`~tvlens.engine.kv_cache.hf_cache_alias`).
     """
     n = len(prompt_ids)
     tokens, mask, offsets = pad_rows(prompt_ids, pad_token_id(runner.model.tokenizer), side)
     arrows = offsets + torch.tensor([len(p) - 1 for p in prompt_ids])
     cache = KVCache(runner.model, n, runner.device)
     hooks = _patch_hooks(patches, idx, [(0, arrows)], runner.n_layers)
-    logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks])
+    active = rows.active()
+    logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks], active)
     cache.check_filled(tokens.shape[1])
     fed = torch.zeros(n, dtype=torch.long)  # each step's forward holds one token per row
     step = 0
     while True:
-        for j in rows.active():
+        for j, row_logits in zip(active, logits, strict=True):
             if record is not None:
-                record[(j, step)] = logits[j].cpu()
-            rows.push(j, int(logits[j].argmax()))
-        if not rows.active():
+                record[(j, step)] = row_logits.cpu()
+            rows.push(j, int(row_logits.argmax()))
+        active = rows.active()
+        if not active:
             return
         step += 1
         new = torch.tensor([[g[-1]] for g in rows.gen], dtype=torch.long)
@@ -162,4 +169,4 @@ def _cached(
         step_hooks = _patch_hooks(
             patches if at == "all" else None, idx, [(step, fed)], runner.n_layers
         )
-        logits = _cached_logits(runner, cache, new, mask, fed, [*step_hooks, *fwd_hooks])
+        logits = _cached_logits(runner, cache, new, mask, fed, [*step_hooks, *fwd_hooks], active)

@@ -46,8 +46,13 @@ _NOT_COMPARED = (*_VERSIONS, EXECUTION_KEY)
 _ADDED_LATER = ("weights_sha256",)
 
 
-def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The settings of ``now`` that differ in ``before``, with both values.
+def settings_diff(
+    before: dict[str, Any],
+    now: dict[str, Any],
+    labels: tuple[str, str] = ("in results.json", "this run"),
+) -> list[str]:
+    """The settings of ``now`` that differ in ``before``, with both values (each followed by
+    its label in ``labels``).
 
     Versions and ``execution`` (batch sizes, packing: they change no result) are not
     compared. A setting recorded only since a later tvlens (``weights_sha256``) and absent from
@@ -68,12 +73,12 @@ def settings_diff(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             subs = [s for s in sorted({*a, *b}) if a.get(s, _MISSING) != b.get(s, _MISSING)]
             out += [
-                f"{key}.{s}: {show(a.get(s, _MISSING))} (in results.json) vs "
-                f"{show(b.get(s, _MISSING))} (this run)"
+                f"{key}.{s}: {show(a.get(s, _MISSING))} ({labels[0]}) vs "
+                f"{show(b.get(s, _MISSING))} ({labels[1]})"
                 for s in subs
             ]
         else:
-            out.append(f"{key}: {show(a)} (in results.json) vs {show(b)} (this run)")
+            out.append(f"{key}: {show(a)} ({labels[0]}) vs {show(b)} ({labels[1]})")
     return out
 
 
