@@ -131,3 +131,91 @@ def test_learn_vectors_refuses_bad_settings_and_targets(no_jaxtyping: None) -> N
         learn_vectors(runner, DEV, LAYER, far, init=init)
     with pytest.raises(ValueError, match="NaN or inf"):
         learn_vectors(runner, DEV, LAYER, targets, init=init * float("inf"))
+
+
+def _oracle_generate(model: Any, vectors: torch.Tensor, n_new: int) -> list[list[int]]:
+    """Greedy generation on TEST with plain hooks, one example at a time, recomputing the
+    whole sequence each step: the arrow's residual replaced by ``vectors[0]``, each generated
+    position's added to by its step's vector (the last repeating)."""
+    out = []
+    for ex in TEST:
+        prompt = model.to_tokens(zero_shot_prompts([ex], DEFAULT_FORMAT)[0])[0].tolist()
+        arrow, gen = len(prompt) - 1, []
+        for _ in range(n_new):
+
+            def patch(act: torch.Tensor, hook: Any, n: int = len(gen), arrow: int = arrow) -> Any:
+                act = act.clone()
+                act[0, arrow] = vectors[0]
+                for t in range(1, n + 1):
+                    act[0, arrow + t] = act[0, arrow + t] + vectors[min(t, len(vectors) - 1)]
+                return act
+
+            with torch.no_grad():
+                logits = model.run_with_hooks(
+                    torch.tensor([prompt + gen]),
+                    fwd_hooks=[(f"blocks.{LAYER}.hook_resid_post", patch)],
+                )
+            gen.append(int(logits[0, -1].argmax()))
+        out.append(gen)
+    return out
+
+
+def test_added_after_the_arrow_generates_what_plain_hooks_do(kind: str) -> None:
+    """``after="add"``: the arrow's vector replaces, each later step's is added to the
+    generated token's residual (recompute and KV cache alike)."""
+    model = tiny_of_kind(kind)
+    gen = torch.Generator().manual_seed(5)
+    init = torch.cat([_init(model)[None], torch.randn(2, model.cfg.d_model, generator=gen)])
+    learned = learn_vectors(
+        Runner(model), DEV, LAYER, _targets(model), init=init, steps=0, after="add"
+    )
+    assert learned.after == "add"
+    got = run_method(model, learned.method(), TEST, Generation(4, at="all", stop=()), layer=LAYER)
+    assert [list(p.generated_token_ids) for p in got.predictions] == _oracle_generate(
+        model, init, 4
+    )
+
+
+def test_the_loss_with_later_steps_added_is_the_plain_hooks_one(kind: str) -> None:
+    model = tiny_of_kind(kind)
+    targets = _targets(model)
+    gen = torch.Generator().manual_seed(4)
+    vectors = torch.randn(2, model.cfg.d_model, generator=gen)
+    prompts = Runner(model).token_ids(zero_shot_prompts(DEV, DEFAULT_FORMAT))
+    got = float(_batch_loss(Runner(model), prompts, targets, vectors, LAYER, "add"))
+    total, count = 0.0, 0
+    for ex, target in zip(DEV, targets, strict=True):
+        prompt = model.to_tokens(zero_shot_prompts([ex], DEFAULT_FORMAT)[0])[0].tolist()
+        arrow = len(prompt) - 1
+
+        def patch(act: torch.Tensor, hook: Any, arrow: int = arrow, n: int = len(target)) -> Any:
+            act = act.clone()
+            act[0, arrow] = vectors[0]
+            for t in range(1, n):
+                act[0, arrow + t] = act[0, arrow + t] + vectors[min(t, 1)]
+            return act
+
+        with torch.no_grad():
+            logits = model.run_with_hooks(
+                torch.tensor([prompt + target[:-1]]),
+                fwd_hooks=[(f"blocks.{LAYER}.hook_resid_post", patch)],
+            )
+        for t, tok in enumerate(target):
+            total += float(-torch.log_softmax(logits[0, arrow + t].float(), -1)[tok])
+            count += 1
+    assert got == pytest.approx(total / count, rel=1e-4)
+
+
+def test_after_is_checked_and_an_all_zero_init_refused(no_jaxtyping: None) -> None:
+    model = tiny_of_kind("bridge")
+    runner, targets, init = Runner(model), _targets(model), _init(model)[None]
+    with pytest.raises(ValueError, match="after must be 'replace' or 'add'"):
+        learn_vectors(runner, DEV, LAYER, targets, init=init, after="mean")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="init is all zeros"):
+        learn_vectors(runner, DEV, LAYER, targets, init=torch.zeros_like(init))
+    # zero rows after the arrow: the learning rate comes from the arrow's vector alone
+    # (Adam's first step moves each coordinate by the learning rate)
+    padded = torch.cat([init, torch.zeros_like(init)])
+    fit = learn_vectors(runner, DEV, LAYER, targets, init=padded, steps=1, after="add")
+    step = 0.05 * float(init[0].norm()) / model.cfg.d_model**0.5
+    assert float((fit.vectors[0] - init[0]).abs().max()) == pytest.approx(step, rel=1e-3)

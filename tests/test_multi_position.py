@@ -181,3 +181,13 @@ def test_bad_input_is_refused_with_the_fix(no_jaxtyping: None) -> None:
     nan[1, 2, 0] = float("nan")  # a later step, not the first
     with pytest.raises(ValueError, match="NaN or inf"):
         StepPatches(nan, torch.tensor([0, 0]))
+
+
+def test_step_patches_after_sets_the_mode_of_the_later_steps(no_jaxtyping: None) -> None:
+    vecs, layers = torch.zeros(2, 3, 8), torch.tensor([0, 1])
+    mixed = StepPatches(vecs, layers, "replace", after="add")
+    assert [mixed.at_step(t).mode for t in (0, 1, 2, 5)] == ["replace", "add", "add", "add"]
+    assert {StepPatches(vecs, layers, "add").at_step(t).mode for t in (0, 3)} == {"add"}
+    for bad in ({"after": "swap"}, {"mode": "swap"}):
+        with pytest.raises(ValueError, match="must be 'replace' or 'add'"):
+            StepPatches(vecs, layers, **bad)  # type: ignore[arg-type]

@@ -114,12 +114,16 @@ class StepPatches:
         layers: ``[n]`` layer of each prompt's patches.
         mode: ``"replace"`` the residual or ``"add"`` to it.
         hook_template: the patched hook, a format string with ``{layer}``.
+        after: how the steps after the arrow are patched, if not as ``mode`` (e.g. the
+            arrow replaced as the paper does, the generated tokens' residuals kept and
+            ``"add"``-ed to).
     """
 
     vectors: Float[Tensor, "n n_steps d_model"]
     layers: Int[Tensor, " n"]
     mode: PatchMode = "replace"
     hook_template: str = RESID_POST_TEMPLATE
+    after: PatchMode | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.vectors, Tensor) or self.vectors.dim() != 3:
@@ -130,6 +134,9 @@ class StepPatches:
         if self.vectors.shape[1] < 1:
             raise ValueError("StepPatches needs at least one step (n_steps >= 1)")
         check_vectors(self.vectors.flatten(0, 1))  # every step finite, not only the first
+        for name, mode in (("mode", self.mode), ("after", self.after)):
+            if mode not in ("replace", "add") and not (name == "after" and mode is None):
+                raise ValueError(f"StepPatches.{name} must be 'replace' or 'add', got {mode!r}")
         self.at_step(0)  # the checks of Patches (layers, shapes)
 
     def __len__(self) -> int:
@@ -143,7 +150,8 @@ class StepPatches:
     def at_step(self, step: int) -> Patches:
         """The :class:`Patches` of generation step ``step`` (0: the arrow)."""
         t = min(int(step), self.n_steps - 1)
-        return Patches(self.vectors[:, t], self.layers, self.mode, self.hook_template)
+        mode = self.mode if step == 0 or self.after is None else self.after
+        return Patches(self.vectors[:, t], self.layers, mode, self.hook_template)
 
     def hooks(self, idx: Sequence[int], positions: Tensor, n_layers: int) -> list[HookPair]:
         """The arrow's patch hooks (step 0), as :class:`PromptPatches` asks."""

@@ -33,7 +33,7 @@ from tvlens.engine.frozen import frozen
 from tvlens.engine.patches import StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.hooks import check_layer, check_vectors
+from tvlens.hooks import PatchMode, check_layer, check_vectors
 from tvlens.prompts import PromptFormat, zero_shot_prompts
 from tvlens.protocol import HookPair
 from tvlens.tokenization import pad_rows, pad_token_id
@@ -50,6 +50,9 @@ class LearnedVectors:
         losses: the training loss before each step, then after the last.
         steps: Adam steps taken; lr: its learning rate, relative to the init's per-coordinate
             scale; seed: the mini-batch order's.
+        after: how the steps after the arrow were patched while fitting (and must be):
+            ``"replace"`` the generated token's residual, or ``"add"`` to it. The arrow's
+            vector always replaces.
     """
 
     vectors: Float[Tensor, "n_steps d_model"]
@@ -59,6 +62,7 @@ class LearnedVectors:
     steps: int
     lr: float
     seed: int
+    after: PatchMode = "replace"
 
     def method(self, name: str = "tv_learned") -> LearnedMethod:
         """These vectors as a method (zero-shot prompt, :class:`StepPatches`)."""
@@ -91,7 +95,7 @@ class LearnedMethod:
             )
         n, vec = len(examples) * len(layers), self.learned.vectors
         at = torch.full((n,), self.learned.layer, dtype=torch.long)
-        return StepPatches(vec[None].expand(n, -1, -1).clone(), at)
+        return StepPatches(vec[None].expand(n, -1, -1).clone(), at, after=self.learned.after)
 
 
 def _batch_loss(
@@ -100,8 +104,10 @@ def _batch_loss(
     targets: Sequence[Sequence[int]],
     vectors: Tensor,
     layer: int,
+    after: PatchMode = "replace",
 ) -> Tensor:
-    """Mean cross-entropy of ``targets`` teacher-forced after ``prompts``, vectors patched."""
+    """Mean cross-entropy of ``targets`` teacher-forced after ``prompts``, vectors patched
+    (the arrow's replacing; the later steps' as ``after`` says)."""
     rows = [[*p, *t[:-1]] for p, t in zip(prompts, targets, strict=True)]
     tokens, mask, _ = pad_rows(rows, pad_token_id(runner.model.tokenizer), "right")
     b_idx = torch.tensor([i for i, t in enumerate(targets) for _ in t])
@@ -112,7 +118,12 @@ def _batch_loss(
 
     def patch(act: Tensor, hook: object) -> Tensor:
         act = act.clone()
-        act[b_idx.to(act.device), pos.to(act.device)] = vectors[s_idx].to(act.dtype)
+        b, p = b_idx.to(act.device), pos.to(act.device)
+        new = vectors[s_idx].to(act.dtype)
+        if after == "add":  # the arrow (step 0) replaced, each later step added to
+            later = (steps > 0).to(act.device)[:, None]
+            new = torch.where(later, act[b, p] + new, new)
+        act[b, p] = new
         return act
 
     hooks: list[HookPair] = [(RESID_POST_TEMPLATE.format(layer=layer), patch)]
@@ -145,6 +156,7 @@ def learn_vectors(
     lr: float = 0.05,
     seed: int = 0,
     batch_size: int = 16,
+    after: PatchMode = "replace",
 ) -> LearnedVectors:
     """Fit vectors at ``layer`` to ``targets`` (token ids of each dev example's answer).
 
@@ -156,8 +168,11 @@ def learn_vectors(
             ``vectors[min(t, n_steps - 1)]``.
         steps: Adam steps (0: the init itself).
         lr: Adam's learning rate as a share of the init's mean per-coordinate scale
-            (``|init| / sqrt(d_model)``).
+            (``|init| / sqrt(d_model)``, over its non-zero rows).
         seed: the order of the mini-batches.
+        after: ``"replace"`` the residual of every step after the arrow (the arrow's way),
+            or ``"add"`` to it, so the generated token's own residual stays (an init of zeros
+            after the arrow then starts from the arrow's vector alone).
 
     Raises:
         TypeError: ``runner`` not a Runner.
@@ -167,10 +182,15 @@ def learn_vectors(
     """
     layer = _check_inputs(runner, dev, layer, targets, init)
     _check_settings(steps, lr, batch_size, seed)
+    if after not in ("replace", "add"):
+        raise ValueError(f"after must be 'replace' or 'add', got {after!r}")
     prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
     start = init.detach().float().cpu()
     vectors = torch.nn.Parameter(start.clone().to(runner.device))
-    scale = float(start.norm(dim=-1).mean()) / math.sqrt(runner.d_model)
+    norms = start.norm(dim=-1)
+    if not bool((norms > 0).any()):
+        raise ValueError("init is all zeros: start from an extracted θ (e.g. at the arrow)")
+    scale = float(norms[norms > 0].mean()) / math.sqrt(runner.d_model)
     opt = torch.optim.Adam([vectors], lr=lr * scale)
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
@@ -178,8 +198,8 @@ def learn_vectors(
         for step in range(steps + 1):
             order = torch.randperm(len(dev), generator=gen).tolist()
             opt.zero_grad()
-            losses.append(_epoch(runner, prompts, targets, vectors, layer, order, batch_size,
-                                 backward=step < steps))  # fmt: skip
+            losses.append(_epoch(runner, prompts, targets, (vectors, layer, after), order,
+                                 batch_size, backward=step < steps))  # fmt: skip
             if step < steps:
                 opt.step()
     return LearnedVectors(
@@ -190,6 +210,7 @@ def learn_vectors(
         steps=steps,
         lr=lr,
         seed=seed,
+        after=after,
     )
 
 
@@ -222,16 +243,15 @@ def _check_inputs(
 
 def _epoch(
     runner: Runner, prompts: Sequence[list[int]], targets: Sequence[Sequence[int]],
-    vectors: Tensor, layer: int, order: list[int], batch_size: int, *, backward: bool,
+    patch: tuple[Tensor, int, PatchMode], order: list[int], batch_size: int, *, backward: bool,
 ) -> float:  # fmt: skip
     """The loss over every example in ``order``'s mini-batches (gradients added if
-    ``backward``): the mean of the batches' losses weighted by their size."""
+    ``backward``), ``patch`` the vectors, their layer and ``after``: the mean of the batches'
+    losses weighted by their size."""
     total = 0.0
     for lo in range(0, len(order), batch_size):
         idx = order[lo : lo + batch_size]
-        loss = _batch_loss(
-            runner, [prompts[i] for i in idx], [targets[i] for i in idx], vectors, layer
-        )
+        loss = _batch_loss(runner, [prompts[i] for i in idx], [targets[i] for i in idx], *patch)
         if not torch.isfinite(loss):
             raise ValueError(f"the loss is {float(loss)}: lower lr")
         share = len(idx) / len(order)
