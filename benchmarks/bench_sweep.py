@@ -5,7 +5,9 @@
 (b) `tvlens.layer_sweep` on the same examples;
 (c) floor: one batched forward over the Regular ICL prompts, logits at the arrow only.
 Checks that (a) and (b) give the same per-layer accuracies; prints times and peak RSS, and as
-its last line `speedup_vs_loop=<a/b> overhead_vs_floor=<b/c>`. A benchmark, not a test.
+its last line `speedup_vs_loop=<a/b> overhead_vs_floor=<b/c> additive_sweep_over_unembedding=...`
+(one function-vector candidate's dev sweep against the unembedding of its rows alone). A
+benchmark, not a test.
 
     python benchmarks/bench_sweep.py --task country_capital --n 20
 """
@@ -119,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         "    lower bound of any schedule of this protocol, (extraction + unembedding) / floor: "
         f"{(t_extract + t_unembed) / t_floor:.2f}"
     )
+    # One dev sweep of a function-vector candidate (--methods fv runs 8 per task): a vector
+    # added at the arrow of each zero-shot row, n * n_layers rows, nothing to extract.
+    from tvlens.fv.methods import additive_sweep
+
+    t = time.perf_counter()
+    additive_sweep(model, examples, thetas.mean((0, 1)), fmt=fmt, run=run)
+    t_add = time.perf_counter() - t
+    print(
+        f"    an additive (FV candidate) sweep: {t_add:.2f} s, "
+        f"{t_add / t_unembed:.2f}x the unembedding of its {n_rows} rows"
+    )
 
     if args.skip_loop:
         t_loop = float("nan")
@@ -132,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         print("loop  :", " ".join(f"{a:.2f}" for a in acc_loop))
         print("tvlens:", " ".join(f"{a:.2f}" for a in sweep.accuracy))
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
-    print(f"speedup_vs_loop={t_loop / t_sweep:.2f} overhead_vs_floor={t_sweep / t_floor:.2f}")
+    print(
+        f"speedup_vs_loop={t_loop / t_sweep:.2f} overhead_vs_floor={t_sweep / t_floor:.2f} "
+        f"additive_sweep_over_unembedding={t_add / t_unembed:.2f}"
+    )
     if not args.skip_loop and not same:
         print("ERROR: the loop and tvlens.layer_sweep disagree", file=sys.stderr)
         return 1  # a fast path that disagrees with its reference fails the benchmark
