@@ -10,11 +10,13 @@ On a few tasks of the embedded default (3 by default), in this order:
     prompt and head) and by attribution (one forward and backward pass per prompt): their
     times, the Spearman correlation of the two AIE matrices, the overlap of their top-10 heads,
     and whether `attribution+verify` chooses the exact AIE's top-k heads for every k the
-    function vector tries.
+    function vector tries;
+(4) one function-vector candidate's dev sweep on the first task (a vector added at the arrow
+    of each of its 50 x n_layers rows) against the unembedding of those rows alone.
 
 Prints one line per measurement and, as its last line,
 `fv_run_over_tv_run=… any_run_over_single_run=… protocol_over_floor=… atp_speedup_vs_exact=…
-atp_topk_overlap=… verify_agrees=<tasks>/<n>`. Exits 1 if a verified head's AIE differs
+atp_topk_overlap=… fv_sweep_over_unembedding=… verify_agrees=<tasks>/<n>`. Exits 1 if a verified head's AIE differs
 from the exact AIE (they must be equal: the same computation). A benchmark, not a test.
 
     python benchmarks/bench_costs.py                       # 3 tasks, Gemma 3 270M (minutes)
@@ -78,6 +80,31 @@ def floor_s(model: Any, tasks: list[str], cfg: Any) -> float:
         texts += zero_shot_prompts(base, cfg.prompt_format)
     seconds, _ = timed(lambda: runner.predict(texts))  # the greedy token at each arrow
     return seconds
+
+
+def fv_sweep_over_unembedding(model: Any, task: str) -> float:
+    """One function-vector candidate's dev sweep (a vector added at the arrow of every
+    (example, layer) row) over the unembedding of those rows alone, its floor."""
+    from tvlens._compat import unembed
+    from tvlens.engine.runner import Runner
+    from tvlens.fv.methods import additive_sweep
+    from tvlens.run.protocol import ProtocolConfig
+
+    cfg = ProtocolConfig(tasks=[task])
+    dev, _, _ = sample_sets(model, task, cfg)
+    runner = Runner(model, cfg.run, fmt=cfg.prompt_format)
+    vector = 0.1 * torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    sweep_s, _ = timed(lambda: additive_sweep(model, dev, vector, run=runner))
+    rows, h = len(dev) * model.cfg.n_layers, torch.randn(512, model.cfg.d_model)
+
+    def unembed_rows() -> None:
+        with torch.inference_mode():
+            for start in range(0, rows, 512):
+                unembed(model, h[: min(512, rows - start)])
+
+    unembed_s, _ = timed(unembed_rows)
+    print(f"fv sweep {sweep_s:.1f} s, unembedding of its {rows} rows {unembed_s:.1f} s")
+    return sweep_s / unembed_s
 
 
 def runs(model: Any, tasks: list[str], aie: str) -> dict[str, float]:
@@ -183,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "any_run_over_single_run": t["any"] / t["tv"],
             "protocol_over_floor": t["tv"] / t["floor"],
             **fields,
+            "fv_sweep_over_unembedding": fv_sweep_over_unembedding(model, args.tasks[0]),
         }
     agree = sum(r["verify_agrees"] for r in rows)
     print(
