@@ -16,8 +16,9 @@ On a few tasks of the embedded default (3 by default), in this order:
 
 Prints one line per measurement and, as its last line,
 `fv_run_over_tv_run=… any_run_over_single_run=… protocol_over_floor=… atp_speedup_vs_exact=…
-atp_topk_overlap=… fv_sweep_over_unembedding=… verify_agrees=<tasks>/<n>`. Exits 1 if a verified head's AIE differs
-from the exact AIE (they must be equal: the same computation). A benchmark, not a test.
+atp_topk_overlap=… fv_sweep_over_unembedding=… verify_agrees=<tasks>/<n>`. Exits 1 if a
+verified head's AIE differs from the exact AIE (they must be equal: the same computation). A
+benchmark, not a test.
 
     python benchmarks/bench_costs.py                       # 3 tasks, Gemma 3 270M (minutes)
     python benchmarks/bench_costs.py --skip-runs           # the AIE part only
