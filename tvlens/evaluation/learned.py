@@ -135,7 +135,21 @@ def _batch_loss(
     return torch.nn.functional.cross_entropy(picked, want)
 
 
-def _check_settings(steps: Any, lr: Any, batch_size: Any, seed: Any) -> None:
+def _scale(init: Tensor) -> float:
+    """The init's mean per-coordinate scale, over its non-zero rows.
+
+    Raises:
+        ValueError: an init of zeros only.
+    """
+    norms = init.norm(dim=-1)
+    if not bool((norms > 0).any()):
+        raise ValueError("init is all zeros: start from an extracted θ (e.g. at the arrow)")
+    return float(norms[norms > 0].mean()) / math.sqrt(init.shape[-1])
+
+
+def _check_settings(steps: Any, lr: Any, batch_size: Any, seed: Any, after: Any) -> None:
+    if after not in ("replace", "add"):
+        raise ValueError(f"after must be 'replace' or 'add', got {after!r}")
     for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -181,17 +195,11 @@ def learn_vectors(
             finite, steps / batch_size / seed / lr out of range, or a non-finite loss.
     """
     layer = _check_inputs(runner, dev, layer, targets, init)
-    _check_settings(steps, lr, batch_size, seed)
-    if after not in ("replace", "add"):
-        raise ValueError(f"after must be 'replace' or 'add', got {after!r}")
+    _check_settings(steps, lr, batch_size, seed, after)
     prompts = runner.token_ids(zero_shot_prompts(dev, runner.fmt))
     start = init.detach().float().cpu()
     vectors = torch.nn.Parameter(start.clone().to(runner.device))
-    norms = start.norm(dim=-1)
-    if not bool((norms > 0).any()):
-        raise ValueError("init is all zeros: start from an extracted θ (e.g. at the arrow)")
-    scale = float(norms[norms > 0].mean()) / math.sqrt(runner.d_model)
-    opt = torch.optim.Adam([vectors], lr=lr * scale)
+    opt = torch.optim.Adam([vectors], lr=lr * _scale(start))
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     with frozen(runner.model):
