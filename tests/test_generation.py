@@ -500,7 +500,7 @@ def test_cached_equals_recompute_when_rows_stop_at_different_steps(model) -> Non
     some rows early, every row's tokens and stop reason equal the recomputed ones."""
     runner = Runner(model, RunConfig(batch_size=8))
     if not runner.kv_cache.usable:
-        pytest.skip(runner.kv_cache.reason)
+        pytest.skip(f"no KV cache on this model: {runner.kv_cache.reason}")
     free = runner.generate(TEXTS, FMT, max_new_tokens=6, stop=(), kv_cache=False)
     picked = _pick_stop(model.tokenizer, free)
     if picked is None:
