@@ -12,13 +12,17 @@ On a few tasks of the embedded default (3 by default), in this order:
     and whether `attribution+verify` chooses the exact AIE's top-k heads for every k the
     function vector tries;
 (4) one function-vector candidate's dev sweep on the first task (a vector added at the arrow
-    of each of its 50 x n_layers rows) against the unembedding of those rows alone.
+    of each of its 50 x n_layers rows) against the fp32 unembedding of those rows alone;
+(5) `tvlens run` again with `--argmax fp32` (every greedy token from fp32 logits): its time
+    over (1)'s (`RunConfig.argmax="auto"`: bf16 logits verified in fp32 where the CPU has
+    native bf16), and whether every record of the two runs is the same (it must be).
 
 Prints one line per measurement and, as its last line,
 `fv_run_over_tv_run=… any_run_over_single_run=… protocol_over_floor=… atp_speedup_vs_exact=…
-atp_topk_overlap=… fv_sweep_over_unembedding=… verify_agrees=<tasks>/<n>`. Exits 1 if a
-verified head's AIE differs from the exact AIE (they must be equal: the same computation). A
-benchmark, not a test.
+atp_topk_overlap=… fv_sweep_over_unembedding=… fp32_argmax_over_auto=… verify_agrees=<tasks>/<n>`.
+Exits 1 if a verified head's AIE differs from the exact AIE (they must be equal: the same
+computation) or if the fp32-argmax run's records differ from the default run's. A benchmark,
+not a test.
 
     python benchmarks/bench_costs.py                       # 3 tasks, Gemma 3 270M (minutes)
     python benchmarks/bench_costs.py --skip-runs           # the AIE part only
@@ -110,12 +114,14 @@ def fv_sweep_over_unembedding(model: Any, task: str) -> float:
 
 def runs(model: Any, tasks: list[str], aie: str) -> dict[str, float]:
     """(1) and (2): seconds of each run, and of the floor."""
+    from tvlens.engine.config import RunConfig
     from tvlens.run.protocol import ProtocolConfig, run_protocol
 
     cfgs = {
         "tv": ProtocolConfig(tasks=tasks),
         "fv": ProtocolConfig(tasks=tasks, methods=["tv", "fv"], aie=aie),  # type: ignore[arg-type]
         "any": ProtocolConfig(tasks=tasks, answers="any"),
+        "tv_fp32": ProtocolConfig(tasks=tasks, run=RunConfig(argmax="fp32")),
     }
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,9 +129,29 @@ def runs(model: Any, tasks: list[str], aie: str) -> dict[str, float]:
             run = functools.partial(run_protocol, model, cfg, Path(tmp) / name, progress=False)
             out[name], _ = timed(run)
             print(f"run {name}: {out[name]:.1f} s", flush=True)
+        out["fp32_records_equal"] = float(same_records(Path(tmp) / "tv", Path(tmp) / "tv_fp32"))
     out["floor"] = floor_s(model, tasks, cfgs["tv"])
     print(f"floor: {out['floor']:.1f} s", flush=True)
     return out
+
+
+def same_records(a: Path, b: Path) -> bool:
+    """Whether two runs' results.json hold the same task records, times aside."""
+    import json
+
+    from tvlens.run.merge import TIMES
+
+    def untimed(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: untimed(v) for k, v in obj.items() if k not in TIMES}
+        return [untimed(v) for v in obj] if isinstance(obj, list) else obj
+
+    def tasks(folder: Path) -> Any:
+        return untimed(json.loads((folder / "results.json").read_text())["tasks"])
+
+    same = tasks(a) == tasks(b)
+    print(f"records of the fp32-argmax run equal the default run's: {same}", flush=True)
+    return same
 
 
 def aie_part(model: Any, tasks: list[str]) -> tuple[list[dict[str, Any]], bool]:
@@ -212,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             "protocol_over_floor": t["tv"] / t["floor"],
             **fields,
             "fv_sweep_over_unembedding": fv_sweep_over_unembedding(model, args.tasks[0]),
+            "fp32_argmax_over_auto": t["tv_fp32"] / t["tv"],
         }
+        ok = ok and bool(t["fp32_records_equal"])
     agree = sum(r["verify_agrees"] for r in rows)
     print(
         " ".join(f"{k}={v:.2f}" for k, v in fields.items()) + f" verify_agrees={agree}/{len(rows)}"

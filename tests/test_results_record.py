@@ -158,14 +158,16 @@ def test_speed_settings_reach_the_runner_are_recorded_and_never_block_resume(
     loads, tmp_path
 ) -> None:
     args = ["run", "--out", str(tmp_path), *SMALL, "--tasks", "to_upper"]
-    assert main([*args, "--batch-size", "3", "--method", "batched", "--sweep-batch-size", "7"]) == 0
+    speed = ["--batch-size", "3", "--method", "batched", "--sweep-batch-size", "7"]
+    assert main([*args, *speed, "--argmax", "bf16"]) == 0
     meta = json.loads((tmp_path / "results.json").read_text())["meta"]
     assert meta["execution"] == {"batch_size": 3, "sweep_batch_size": 7, "method": "batched",
-                                 "device": None}  # fmt: skip
+                                 "device": None, "argmax": "bf16"}  # fmt: skip
     assert "batch_size" not in meta  # the protocol's keys are as before
     assert main([*args, "--tasks", "to_upper", "to_lower", "--batch-size", "5"]) == 0
     meta = json.loads((tmp_path / "results.json").read_text())["meta"]
     assert meta["execution"]["batch_size"] == 5 and meta["execution"]["method"] == "auto"
+    assert meta["execution"]["argmax"] == "auto"
 
 
 def test_run_and_grid_declare_the_protocol_flags_once() -> None:

@@ -181,13 +181,14 @@ def unembed(model: HookedModel, normalized: Tensor) -> Tensor:
     squeeze = normalized.dim() == 2
     x = normalized.unsqueeze(1) if squeeze else normalized
     logits: Tensor = module(x)
-    cap = _final_softcap(model)
+    cap = final_softcap(model)
     if cap:
         logits = torch.tanh(logits / cap) * cap
     return logits.squeeze(1) if squeeze else logits
 
 
-def _final_softcap(model: HookedModel) -> float | None:
+def final_softcap(model: HookedModel) -> float | None:
+    """The final-logit soft-cap of ``model`` (``None`` where it has none)."""
     # HookedTransformer keeps the cap in its config; a bridge keeps it in the HF config.
     cap = getattr(model.cfg, "output_logits_soft_cap", None)
     if cap is not None and float(cap) > 0:

@@ -77,7 +77,7 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
     ``--seed`` / ``--seeds``), which each command declares itself. The sizes default to
     ``None``: the protocol's, or with ``quick`` (``tvlens run``) smaller ones on ``--quick``.
     """
-    from tvlens.engine.config import EXECUTION_METHODS, RunConfig
+    from tvlens.engine.config import ARGMAX_MODES, EXECUTION_METHODS, RunConfig
     from tvlens.run.names import ANSWERS
     from tvlens.run.tasks import ON_CONFLICT
 
@@ -161,6 +161,10 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         help="auto: pack prompts sharing a prefix where a probe shows it exact; packed: "
         f"insist on it; batched: never pack (%(default)s){speed}",
     )  # fmt: skip
+    p.add_argument(
+        "--argmax", default=r.argmax, choices=list(ARGMAX_MODES),
+        help=f"greedy tokens from bf16 logits verified in fp32, or fp32 (%(default)s){speed}",
+    )  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     p.add_argument(
         "--dtype",
@@ -192,7 +196,10 @@ def protocol_config(args: argparse.Namespace, **axes: Any) -> Any:
         methods=methods_arg(args.methods),
         aie=args.aie,
         run=RunConfig(
-            batch_size=args.batch_size, sweep_batch_size=args.sweep_batch_size, method=args.method
+            batch_size=args.batch_size,
+            sweep_batch_size=args.sweep_batch_size,
+            method=args.method,
+            argmax=args.argmax,
         ),
         **sizes,
         **axes,

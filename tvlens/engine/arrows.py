@@ -96,6 +96,11 @@ def predict_at_arrows(
         _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
     _check_patches(patches, n)
     size = rows_per_pass or runner.config.batch_size
+    greedy = reduce is argmax_token  # the Runner's greedy path (bf16, verified) serves it
+
+    def reduced(out: Tensor, items: Sequence[int]) -> Tensor:
+        return (out if greedy else reduce(out, items)).cpu()
+
     values: dict[int, Tensor] = {}
     inputs: list[tuple[int, ...]] = [()] * n
     todo = list(range(n))
@@ -111,17 +116,16 @@ def predict_at_arrows(
                 todo.extend(items)
                 continue
             hooks = _segment_patches(runner, patches, items, packed, group_size)
-            flat = runner.packed_logits(packed, hooks).flatten(0, 1)
-            for i, v in zip(items, reduce(flat, items).cpu(), strict=True):
+            flat = runner.packed_logits(packed, hooks, greedy=greedy).flatten(0, 1)
+            for i, v in zip(items, reduced(flat, items), strict=True):
                 values[i] = v
             for i in items:
                 inputs[i] = tuple(ids[i])
     for idx in runner.batches(prompts, todo, size):
         batch = runner.tokenize([prompts[i] for i in idx], fmt)
         hooks = patches.hooks(idx, batch.positions, runner.n_layers) if patches else []
-        for j, (i, v) in enumerate(
-            zip(idx, reduce(runner.logits(batch, hooks), idx).cpu(), strict=True)
-        ):
+        out = runner.logits(batch, hooks, greedy=greedy)
+        for j, (i, v) in enumerate(zip(idx, reduced(out, idx), strict=True)):
             values[i] = v
             inputs[i] = tuple(batch.row_ids(j))
     return Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))

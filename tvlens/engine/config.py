@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 Method = Literal["auto", "packed", "batched"]
 EXECUTION_METHODS = ("auto", "packed", "batched")
+Argmax = Literal["auto", "bf16", "fp32"]
+ARGMAX_MODES = ("auto", "bf16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class RunConfig:
             ``"packed"`` insists on it, ``"batched"`` never packs.
         device: where batches are sent; ``None`` is the model's own device. The model is
             never moved: a device the model is not on is refused.
+        argmax: how greedy tokens are found: ``"bf16"`` unembeds in bf16 and recomputes in
+            fp32 the few tokens that could be the argmax (:mod:`tvlens.engine.greedy`;
+            the same tokens as fp32, tested), ``"fp32"`` unembeds every row in fp32,
+            ``"auto"`` is ``"bf16"`` on a CPU with native bf16 and a vocabulary of 32k+.
     """
 
     batch_size: int = 16
@@ -31,6 +37,7 @@ class RunConfig:
     prepend_bos: bool | None = None
     method: Method = "auto"
     device: str | None = None
+    argmax: Argmax = "auto"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "sweep_batch_size"):
@@ -45,6 +52,8 @@ class RunConfig:
             raise ValueError(
                 f"RunConfig.method must be one of {EXECUTION_METHODS}, got {self.method!r}"
             )
+        if self.argmax not in ARGMAX_MODES:
+            raise ValueError(f"RunConfig.argmax must be one of {ARGMAX_MODES}, got {self.argmax!r}")
         if self.device is not None and not isinstance(self.device, str):
             raise TypeError(f"RunConfig.device must be a string such as 'cpu', got {self.device!r}")
 
@@ -52,4 +61,5 @@ class RunConfig:
         """How it executes, as ``meta.execution`` records it (never compared on resume: it
         changes no result)."""
         return {"batch_size": self.batch_size, "sweep_batch_size": self.sweep_batch_size,
-                "method": self.method, "device": self.device}  # fmt: skip
+                "method": self.method, "device": self.device,
+                "argmax": self.argmax}  # fmt: skip

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
+from tvlens.engine.greedy import greedy_hooks
 from tvlens.engine.kv_cache import KVCache
 from tvlens.engine.patches import AnyPatches, at_step
 from tvlens.engine.runner_like import ForwardRunner
@@ -94,11 +95,23 @@ def _recompute(
             patches, [idx[j] for j in act], [(s, arrows + s) for s in shifts], runner.n_layers
         )
         batch = PromptBatch(tokens, mask, arrows + step, tuple("" for _ in act))
-        logits = runner.logits(batch, [*hooks, *fwd_hooks])
-        for j, row_logits in zip(act, logits, strict=True):
-            if record is not None:
-                record[(j, step)] = row_logits.cpu()
-            rows.push(j, int(row_logits.argmax()))
+        out = runner.logits(batch, [*hooks, *fwd_hooks], greedy=record is None)
+        _push(rows, act, out, step, record)
+
+
+def _push(
+    rows: _Rows,
+    act: Sequence[int],
+    out: Tensor,
+    step: int,
+    record: dict[tuple[int, int], Tensor] | None,
+) -> None:
+    """Push each active row's greedy token: ``out`` holds the tokens, or with ``record``
+    the logits (kept, then reduced)."""
+    for j, row in zip(act, out, strict=True):
+        if record is not None:
+            record[(j, step)] = row.cpu()
+        rows.push(j, int(row.argmax()) if record is not None else int(row))
 
 
 # ---- the KV-cache path -------------------------------------------------------------------
@@ -111,20 +124,28 @@ def _cached_logits(
     positions: Tensor,
     hooks: Sequence[HookPair],
     active: Sequence[int],
-) -> Float[Tensor, "n_active d_vocab"]:
+    greedy: bool = False,
+) -> Float[Tensor, "n_active d_vocab"] | Int[Tensor, " n_active"]:
     """The next-token logits of the ``active`` rows only (row ``i`` is batch row
-    ``active[i]``): rows that stopped are still fed, for the cache, but not unembedded."""
+    ``active[i]``; ``greedy``: their greedy tokens): rows that stopped are still fed, for
+    the cache, but not unembedded."""
     device = runner.device
     tokens, mask, positions = tokens.to(device), mask.to(device), positions.to(device)
     rows = torch.tensor(list(active), dtype=torch.long, device=device)
     kwargs = cache.kwargs(mask, tokens.shape[1])
     norm_hook = runner.norm_hook
+    un = runner.greedy.unembedding if greedy else None
+    if norm_hook is not None and un is not None:
+        extra, captured = greedy_hooks(un, positions, norm_hook, rows=rows)
+        runner.model.run_with_hooks(tokens, fwd_hooks=[*hooks, *extra], **kwargs)
+        return captured.tokens()
     if norm_hook is not None:
         hooks = [*hooks, *logits_at_hooks(positions, norm_hook, rows=rows)]
+        out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)[:, 0]
+    else:
         out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
-        return out[:, 0].float()
-    out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
-    return out[rows, positions[rows]].float()
+        out = out[rows, positions[rows]]
+    return out.argmax(-1) if greedy else out.float()
 
 
 def _cached(
@@ -151,15 +172,14 @@ def _cached(
     cache = KVCache(runner.model, n, runner.device)
     hooks = _patch_hooks(patches, idx, [(0, arrows)], runner.n_layers)
     active = rows.active()
-    logits = _cached_logits(runner, cache, tokens, mask, arrows, [*hooks, *fwd_hooks], active)
+    greedy = record is None
+    hooks = [*hooks, *fwd_hooks]
+    out = _cached_logits(runner, cache, tokens, mask, arrows, hooks, active, greedy)
     cache.check_filled(tokens.shape[1])
     fed = torch.zeros(n, dtype=torch.long)  # each step's forward holds one token per row
     step = 0
     while True:
-        for j, row_logits in zip(active, logits, strict=True):
-            if record is not None:
-                record[(j, step)] = row_logits.cpu()
-            rows.push(j, int(row_logits.argmax()))
+        _push(rows, active, out, step, record)
         active = rows.active()
         if not active:
             return
@@ -169,4 +189,5 @@ def _cached(
         step_hooks = _patch_hooks(
             patches if at == "all" else None, idx, [(step, fed)], runner.n_layers
         )
-        logits = _cached_logits(runner, cache, new, mask, fed, [*step_hooks, *fwd_hooks], active)
+        step_hooks = [*step_hooks, *fwd_hooks]
+        out = _cached_logits(runner, cache, new, mask, fed, step_hooks, active, greedy)

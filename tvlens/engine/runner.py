@@ -3,12 +3,8 @@
 A Runner owns tokenization, length-sorted batching, shared-prefix packing and the facts
 about its model that cost something to find out (the final-norm hook, whether packing is
 exact, the longest packed row). The algorithms (extraction, the three modes, the sweep,
-the analyses) say *what* to compute at each prompt's arrow; the Runner decides *how*.
-
-Example:
-    >>> runner = Runner(model, RunConfig(batch_size=32))  # doctest: +SKIP
-    >>> resid = runner.resid_at_arrows(["a -> A\\nb ->"], layers=[3])  # [1, 1, d_model]
-    >>> result = regular(model, examples, run=runner)  # doctest: +SKIP
+the analyses) say *what* to compute at each prompt's arrow; the Runner decides *how*:
+``Runner(model, RunConfig(batch_size=32))``, passed as ``run=`` to any verb.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from tvlens import _compat
@@ -26,6 +22,7 @@ from tvlens.engine.arrows import predict_at_arrows, record_at_arrows, resid_at_a
 from tvlens.engine.batching import check_device, length_sorted_batches, model_device
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
+from tvlens.engine.greedy import GreedyVerdict, greedy_hooks
 from tvlens.engine.packing import PackedBatch, attention_rule_hooks
 from tvlens.engine.patches import (
     AnyPatches,
@@ -34,7 +31,7 @@ from tvlens.engine.patches import (
     PromptPatches,
     argmax_token,
 )
-from tvlens.engine.probes import PackingVerdict, probe_packing
+from tvlens.engine.probes import PackingVerdict, packing_used, probe_greedy, probe_packing
 from tvlens.hook_checks import check_hook_points
 from tvlens.hooks import StopForward, logits_at_hooks, resid_extractor_hooks
 from tvlens.prompts import DEFAULT_FORMAT, PromptBatch, PromptFormat, tokenize_prompts
@@ -164,18 +161,15 @@ class Runner:
             ValueError: ``method="packed"`` on a model where packing is not exact (saying why).
         """
         method = self.config.method
-        if method == "batched":
-            return False
-        verdict = self.packing
-        if method == "packed" and not verdict.exact:
-            raise ValueError(
-                f"method='packed' cannot be used on this model: {verdict.reason}; "
-                "use method='batched' (or 'auto')"
-            )
-        return verdict.exact
+        return method != "batched" and packing_used(method, self.packing)
 
     def _probe_packing(self) -> PackingVerdict:
         return probe_packing(self)
+
+    @property
+    def greedy(self) -> GreedyVerdict:
+        """How greedy tokens are found (``config.argmax``, :mod:`tvlens.engine.greedy`)."""
+        return self._fact("greedy", lambda: probe_greedy(self))
 
     # ---- tokenization ----------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
@@ -201,20 +195,27 @@ class Runner:
     # ---- one pass --------------------------------------------------------------------
     @torch.inference_mode()
     def logits(
-        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = ()
-    ) -> Float[Tensor, "batch d_vocab"]:
-        """Next-token logits at each row's arrow, computed only there; ``fwd_hooks`` added."""
+        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = (), *, greedy: bool = False
+    ) -> Float[Tensor, "batch d_vocab"] | Int[Tensor, " batch"]:
+        """Next-token logits at each row's arrow, computed only there; ``fwd_hooks`` added.
+        ``greedy=True``: each row's greedy token instead (``[batch]``, :attr:`greedy`)."""
         device = self.device
         tokens, mask = batch.tokens.to(device), batch.attention_mask.to(device)
         positions = batch.positions.to(device)
         norm_hook = self.norm_hook
         fwd_hooks = self.check_hooks(fwd_hooks)
+        un = self.greedy.unembedding if greedy else None
+        if norm_hook is not None and un is not None:
+            hooks, captured = greedy_hooks(un, positions, norm_hook)
+            self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=[*fwd_hooks, *hooks])
+            return captured.tokens()
         if norm_hook is not None:
             hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
-            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
-            return out[:, 0].float()
-        out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=list(fwd_hooks))
-        return out[torch.arange(len(positions), device=device), positions].float()
+            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)[:, 0]
+        else:
+            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=fwd_hooks)
+            out = out[torch.arange(len(positions), device=device), positions]
+        return out.argmax(-1) if greedy else out.float()
 
     @torch.inference_mode()
     def resid(
@@ -252,15 +253,21 @@ class Runner:
 
     @torch.inference_mode()
     def packed_logits(
-        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = ()
-    ) -> Float[Tensor, "batch n_segments d_vocab"]:
-        """Next-token logits at every segment end of packed rows."""
+        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = (), *, greedy: bool = False
+    ) -> Float[Tensor, "batch n_segments d_vocab"] | Int[Tensor, "batch n_segments"]:
+        """Next-token logits at every segment end of packed rows (``greedy=True``: the
+        greedy tokens, ``[batch, n_segments]``)."""
         norm_hook = self.norm_hook
         if norm_hook is None:
             raise ValueError("packing needs a final-norm hook to read logits at segment ends")
         readout = packed.readout.to(self.device)
-        hooks = [*fwd_hooks, *logits_at_hooks(readout, norm_hook)]
-        return self._packed_run(packed, hooks).float()
+        un = self.greedy.unembedding if greedy else None
+        if un is not None:
+            hooks, captured = greedy_hooks(un, readout, norm_hook)
+            self._packed_run(packed, [*fwd_hooks, *hooks])
+            return captured.tokens().view(readout.shape)
+        out = self._packed_run(packed, [*fwd_hooks, *logits_at_hooks(readout, norm_hook)])
+        return out.argmax(-1) if greedy else out.float()
 
     # ---- many prompts ----------------------------------------------------------------
     def resid_at_arrows(
@@ -331,10 +338,6 @@ class Runner:
             ValueError: no prompt or hook name, a hook the model lacks (named), or one
                 laid out [batch, head, query, key] (``attn.hook_pattern``): not at a position.
             TypeError: ``hook_names`` is one string instead of a list.
-
-        Example:
-            >>> acts = runner.record(prompts, ["blocks.3.attn.hook_z"])  # doctest: +SKIP
-            >>> acts["blocks.3.attn.hook_z"].shape  # [n, n_heads, d_head]  # doctest: +SKIP
         """
         return record_at_arrows(
             self, prompts, hook_names, fmt or self.fmt, patches=patches, logits=logits

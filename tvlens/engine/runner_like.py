@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from typing_extensions import Protocol, runtime_checkable
 
 from tvlens.engine.config import RunConfig
+from tvlens.engine.greedy import GreedyVerdict
 from tvlens.engine.packing import PackedBatch
 from tvlens.prompts import PromptBatch, PromptFormat
 from tvlens.protocol import HookedModel, HookPair
@@ -60,6 +61,11 @@ class ForwardRunner(Protocol):
         """The hook after the final norm, where logits are narrowed to the arrow."""
         ...
 
+    @property
+    def greedy(self) -> GreedyVerdict:
+        """How greedy tokens are found (bf16 verified, or fp32)."""
+        ...
+
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:
         """A padded batch with each row's arrow position."""
         ...
@@ -69,9 +75,9 @@ class ForwardRunner(Protocol):
         ...
 
     def logits(
-        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = ()
-    ) -> Float[Tensor, "batch d_vocab"]:
-        """Next-token logits at each row's arrow."""
+        self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = (), *, greedy: bool = False
+    ) -> Float[Tensor, "batch d_vocab"] | Int[Tensor, " batch"]:
+        """Next-token logits at each row's arrow (``greedy=True``: the greedy tokens)."""
         ...
 
     def resid(
@@ -107,9 +113,9 @@ class ArrowRunner(ForwardRunner, Protocol):
         ...
 
     def packed_logits(
-        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = ()
-    ) -> Float[Tensor, "batch n_segments d_vocab"]:
-        """Next-token logits at every segment end of packed rows."""
+        self, packed: PackedBatch, fwd_hooks: Sequence[HookPair] = (), *, greedy: bool = False
+    ) -> Float[Tensor, "batch n_segments d_vocab"] | Int[Tensor, "batch n_segments"]:
+        """Next-token logits at every segment end of packed rows (``greedy``: tokens)."""
         ...
 
     def batches(self, prompts: Sequence[str], todo: list[int], size: int) -> Iterator[list[int]]:

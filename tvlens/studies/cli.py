@@ -9,7 +9,7 @@ from typing import Any
 
 
 def _common(p: argparse.ArgumentParser, out: str, tasks: str = "the paper's 18") -> None:
-    from tvlens.engine.config import EXECUTION_METHODS
+    from tvlens.engine.config import ARGMAX_MODES, EXECUTION_METHODS
     from tvlens.studies.common import StudySettings
 
     d = StudySettings()
@@ -33,6 +33,12 @@ def _common(p: argparse.ArgumentParser, out: str, tasks: str = "the paper's 18")
         default=d.run.method,
         choices=list(EXECUTION_METHODS),
         help="how prompts run (%(default)s); changes no result",
+    )
+    p.add_argument(
+        "--argmax",
+        default=d.run.argmax,
+        choices=list(ARGMAX_MODES),
+        help="greedy tokens: bf16 verified in fp32, or fp32 (%(default)s); changes no result",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -107,7 +113,7 @@ def _settings(args: argparse.Namespace, default_tasks: tuple[str, ...] = ()) -> 
         n_demos=args.n_demos,
         n_dummy=args.n_dummy,
         seed=args.seed,
-        run=RunConfig(batch_size=args.batch_size, method=args.method),
+        run=RunConfig(batch_size=args.batch_size, method=args.method, argmax=args.argmax),
     )
 
 
