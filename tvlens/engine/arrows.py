@@ -18,7 +18,7 @@ from tvlens.engine.batching import chunks
 from tvlens.engine.packing import PackedBatch, pack
 from tvlens.engine.patches import ArrowActivations, Predictions, PromptPatches, argmax_token
 from tvlens.engine.runner_like import ArrowRunner
-from tvlens.hooks import ArrowRecorder, check_position_hooks
+from tvlens.hooks import ArrowRecorder, check_position_hooks, resid_extractor_hooks
 from tvlens.prompts import PromptFormat, pad_token_id
 from tvlens.protocol import HookPair
 
@@ -79,6 +79,46 @@ def resid_at_arrows(
     for idx in runner.batches(prompts, todo, runner.config.batch_size):
         out[idx] = runner.resid(runner.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
     return out
+
+
+def resid_and_greedy_at_arrows(
+    runner: ArrowRunner,
+    prompts: Sequence[str],
+    layers: Sequence[int],
+    fmt: PromptFormat | None = None,
+    *,
+    group_size: int = 1,
+) -> tuple[Float[Tensor, "n n_layers d_model"], Predictions]:
+    """The residual after ``layers`` and the greedy next token at each arrow, both from one
+    pass per batch: where the Runner packs, each group of ``group_size`` consecutive prompts
+    sharing a prefix is one row (the prefix runs once for both readings)."""
+    n = _check_groups(prompts, group_size)
+    resid = torch.empty(n, len(layers), runner.d_model)
+    values: dict[int, Tensor] = {}
+    inputs: list[tuple[int, ...]] = [()] * n
+    todo = list(range(n))
+    if group_size > 1 and runner.packs:
+        ids = runner.token_ids(prompts, fmt)
+        todo = []
+        for sl in chunks(n // group_size, 2 * runner.config.batch_size):
+            packed = _pack_groups(runner, ids, group_size, sl)
+            items = list(range(sl.start * group_size, sl.stop * group_size))
+            if packed is None:
+                todo.extend(items)
+                continue
+            rec = resid_extractor_hooks(packed.readout.to(runner.device), layers)
+            tokens = runner.packed_logits(packed, rec.hooks, greedy=True).flatten().cpu()
+            resid[items] = rec.stacked().float().cpu().flatten(0, 1)
+            for i, v in zip(items, tokens, strict=True):
+                values[i], inputs[i] = v, tuple(ids[i])
+    for idx in runner.batches(prompts, todo, runner.config.batch_size):
+        batch = runner.tokenize([prompts[i] for i in idx], fmt)
+        rec = resid_extractor_hooks(batch.positions.to(runner.device), layers)
+        tokens = runner.logits(batch, rec.hooks, greedy=True).cpu()
+        resid[idx] = rec.stacked().float().cpu()
+        for j, (i, v) in enumerate(zip(idx, tokens, strict=True)):
+            values[i], inputs[i] = v, tuple(batch.row_ids(j))
+    return resid, Predictions(torch.stack([values[i] for i in range(n)]), tuple(inputs))
 
 
 def predict_at_arrows(

@@ -17,14 +17,16 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
+from tvlens.engine.arrows import resid_and_greedy_at_arrows
+from tvlens.engine.patches import Predictions
 from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.methods import Method
 from tvlens.evaluation.results import EvaluationResult, ModeResult
 from tvlens.evaluation.scorers import NextToken
-from tvlens.evaluation.scoring import check_example_list
+from tvlens.evaluation.scoring import answer_ids, check_example_list, mode_result
 from tvlens.evaluation.sweep import run_method, run_method_on, sweep_on
 from tvlens.hooks import PatchMode, check_layer
-from tvlens.prompts import PromptFormat
+from tvlens.prompts import PromptFormat, dummy_prompts, icl_prompts
 from tvlens.protocol import HookedModel
 from tvlens.vectors import TaskVector
 
@@ -80,6 +82,36 @@ def hypothesis(
     return run_method(model, method, examples, NextToken(), layer=layer, fmt=fmt, run=run)
 
 
+def regular_and_thetas_on(
+    runner: Runner, examples: Sequence[ICLExample], layers: Sequence[int]
+) -> tuple[ModeResult, Float[Tensor, "n n_layers d_model"] | None]:
+    """Regular on ``examples`` and their θ(S) at ``layers``, sharing the demonstrations.
+
+    Where the Runner packs, each example is one row: S once, then its dummy queries and its
+    query as segments (θ(S) read at the dummies' arrows, Regular's token at the query's),
+    one pass where Regular and the extraction would take two. Elsewhere (or for examples
+    without demos or dummy queries, or with different numbers of them) Regular runs alone
+    and θ is ``None``: :meth:`Method.hypothesis` then extracts it. The same predictions and θ as
+    :func:`regular` and :func:`~tvlens.evaluation.extract.extract_thetas` (tested).
+    """
+    check_example_list(examples)
+    sizes = {len(ex.dummy_queries) for ex in examples}
+    if not runner.packs or len(sizes) != 1 or 0 in sizes or not all(ex.demos for ex in examples):
+        return run_method_on(runner, Method.regular(), examples, NextToken()), None
+    scorer, fmt, g = NextToken(), runner.fmt, sizes.pop()
+    scorer.check(runner, examples)
+    queries = icl_prompts(examples, fmt)
+    dummies = dummy_prompts(examples, fmt)
+    texts = [t for i in range(len(examples)) for t in (*dummies[i * g : (i + 1) * g], queries[i])]
+    wanted = [check_layer(x, runner.n_layers) for x in layers]
+    resid, predicted = resid_and_greedy_at_arrows(runner, texts, wanted, fmt, group_size=g + 1)
+    thetas = resid.unflatten(0, (len(examples), g + 1))[:, :g].mean(1)
+    at_query = slice(g, None, g + 1)
+    mine = Predictions(predicted.values[at_query], predicted.input_ids[at_query])
+    answers = answer_ids(runner.model, examples, fmt)
+    return mode_result(runner, "regular", examples, mine, answers), thetas
+
+
 def evaluate(
     model: HookedModel,
     examples: Sequence[ICLExample],
@@ -117,11 +149,13 @@ def evaluate(
         layer = sweep.best_layer
     layer = check_layer(layer, runner.n_layers)
     tasks = {ex.task for ex in examples}
+    reg, thetas = regular_and_thetas_on(runner, examples, [layer])
+    hyp = Method.hypothesis(thetas)
     return EvaluationResult(
         task=tasks.pop() if len(tasks) == 1 else "mixed",
         layer=layer,
-        regular=run_method_on(runner, Method.regular(), examples, NextToken()),
-        hypothesis=run_method_on(runner, Method.hypothesis(), examples, NextToken(), layer=layer),
+        regular=reg,
+        hypothesis=run_method_on(runner, hyp, examples, NextToken(), layer=layer),
         baseline=run_method_on(
             runner,
             Method.baseline(),

@@ -20,6 +20,7 @@ from tvlens._version import __version__
 from tvlens.engine.batching import model_dtype
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.methods import Method
+from tvlens.evaluation.modes import regular_and_thetas_on
 from tvlens.evaluation.results import ModeResult
 from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
@@ -87,11 +88,12 @@ def run_task(
         return {"status": "ok", **record, **generated, "wall_time_s": time.perf_counter() - t0,
                 "phase_times_s": times}  # fmt: skip
     sweep = timed("layer_sweep", lambda: sweep_on(runner, Method.hypothesis(), dev, NextToken()))
-    reg = timed("regular", lambda: run_method_on(runner, Method.regular(), test, NextToken()))
+    # Regular's pass also reads θ(S) where the Runner packs (S shared; "regular" is timed)
+    reg, thetas = timed("regular", lambda: regular_and_thetas_on(runner, test, [sweep.best_layer]))
     hyp = timed(
         "hypothesis",
         lambda: run_method_on(
-            runner, Method.hypothesis(), test, NextToken(), layer=sweep.best_layer
+            runner, Method.hypothesis(thetas), test, NextToken(), layer=sweep.best_layer
         ),
     )
     bas = timed("baseline", lambda: run_method_on(runner, Method.baseline(), base, NextToken()))
