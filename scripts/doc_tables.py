@@ -61,6 +61,7 @@ from tvlens.report.fv import FV_COLUMNS
 from tvlens.report.numbers import fmt_acc, fmt_ci, fmt_p, fmt_test
 from tvlens.report.summary import METHOD_TITLES, MODE_TITLES, PAPER_AVERAGES
 from tvlens.report.summary import PAPER_ROW as SUMMARY_PAPER_ROW
+from tvlens.run.lock import check_unlocked
 from tvlens.studies.pinning import STUDY_FILES, STUDY_TABLES, study_extract
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,12 +290,7 @@ def pin(results_dir: Path, name: str, root: Path = ROOT, dest: Path | None = Non
             src = results_dir / name_
     if not src.is_file():
         raise ValueError(f"{src} does not exist: pass the folder that `tvlens run --out` wrote")
-    lock = src.parent / ".tvlens.lock"
-    if lock.exists():
-        raise ValueError(
-            f"{lock} exists: a run is still writing {src.parent} (or died; then delete the "
-            "lock after checking). Pin the results once the run has finished."
-        )
+    check_unlocked(src.parent, "Pin the results once the run has finished.")
     raw = src.read_bytes()
     try:
         rel = src.resolve().relative_to(root.resolve()).as_posix()

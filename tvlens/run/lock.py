@@ -110,6 +110,21 @@ def _acquire(path: Path) -> dict[str, Any]:
     raise ValueError(f"could not take the lock {path}; another run keeps creating it")
 
 
+def check_unlocked(folder: Path, then: str) -> None:
+    """Refuse a folder a run still holds (its lock file exists), saying ``then`` what to do
+    once it has finished.
+
+    Raises:
+        ValueError: ``folder`` holds a lock file.
+    """
+    lock = Path(folder) / LOCK_NAME
+    if lock.exists():
+        raise ValueError(
+            f"{lock} exists: a run is still writing {folder} (or died; then delete the lock "
+            f"after checking). {then}"
+        )
+
+
 @contextlib.contextmanager
 def run_lock(out: str | Path) -> Iterator[Path]:
     """Hold ``<out>/.tvlens.lock`` for the duration of the ``with`` block.

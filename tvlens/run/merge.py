@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tvlens.run.files import prepare_out, write_output, write_outputs
-from tvlens.run.lock import LOCK_NAME, run_lock
+from tvlens.run.files import prepare_out, write_outputs
+from tvlens.run.lock import check_unlocked, run_lock
 from tvlens.run.protocol_config import with_defaults
-from tvlens.run.results_json import RESULTS_FILE, Results, read_results, write_results
+from tvlens.run.results_json import RESULTS_FILE, Results, read_results, write_run
 from tvlens.run.resume import settings_diff
 from tvlens.run.task_record import TaskRecord
 from tvlens.run.tasks import source_mismatch
@@ -42,11 +42,7 @@ def _read(folder: Path) -> Results:
     """The finished run in ``folder``, refused while a run still holds it."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder: pass the folders `tvlens run --out` wrote")
-    if (folder / LOCK_NAME).exists():
-        raise ValueError(
-            f"{folder / LOCK_NAME} exists: a run is still writing {folder} (or died; then "
-            "delete the lock after checking). Merge it once that run has finished"
-        )
+    check_unlocked(folder, "Merge it once that run has finished")
     read = read_results(folder / RESULTS_FILE)
     if read is None:
         raise ValueError(f"{folder} holds no {RESULTS_FILE}: pass a folder `tvlens run` wrote")
@@ -136,17 +132,12 @@ def merge_runs(runs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
 
 def _write(out: Path, meta: dict[str, Any], tasks: dict[str, tuple[Path, TaskRecord]]) -> Any:
     """Each task's function-vector files, then results.json, summary.md, report.html."""
-    from tvlens.report.summary import report_html_writer, summary_markdown
-
     for _, (folder, rec) in tasks.items():
         stem = (rec.get("fv") or {}).get("file")
         if stem:  # the pair keeps its stem (FunctionVector.load(out / stem))
             names = [f"{stem}{s}" for s in FV_SUFFIXES]
             write_outputs(out, [(n, (folder / n).read_bytes()) for n in names])
-    results = write_results(out, Results.of(meta, {k: rec for k, (_, rec) in tasks.items()}))
-    write_output(out, "summary.md", summary_markdown(results))
-    write_output(out, "report.html", report_html_writer(results))
-    return results
+    return write_run(out, Results.of(meta, {k: rec for k, (_, rec) in tasks.items()}))
 
 
 def add_parser(sub: Any) -> None:

@@ -26,13 +26,13 @@ from tvlens.evaluation.scorers import NextToken
 from tvlens.evaluation.sweep import run_method_on, sweep_on
 from tvlens.protocol import HookedModel
 from tvlens.run.answers import run_generated
-from tvlens.run.files import prepare_out, write_output
+from tvlens.run.files import prepare_out
 from tvlens.run.fingerprint import weights_sha256
 from tvlens.run.lock import LOCK_NAME, run_lock
 from tvlens.run.methods import add_function_vectors, run_function_vectors, write_function_vector
 from tvlens.run.plan import RunPlan, preflight
 from tvlens.run.protocol_config import ProtocolConfig, protocol_meta, with_defaults
-from tvlens.run.results_json import RESULTS_FILE, Results, write_results
+from tvlens.run.results_json import RESULTS_FILE, Results, write_run
 from tvlens.run.resume import (
     merge_from_disk,
     refuse_settings,
@@ -315,8 +315,6 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
     """
     from tqdm.auto import tqdm
 
-    from tvlens.report.summary import report_html_writer, summary_markdown
-
     cfg, out = plan.cfg, plan.out
     _check_locked(out)
     meta = run_meta(model, cfg)
@@ -332,11 +330,7 @@ def execute(model: HookedModel, plan: RunPlan, *, progress: bool = True) -> dict
         order = [*keys, *(k for k in tasks if k not in keys)]
         wall = {"wall_time_s": wall0 + time.perf_counter() - start}
         record = Results.of({**meta, **wall}, {k: tasks[k] for k in order if k in tasks})
-        results = write_results(out, record, beside=keep)
-        write_output(out, "summary.md", summary_markdown(results), beside=keep)
-        if final:
-            write_output(out, "report.html", report_html_writer(results), beside=keep)
-        return results
+        return write_run(out, record, beside=keep, report=final)
 
     def done(key: str) -> bool:
         return key in tasks and tasks[key].finished

@@ -204,3 +204,18 @@ def write_results(out: Path, results: Results, *, beside: bool = False) -> dict[
     body = results.to_json(out / RESULTS_FILE)
     write_output(out, RESULTS_FILE, dumps_strict(body), beside=beside)
     return body
+
+
+def write_run(
+    out: Path, results: Results, *, beside: bool = False, report: bool = True
+) -> dict[str, Any]:
+    """A run's files: ``results.json`` (:func:`write_results`), then ``summary.md`` and
+    (with ``report``) ``report.html`` made from it, each written atomically (``beside``: next
+    to a run another process wrote, see :func:`~tvlens.run.files.write_output`)."""
+    from tvlens.report.summary import report_html_writer, summary_markdown
+
+    body = write_results(out, results, beside=beside)
+    write_output(out, "summary.md", summary_markdown(body), beside=beside)
+    if report:
+        write_output(out, "report.html", report_html_writer(body), beside=beside)
+    return body
