@@ -80,7 +80,7 @@ def patches_for(runner: Runner, n: int, mode: str = "add", seed: int = 0) -> Pat
 @pytest.mark.parametrize("at", ["arrow", "all"])
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_batched_equals_one_at_a_time(model, side, at) -> None:
-    runner = Runner(model, RunConfig(batch_size=3))
+    runner = Runner(model, RunConfig(batch_size=3, generate_batch_size=3))
     patches = patches_for(runner, len(TEXTS))
     kw: dict[str, Any] = {"patches": patches, "at": at, "max_new_tokens": 5, "stop": ()}
     batched = runner.generate(TEXTS, FMT, padding_side=side, **kw)
@@ -361,11 +361,28 @@ def test_generation_result_and_dataframe(tiny_model) -> None:
 
 
 def test_results_do_not_depend_on_batch_size(tiny_model) -> None:
-    a = generate_regular(tiny_model, EXAMPLES, run=RunConfig(batch_size=1), max_new_tokens=4)
+    one = RunConfig(batch_size=1, generate_batch_size=1)
+    a = generate_regular(tiny_model, EXAMPLES, run=one, max_new_tokens=4)
     b = generate_regular(tiny_model, EXAMPLES, run=RunConfig(batch_size=16), max_new_tokens=4)
     assert [p.generated_token_ids for p in a.predictions] == [
         p.generated_token_ids for p in b.predictions
     ]
+
+
+def test_generate_batch_size_sets_the_rows_decoded_together(tiny_model, monkeypatch) -> None:
+    sizes: list[int] = []
+    real = Runner.batches
+
+    def spy(prompts, todo, size):
+        sizes.append(size)
+        return real(prompts, todo, size)
+
+    monkeypatch.setattr(Runner, "batches", staticmethod(spy))
+    kw: dict[str, Any] = {"max_new_tokens": 1, "kv_cache": False}  # no cache probe
+    Runner(tiny_model, RunConfig(generate_batch_size=2)).generate(TEXTS, FMT, **kw)
+    Runner(tiny_model).generate(TEXTS, FMT, rows_per_pass=5, **kw)
+    Runner(tiny_model).generate(TEXTS, FMT, **kw)
+    assert sizes == [2, 5, RunConfig().generate_batch_size]
 
 
 # ---- scoring (pure) ------------------------------------------------------------------------

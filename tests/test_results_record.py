@@ -162,7 +162,8 @@ def test_speed_settings_reach_the_runner_are_recorded_and_never_block_resume(
     assert main([*args, *speed, "--argmax", "bf16"]) == 0
     meta = json.loads((tmp_path / "results.json").read_text())["meta"]
     assert meta["execution"] == {"batch_size": 3, "sweep_batch_size": 7, "method": "batched",
-                                 "device": None, "argmax": "bf16"}  # fmt: skip
+                                 "device": None, "argmax": "bf16",
+                                 "generate_batch_size": 64}  # fmt: skip
     assert "batch_size" not in meta  # the protocol's keys are as before
     assert main([*args, "--tasks", "to_upper", "to_lower", "--batch-size", "5"]) == 0
     meta = json.loads((tmp_path / "results.json").read_text())["meta"]

@@ -148,14 +148,12 @@ def protocol_arguments(p: argparse.ArgumentParser, d: dict[str, Any], *, quick: 
         "forward + backward pass per prompt) or attribution+verify (exact for its top heads)",
     )  # fmt: skip
     speed = "; changes no result: a run resumes with another value"
-    p.add_argument(
-        "--batch-size", type=int, default=d["batch_size"],
-        help=f"prompts per forward pass (%(default)s){speed}",
-    )  # fmt: skip
-    p.add_argument(
-        "--sweep-batch-size", type=int, default=r.sweep_batch_size,
-        help=f"(example, layer) rows per pass of the layer sweep (%(default)s){speed}",
-    )  # fmt: skip
+    for flag, default, what in (
+        ("--batch-size", d["batch_size"], "prompts per forward pass"),
+        ("--sweep-batch-size", r.sweep_batch_size, "(example, layer) rows per sweep pass"),
+        ("--generate-batch-size", r.generate_batch_size, "prompts decoded together"),
+    ):
+        p.add_argument(flag, type=int, default=default, help=f"{what} (%(default)s){speed}")
     p.add_argument(
         "--method", default=r.method, choices=list(EXECUTION_METHODS),
         help="auto: pack prompts sharing a prefix where a probe shows it exact; packed: "
@@ -198,6 +196,7 @@ def protocol_config(args: argparse.Namespace, **axes: Any) -> Any:
         run=RunConfig(
             batch_size=args.batch_size,
             sweep_batch_size=args.sweep_batch_size,
+            generate_batch_size=args.generate_batch_size,
             method=args.method,
             argmax=args.argmax,
         ),

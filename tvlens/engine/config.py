@@ -20,6 +20,8 @@ class RunConfig:
     Attributes:
         batch_size: prompts per forward pass (extraction, the modes).
         sweep_batch_size: ``(example, layer)`` rows per pass in the layer sweep.
+        generate_batch_size: prompts decoded together in generation (a decoding step costs
+            about the same for 1 row as for 64: reading the weights dominates it on a CPU).
         prepend_bos: lead prompts with the attention-sink token (``None``: the model's
             ``cfg.default_prepend_bos``).
         method: ``"auto"`` packs prompts sharing a prefix where a probe shows it exact,
@@ -34,13 +36,14 @@ class RunConfig:
 
     batch_size: int = 16
     sweep_batch_size: int = 1024
+    generate_batch_size: int = 64
     prepend_bos: bool | None = None
     method: Method = "auto"
     device: str | None = None
     argmax: Argmax = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "sweep_batch_size"):
+        for name in ("batch_size", "sweep_batch_size", "generate_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"RunConfig.{name} must be an int >= 1, got {value!r}")
@@ -61,5 +64,6 @@ class RunConfig:
         """How it executes, as ``meta.execution`` records it (never compared on resume: it
         changes no result)."""
         return {"batch_size": self.batch_size, "sweep_batch_size": self.sweep_batch_size,
+                "generate_batch_size": self.generate_batch_size,
                 "method": self.method, "device": self.device,
                 "argmax": self.argmax}  # fmt: skip

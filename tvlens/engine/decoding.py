@@ -280,7 +280,7 @@ def _generate(
     tok = runner.model.tokenizer
     out: dict[int, GeneratedRow] = {}
     decode = _cached if use_cache else _recompute
-    size = rows_per_pass or runner.config.batch_size
+    size = rows_per_pass or runner.config.generate_batch_size
     # a bridge over an HF model fills the cache only once its attention is handed it
     with hf_cache_alias(runner.model) if use_cache else contextlib.nullcontext():
         for idx in runner.batches(prompts, list(range(n)), size):

@@ -376,7 +376,7 @@ class Runner:
         ``kv_cache``: ``None`` uses the cache where :attr:`kv_cache` found it exact, ``True``
         insists, ``False`` recomputes. ``fwd_hooks`` run after the patches on every step
         (with a cache a step's forward holds only the new token). ``rows_per_pass``: prompts
-        decoded together (default ``config.batch_size``).
+        decoded together (default ``config.generate_batch_size``).
         """
         return greedy_generate(
             self,
