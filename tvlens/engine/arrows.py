@@ -33,6 +33,33 @@ def _pack_groups(
     return None if limit is not None and packed.tokens.shape[1] > limit else packed
 
 
+def _packed_passes(
+    runner: ArrowRunner,
+    prompts: Sequence[str],
+    fmt: PromptFormat | None,
+    group_size: int,
+    groups_per_pass: int,
+) -> tuple[list[tuple[list[int], PackedBatch]], list[list[int]], list[int]]:
+    """Where the Runner packs groups of ``group_size`` consecutive prompts: each packed pass
+    (its prompt indices, its rows; ``groups_per_pass`` groups), the prompts' token ids, and
+    the prompts left to plain batches (all, where nothing packs; groups too wide to pack)."""
+    if runner.config.method == "packed":
+        _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
+    if group_size == 1 or not runner.packs:
+        return [], [], list(range(len(prompts)))
+    ids = runner.token_ids(prompts, fmt)
+    passes: list[tuple[list[int], PackedBatch]] = []
+    todo: list[int] = []
+    for sl in chunks(len(prompts) // group_size, groups_per_pass):
+        items = list(range(sl.start * group_size, sl.stop * group_size))
+        packed = _pack_groups(runner, ids, group_size, sl)
+        if packed is None:
+            todo.extend(items)
+        else:
+            passes.append((items, packed))
+    return passes, ids, todo
+
+
 def _segment_patches(
     runner: ArrowRunner,
     patches: PromptPatches | None,
@@ -59,23 +86,12 @@ def resid_at_arrows(
 ) -> Float[Tensor, "n n_layers d_model"]:
     """The residual stream after ``layers`` at each arrow (see ``Runner.resid_at_arrows``)."""
     n = _check_groups(prompts, group_size)
-    if runner.config.method == "packed":
-        _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
     out = torch.empty(n, len(layers), runner.d_model)
-    todo = list(range(n))
-    if group_size > 1 and runner.packs:
-        ids = runner.token_ids(prompts, fmt)
-        todo = []
-        # A packed row holds a whole group: twice the rows per pass still holds fewer
-        # tokens than the unpacked batch, and each pass pays a fixed cost per hook.
-        for sl in chunks(n // group_size, 2 * runner.config.batch_size):
-            packed = _pack_groups(runner, ids, group_size, sl)
-            items = range(sl.start * group_size, sl.stop * group_size)
-            if packed is None:
-                todo.extend(items)
-                continue
-            resid = runner.packed_resid(packed, layers).cpu()
-            out[list(items)] = resid.flatten(0, 1)
+    # A packed row holds a whole group: twice the rows per pass still holds fewer tokens
+    # than the unpacked batch, and each pass pays a fixed cost per hook.
+    passes, _, todo = _packed_passes(runner, prompts, fmt, group_size, 2 * runner.config.batch_size)
+    for items, packed in passes:
+        out[items] = runner.packed_resid(packed, layers).cpu().flatten(0, 1)
     for idx in runner.batches(prompts, todo, runner.config.batch_size):
         out[idx] = runner.resid(runner.tokenize([prompts[i] for i in idx], fmt), layers).cpu()
     return out
@@ -96,21 +112,15 @@ def resid_and_greedy_at_arrows(
     resid = torch.empty(n, len(layers), runner.d_model)
     values: dict[int, Tensor] = {}
     inputs: list[tuple[int, ...]] = [()] * n
-    todo = list(range(n))
-    if group_size > 1 and runner.packs:
-        ids = runner.token_ids(prompts, fmt)
-        todo = []
-        for sl in chunks(n // group_size, 2 * runner.config.batch_size):
-            packed = _pack_groups(runner, ids, group_size, sl)
-            items = list(range(sl.start * group_size, sl.stop * group_size))
-            if packed is None:
-                todo.extend(items)
-                continue
-            rec = resid_extractor_hooks(packed.readout.to(runner.device), layers)
-            tokens = runner.packed_logits(packed, rec.hooks, greedy=True).flatten().cpu()
-            resid[items] = rec.stacked().float().cpu().flatten(0, 1)
-            for i, v in zip(items, tokens, strict=True):
-                values[i], inputs[i] = v, tuple(ids[i])
+    passes, ids, todo = _packed_passes(
+        runner, prompts, fmt, group_size, 2 * runner.config.batch_size
+    )
+    for items, packed in passes:
+        rec = resid_extractor_hooks(packed.readout.to(runner.device), layers)
+        tokens = runner.packed_logits(packed, rec.hooks, greedy=True).flatten().cpu()
+        resid[items] = rec.stacked().float().cpu().flatten(0, 1)
+        for i, v in zip(items, tokens, strict=True):
+            values[i], inputs[i] = v, tuple(ids[i])
     for idx in runner.batches(prompts, todo, runner.config.batch_size):
         batch = runner.tokenize([prompts[i] for i in idx], fmt)
         rec = resid_extractor_hooks(batch.positions.to(runner.device), layers)
@@ -132,8 +142,6 @@ def predict_at_arrows(
 ) -> Predictions:
     """Next-token logits at each prompt's arrow, reduced (see ``Runner.predict``)."""
     n = _check_groups(prompts, group_size)
-    if runner.config.method == "packed":
-        _ = runner.packs  # refused on a model that cannot pack, even with nothing to pack
     _check_patches(patches, n)
     size = rows_per_pass or runner.config.batch_size
     greedy = reduce is argmax_token  # the Runner's greedy path (bf16, verified) serves it
@@ -143,24 +151,15 @@ def predict_at_arrows(
 
     values: dict[int, Tensor] = {}
     inputs: list[tuple[int, ...]] = [()] * n
-    todo = list(range(n))
-    if group_size > 1 and runner.packs:
-        ids = runner.token_ids(prompts, fmt)
-        todo = []
-        # Keep a packed pass near half the unpacked rows: it returns one logit vector
-        # per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
-        for sl in chunks(n // group_size, max(1, size // (2 * group_size))):
-            packed = _pack_groups(runner, ids, group_size, sl)
-            items = list(range(sl.start * group_size, sl.stop * group_size))
-            if packed is None:
-                todo.extend(items)
-                continue
-            hooks = _segment_patches(runner, patches, items, packed, group_size)
-            flat = runner.packed_logits(packed, hooks, greedy=greedy).flatten(0, 1)
-            for i, v in zip(items, reduced(flat, items), strict=True):
-                values[i] = v
-            for i in items:
-                inputs[i] = tuple(ids[i])
+    # Keep a packed pass near half the unpacked rows: without the greedy path it returns
+    # one logit vector per prompt (28 examples x 18 layers of Gemma: ~0.5 GB of logits).
+    per_pass = max(1, size // (2 * group_size))
+    passes, ids, todo = _packed_passes(runner, prompts, fmt, group_size, per_pass)
+    for items, packed in passes:
+        hooks = _segment_patches(runner, patches, items, packed, group_size)
+        flat = runner.packed_logits(packed, hooks, greedy=greedy).flatten(0, 1)
+        for i, v in zip(items, reduced(flat, items), strict=True):
+            values[i], inputs[i] = v, tuple(ids[i])
     for idx in runner.batches(prompts, todo, size):
         batch = runner.tokenize([prompts[i] for i in idx], fmt)
         hooks = patches.hooks(idx, batch.positions, runner.n_layers) if patches else []
