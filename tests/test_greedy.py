@@ -111,6 +111,30 @@ def test_generation_equal_under_both_argmax(kind: str, kv_cache: bool | None) ->
     assert count_fwd_hooks(model) == 0
 
 
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_the_bf16_copy_is_made_once_per_weight(kind: str) -> None:
+    model = tiny_of_kind(kind)
+    a = Unembedding.of(model.W_U, model.b_U)
+    assert Unembedding.of(model.W_U, model.b_U).low is a.low  # W_U: a fresh view on a bridge
+    with torch.no_grad():
+        model.W_U.mul_(1.0)  # an in-place write bumps the weight's version
+    assert Unembedding.of(model.W_U, model.b_U).low is not a.low
+
+
+def test_the_bf16_copy_leaves_with_its_weight() -> None:
+    import gc
+
+    from tvlens.engine import greedy
+
+    weight = torch.nn.Parameter(torch.randn(8, 40))
+    Unembedding.of(weight, None)
+    assert id(weight) in greedy._LOW
+    key = id(weight)
+    del weight
+    gc.collect()
+    assert key not in greedy._LOW
+
+
 def test_auto_keeps_fp32_on_a_small_vocabulary() -> None:
     runner = Runner(tiny_of_kind("bridge"))
     assert runner.greedy.unembedding is None
