@@ -139,12 +139,7 @@ def same_records(a: Path, b: Path) -> bool:
     """Whether two runs' results.json hold the same task records, times aside."""
     import json
 
-    from tvlens.run.merge import TIMES
-
-    def untimed(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            return {k: untimed(v) for k, v in obj.items() if k not in TIMES}
-        return [untimed(v) for v in obj] if isinstance(obj, list) else obj
+    from tvlens.run.merge import untimed
 
     def tasks(folder: Path) -> Any:
         return untimed(json.loads((folder / "results.json").read_text())["tasks"])

@@ -14,7 +14,7 @@ from tests.conftest import build_tiny
 from tvlens.cli import main
 from tvlens.fv.vector import FunctionVector
 from tvlens.run.lock import LOCK_NAME
-from tvlens.run.merge import _untimed, merge_runs
+from tvlens.run.merge import merge_runs, untimed
 from tvlens.run.protocol import ProtocolConfig, run_protocol
 
 CFG = dict(n_dev=4, n_test=5, n_baseline=4, n_demos=3, n_dummy=2, methods=["tv", "fv"])
@@ -33,7 +33,7 @@ def runs(request, tmp_path_factory) -> dict[str, Path]:
 
 def _tasks(folder: Path) -> dict:
     data = json.loads((folder / "results.json").read_text())
-    return {k: _untimed(t) for k, t in data["tasks"].items()}
+    return {k: untimed(t) for k, t in data["tasks"].items()}
 
 
 def _untimed_md(path: Path) -> str:

@@ -42,9 +42,9 @@ MAX_CANDIDATES = 1024
 CHUNK = 128
 """Rows per bf16 matmul (bounds its ``[rows, d_vocab]`` logits: 64 MiB on Gemma 3)."""
 
-_LOW: dict[int, tuple[weakref.ref[Tensor], tuple[Any, ...], Tensor]] = {}
-"""The bf16 copy of each weight, by ``id`` (tensors cannot be dictionary keys: their ``==`` is
-elementwise); an entry leaves with its weight."""
+_LOW: dict[int, tuple[weakref.ref[Tensor], tuple[Any, ...], Tensor, float]] = {}
+"""The bf16 copy of each weight and its largest column norm, by ``id`` (tensors cannot be
+dictionary keys: their ``==`` is elementwise); an entry leaves with its weight."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Unembedding:
     ) -> Unembedding:
         """From ``W_U`` ``[d_model, d_vocab]``, ``b_U`` and what the final norm still does
         after the captured hook (``x * w + b``; ``(None, None)``: nothing); the bf16 copy
-        of ``W_U`` is made once per weight tensor."""
+        of ``W_U`` and its largest column norm are computed once per weight tensor."""
         # keyed by the weight itself: a bridge's W_U is a new view of lm_head's on each access
         key = w_u._base if w_u._base is not None else w_u
         w_u = w_u.detach()
@@ -83,11 +83,12 @@ class Unembedding:
         if cached is None or cached[0]() is not key or cached[1] != sig:
             gone = id(key)
             ref = weakref.ref(key, lambda _: _LOW.pop(gone, None))
-            cached = (ref, sig, w_u.T.to(torch.bfloat16).contiguous())
+            low = w_u.T.to(torch.bfloat16).contiguous()
+            cached = (ref, sig, low, float(w_u.norm(dim=0).max()))
             _LOW[gone] = cached
         bias = None if b_u is None or not bool(b_u.detach().any()) else b_u.detach().float()
         w, b = (None if t is None else t.detach() for t in norm)
-        return cls(w_u, bias, cached[2], float(w_u.norm(dim=0).max()), w, b)
+        return cls(w_u, bias, cached[2], cached[3], w, b)
 
     def finish(self, captured: Float[Tensor, "n d_model"]) -> Float[Tensor, "n d_model"]:
         """The unembedding's input from the captured hook's rows (the norm's ``w``, ``b``)."""

@@ -131,15 +131,11 @@ def _unembedding(runner: ForwardRunner) -> tuple[Unembedding | None, str]:
 def _norm_affine(model: Any, hook_name: str) -> tuple[Tensor | None, Tensor | None]:
     """What the final norm does after ``hook_name``: ``x * w + b`` after a
     HookedTransformer's ``hook_normalized`` (nothing after a bridge's ``hook_out``)."""
-    if hook_name != _compat.FINAL_NORM_HOOK or _compat.FINAL_NORM_OUT_HOOK in _names(model):
+    if hook_name != _compat.FINAL_NORM_HOOK:  # chosen only where there is no hook_out
         return None, None
     ln = getattr(model, "ln_final", None)
     w, b = getattr(ln, "w", None), getattr(ln, "b", None)
     return (w if isinstance(w, Tensor) else None), (b if isinstance(b, Tensor) else None)
-
-
-def _names(model: Any) -> set[str]:
-    return set(getattr(model, "hook_dict", {}))
 
 
 def _check(runner: ForwardRunner, un: Unembedding) -> str:

@@ -58,12 +58,12 @@ TIMES = ("wall_time_s", "phase_times_s")
 """What two runs of the same task may differ in: how long it took (at any depth)."""
 
 
-def _untimed(obj: Any) -> Any:
+def untimed(obj: Any) -> Any:
     """``obj`` without its :data:`TIMES` keys, at any depth."""
     if isinstance(obj, dict):
-        return {k: _untimed(v) for k, v in obj.items() if k not in TIMES}
+        return {k: untimed(v) for k, v in obj.items() if k not in TIMES}
     if isinstance(obj, list):
-        return [_untimed(v) for v in obj]
+        return [untimed(v) for v in obj]
     return obj
 
 
@@ -75,7 +75,7 @@ def _same_task(key: str, kept: tuple[Path, TaskRecord], new: tuple[Path, TaskRec
             f"task {key!r} ran on other task data in {a} than in {b} (its source's kind or "
             "sha256 differ): runs of different task data cannot be merged"
         )
-    if _untimed(rec_a.to_json()) != _untimed(rec_b.to_json()):
+    if untimed(rec_a.to_json()) != untimed(rec_b.to_json()):
         raise ValueError(
             f"task {key!r} is in {a} and in {b} with different results: merge runs of "
             "disjoint tasks, or leave one of the two folders out"
