@@ -95,13 +95,15 @@ def test_facts_are_cached_per_runner_and_found_anew_after_a_dtype_change(kind, m
 
     model = build_tiny(kind)
     calls = []
-    original = Runner._probe_packing
+    from tvlens.engine import runner as runner_module
 
-    def counting(self):
+    original = runner_module.probe_packing
+
+    def counting(runner):
         calls.append(1)
-        return original(self)
+        return original(runner)
 
-    monkeypatch.setattr(Runner, "_probe_packing", counting)
+    monkeypatch.setattr(runner_module, "probe_packing", counting)
     runner = Runner(model)
     assert runner.packing == runner.packing
     assert len(calls) == 1

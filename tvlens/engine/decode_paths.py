@@ -137,13 +137,13 @@ def _cached_logits(
     un = runner.greedy.unembedding if greedy else None
     if norm_hook is not None and un is not None:
         extra, captured = greedy_hooks(un, positions, norm_hook, rows=rows)
-        runner.model.run_with_hooks(tokens, fwd_hooks=[*hooks, *extra], **kwargs)
+        runner.run(tokens, [*hooks, *extra], **kwargs)
         return captured.tokens()
     if norm_hook is not None:
         hooks = [*hooks, *logits_at_hooks(positions, norm_hook, rows=rows)]
-        out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)[:, 0]
+        out = runner.run(tokens, hooks, **kwargs)[:, 0]
     else:
-        out = runner.model.run_with_hooks(tokens, fwd_hooks=list(hooks), **kwargs)
+        out = runner.run(tokens, hooks, **kwargs)
         out = out[rows, positions[rows]]
     return out.argmax(-1) if greedy else out.float()
 

@@ -22,6 +22,7 @@ from tvlens.engine.arrows import predict_at_arrows, record_at_arrows, resid_at_a
 from tvlens.engine.batching import check_device, length_sorted_batches, model_device
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations, KVCacheVerdict, greedy_generate, probe_kv_cache
+from tvlens.engine.fused_hooks import fuse_hooks
 from tvlens.engine.greedy import GreedyVerdict, greedy_hooks
 from tvlens.engine.packing import PackedBatch, attention_rule_hooks
 from tvlens.engine.patches import (
@@ -144,7 +145,7 @@ class Runner:
     @property
     def packing(self) -> PackingVerdict:
         """Whether packing is exact on this model: a structural check, then a probe."""
-        return self._fact("packing", self._probe_packing)
+        return self._fact("packing", lambda: probe_packing(self))
 
     def check_hooks(self, hooks: Sequence[HookPair]) -> list[HookPair]:
         """``hooks`` as a list, each name checked to be a hook point of the model
@@ -162,9 +163,6 @@ class Runner:
         """
         method = self.config.method
         return method != "batched" and packing_used(method, self.packing)
-
-    def _probe_packing(self) -> PackingVerdict:
-        return probe_packing(self)
 
     @property
     def greedy(self) -> GreedyVerdict:
@@ -193,6 +191,12 @@ class Runner:
         return [batch.row_ids(i) for i in range(len(batch))]
 
     # ---- one pass --------------------------------------------------------------------
+    def run(self, tokens: Tensor, fwd_hooks: Sequence[HookPair] = (), **kwargs: Any) -> Any:
+        """``model.run_with_hooks(tokens, ...)`` with ``fwd_hooks`` registered as one
+        (:func:`~tvlens.engine.fused_hooks.fuse_hooks`: same effect, cheaper on a bridge)."""
+        hooks = fuse_hooks(self.model, fwd_hooks)
+        return self.model.run_with_hooks(tokens, fwd_hooks=hooks, **kwargs)
+
     @torch.inference_mode()
     def logits(
         self, batch: PromptBatch, fwd_hooks: Sequence[HookPair] = (), *, greedy: bool = False
@@ -207,13 +211,13 @@ class Runner:
         un = self.greedy.unembedding if greedy else None
         if norm_hook is not None and un is not None:
             hooks, captured = greedy_hooks(un, positions, norm_hook)
-            self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=[*fwd_hooks, *hooks])
+            self.run(tokens, [*fwd_hooks, *hooks], attention_mask=mask)
             return captured.tokens()
         if norm_hook is not None:
             hooks = [*fwd_hooks, *logits_at_hooks(positions, norm_hook)]
-            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)[:, 0]
+            out = self.run(tokens, hooks, attention_mask=mask)[:, 0]
         else:
-            out = self.model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=fwd_hooks)
+            out = self.run(tokens, fwd_hooks, attention_mask=mask)
             out = out[torch.arange(len(positions), device=device), positions]
         return out.argmax(-1) if greedy else out.float()
 
@@ -225,19 +229,19 @@ class Runner:
         device = self.device
         recorder = resid_extractor_hooks(batch.positions.to(device), layers, stop_after=True)
         with contextlib.suppress(StopForward):
-            self.model.run_with_hooks(
+            self.run(
                 batch.tokens.to(device),
+                self.check_hooks(recorder.hooks),
                 attention_mask=batch.attention_mask.to(device),
-                fwd_hooks=self.check_hooks(recorder.hooks),
             )
         return recorder.stacked().float()
 
     def _packed_run(self, packed: PackedBatch, hooks: Sequence[HookPair]) -> Any:
         device = self.device
         rules = attention_rule_hooks(packed.allow.to(device), self.n_layers)
-        return self.model.run_with_hooks(
+        return self.run(
             packed.tokens.to(device),
-            fwd_hooks=[*rules, *self.check_hooks(hooks)],
+            [*rules, *self.check_hooks(hooks)],
             **_compat.position_ids_kwargs(packed.position_ids.to(device)),
         )
 

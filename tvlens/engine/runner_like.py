@@ -14,6 +14,7 @@ looks members up without calling them, so checking a Runner never runs its probe
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Float, Int
@@ -64,6 +65,10 @@ class ForwardRunner(Protocol):
     @property
     def greedy(self) -> GreedyVerdict:
         """How greedy tokens are found (bf16 verified, or fp32)."""
+        ...
+
+    def run(self, tokens: Tensor, fwd_hooks: Sequence[HookPair] = (), **kwargs: Any) -> Any:
+        """``model.run_with_hooks`` with ``fwd_hooks`` registered as one."""
         ...
 
     def tokenize(self, texts: Sequence[str], fmt: PromptFormat | None = None) -> PromptBatch:

@@ -118,10 +118,10 @@ def _resid_batch(
         for la in sorted(set(layers))
     ]
     with contextlib.suppress(StopForward):
-        runner.model.run_with_hooks(
+        runner.run(
             tokens.to(runner.device),
+            runner.check_hooks(hooks),
             attention_mask=mask.to(runner.device),
-            fwd_hooks=runner.check_hooks(hooks),
         )
     return torch.stack([seen[la] for la in layers], 1)
 

@@ -15,12 +15,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
+from tvlens.engine.patches import Patches
 from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.results import LayerSweepResult
@@ -139,6 +141,73 @@ def sweep_on(
     k = len(swept)
     texts = [t for t in method.prompts(shown, fmt) for _ in range(k)]
     return scorer.score_sweep(runner, Rows(method.name, shown, texts, patches, tuple(swept)))
+
+
+def sweeps_on(
+    runner: Runner,
+    methods: Sequence[MethodLike],
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+    *,
+    layers: Sequence[int] | None = None,
+) -> list[Many]:
+    """:func:`sweep_on` of each of ``methods``, sharing passes where they can.
+
+    Methods that add vectors to the same prompts (several function-vector candidates, the
+    layer-average and mean-difference vectors) run together under :class:`NextToken`: each
+    example is one group of ``len(methods) * len(layers)`` rows, so its prompt's prefix
+    runs once for all of them where the Runner packs. Any other mix runs one sweep per
+    method. The results are each method's own sweep either way.
+    """
+    shared = _shared_patches(runner, methods, examples, scorer, layers)
+    if shared is None:
+        return [sweep_on(runner, m, examples, scorer, layers=layers) for m in methods]
+    shown, texts, patches, swept = shared
+    k = len(swept)
+    rows = Rows(
+        "+".join(m.name for m in methods), shown, texts, patches, tuple(swept) * len(methods)
+    )
+    both = scorer.score_sweep(runner, rows)
+    assert isinstance(both, LayerSweepResult)
+    out: list[Any] = []
+    for m in range(len(methods)):
+        correct = both.correct[:, m * k : (m + 1) * k]
+        acc = tuple(float(a) for a in correct.float().mean(0).tolist())
+        preds = both.predicted_token_ids[:, m * k : (m + 1) * k]
+        out.append(LayerSweepResult(both.task, tuple(swept), acc, correct, preds))
+    return out
+
+
+def _shared_patches(
+    runner: Runner,
+    methods: Sequence[MethodLike],
+    examples: Sequence[ICLExample],
+    scorer: Scorer[Any, Any],
+    layers: Sequence[int] | None,
+) -> tuple[Sequence[ICLExample], list[str], Patches, list[int]] | None:
+    """The rows of ``methods`` run together (example-major, then method, then layer), or
+    ``None`` where they cannot share: another scorer, other prompts, other patches."""
+    if len(methods) < 2 or type(scorer) is not NextToken:
+        return None
+    if not all(isinstance(m, Method) and m.patch == "vector" for m in methods):
+        return None
+    check_example_list(examples)
+    swept = swept_layers(runner.n_layers, layers)
+    shown = [_shown(m, examples) for m in methods]
+    prompts = [m.prompts(s, runner.fmt) for m, s in zip(methods, shown, strict=True)]
+    if any(p != prompts[0] for p in prompts):
+        return None
+    scorer.check(runner, examples)
+    parts = [m.patches(runner, shown[0], swept) for m in methods]
+    modes = {(p.mode, p.hook_template) for p in parts if isinstance(p, Patches)}
+    if len(modes) != 1 or not all(isinstance(p, Patches) for p in parts):
+        return None
+    n, k, first = len(examples), len(swept), cast(Patches, parts[0])
+    vectors = torch.stack([cast(Patches, p).vectors.reshape(n, k, -1) for p in parts], 1)
+    at = torch.stack([cast(Patches, p).layers.reshape(n, k) for p in parts], 1)
+    patches = Patches(vectors.flatten(0, 2), at.flatten(), first.mode, first.hook_template)
+    texts = [t for t in prompts[0] for _ in range(len(methods) * k)]
+    return shown[0], texts, patches, swept
 
 
 def layer_sweep(

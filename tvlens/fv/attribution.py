@@ -107,8 +107,8 @@ def _batch(
     if norm_hook is not None:
         hooks = [*hooks, *logits_at_hooks(arrow, norm_hook)]
     with torch.enable_grad():
-        logits = runner.model.run_with_hooks(
-            tokens.to(device), attention_mask=mask.to(device), fwd_hooks=runner.check_hooks(hooks)
+        logits = runner.run(
+            tokens.to(device), runner.check_hooks(hooks), attention_mask=mask.to(device)
         )
         last = (logits[:, 0] if norm_hook is not None else logits[b, arrow]).float()
         ans = answers.to(device)

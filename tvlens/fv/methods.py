@@ -38,7 +38,7 @@ from tvlens.evaluation.methods import Method, Vector
 from tvlens.evaluation.results import LayerSweepResult, ModeResult
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.evaluation.sweep import run_method, run_method_on, sweep, sweep_on
+from tvlens.evaluation.sweep import run_method, run_method_on, sweep, sweep_on, sweeps_on
 from tvlens.fv.comparison import COMPARED_MODES, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import AIEMethod, IndirectEffects, indirect_effects
@@ -190,9 +190,12 @@ def compare_methods(
     ks = [k] if isinstance(k, int) else list(k)
     acts, effects = _head_effects(ctx, source, n_corrupted, seed, (aie, 2 * max(ks, default=1)))
     settings = {"head_output": head_output, "n_demos": max(ex.n_demos for ex in source)}
-    fv, fv_sweep, k_dev = _choose_fv(ctx, dev, (acts, effects), k, {**settings, "seed": seed})
-    vectors = _vectors(ctx, source, acts, fv)
-    sweeps, layers = _dev_layers(ctx, dev, vectors, {"fv": fv_sweep}, tv_layer, seed)
+    baselines = _baseline_vectors(ctx, source, acts)
+    fv, sweeps, k_dev = _choose_fv(
+        ctx, dev, (acts, effects), k, {**settings, "seed": seed}, baselines
+    )
+    vectors = {"fv": fv.vector, **baselines}
+    sweeps, layers = _dev_layers(ctx, dev, vectors, sweeps, tv_layer, seed)
     modes = ctx.timed("test_modes", lambda: _test_modes(ctx, test, vectors, layers, given, seed))
     tasks = {ex.task for ex in test}
     return MethodComparison(
@@ -216,14 +219,15 @@ def _dev_layers(
     tv_layer: int | None,
     seed: int,
 ) -> tuple[dict[str, LayerSweepResult], dict[str, int]]:
-    """Each method's dev sweep (the FV's given) and its best layer (shuffled dev: seed + 2)."""
+    """Each method's dev sweep (those of the FV and the two baselines given) and its best
+    layer (shuffled dev: seed + 2)."""
     if tv_layer is None:
         sweeps["tv"] = ctx.dev_sweep(Method.hypothesis(), dev)
         tv_layer = sweeps["tv"].best_layer
-    for key in ("layer_average", "mean_difference"):
-        sweeps[key] = ctx.dev_sweep(Method.add(vectors[key], key), dev)
     shuffled = Method.add(vectors["fv"], "fv_shuffled", prompt="shuffled_icl", seed=seed + 2)
     sweeps["fv_shuffled"] = ctx.dev_sweep(shuffled, dev)
+    order = ("fv", "tv", "layer_average", "mean_difference", "fv_shuffled")  # as recorded
+    sweeps = {key: sweeps[key] for key in order if key in sweeps}
     layers = {
         "hypothesis": check_layer(tv_layer, ctx.runner.n_layers),
         "fv_zero_shot": sweeps["fv"].best_layer,
@@ -261,28 +265,35 @@ def _choose_fv(
     made: tuple[HeadActivations, IndirectEffects],
     ks: int | Sequence[int],
     settings: dict[str, Any],
-) -> tuple[FunctionVector, LayerSweepResult, dict[int, tuple[int, float]]]:
-    """The FV of the candidate k with the best dev accuracy (ties: the smaller k)."""
+    baselines: dict[str, Vector],
+) -> tuple[FunctionVector, dict[str, LayerSweepResult], dict[int, tuple[int, float]]]:
+    """The FV of the candidate k with the best dev accuracy (ties: the smaller k), and the
+    dev sweeps of the FV and the two baseline vectors: every candidate and both baselines
+    add a vector to the same zero-shot prompts, so they sweep in one set of passes."""
     acts, effects = made
     total = acts.n_layers * acts.n_heads
-    fv: FunctionVector | None = None
-    best: LayerSweepResult | None = None
-    k_dev: dict[int, tuple[int, float]] = {}
-    for kk in sorted({min(ks, total)} if isinstance(ks, int) else {min(x, total) for x in ks}):
-        cand = build_function_vector(acts, effects, k=kk, **settings)
-        res = ctx.dev_sweep(Method.add(cand.vector, "fv_zero_shot"), dev)
-        k_dev[kk] = (res.best_layer, res.best_accuracy)
-        if best is None or res.best_accuracy > best.best_accuracy:
-            fv, best = cand, res  # ties keep the smaller k
-    if fv is None or best is None:
+    kks = sorted({min(ks, total)} if isinstance(ks, int) else {min(x, total) for x in ks})
+    if not kks:
         raise ValueError("pass at least one k")
-    return fv, best, k_dev
+    cands = [build_function_vector(acts, effects, k=kk, **settings) for kk in kks]
+    methods = [Method.add(c.vector, "fv_zero_shot") for c in cands]
+    methods += [Method.add(vec, key) for key, vec in baselines.items()]
+    swept = ctx.timed("sweeps", lambda: sweeps_on(ctx.runner, methods, dev, ctx.dev_scorer))
+    k_dev = {
+        kk: (r.best_layer, r.best_accuracy) for kk, r in zip(kks, swept[: len(kks)], strict=True)
+    }
+    best = 0
+    for i, res in enumerate(swept[: len(cands)]):
+        if res.best_accuracy > swept[best].best_accuracy:
+            best = i  # ties keep the smaller k
+    sweeps = {"fv": swept[best], **dict(zip(baselines, swept[len(cands) :], strict=True))}
+    return cands[best], sweeps, k_dev
 
 
-def _vectors(
-    ctx: _Context, source: list[ICLExample], acts: HeadActivations, fv: FunctionVector
+def _baseline_vectors(
+    ctx: _Context, source: list[ICLExample], acts: HeadActivations
 ) -> dict[str, Vector]:
-    """The FV, the layer average and the mean difference (``[n_layers, d_model]``)."""
+    """The layer average and the mean difference (``[n_layers, d_model]``)."""
     runner = ctx.runner
     zero = ctx.timed(
         "baseline_vectors",
@@ -290,11 +301,7 @@ def _vectors(
             zero_shot_prompts(source, runner.fmt), range(runner.n_layers)
         ),
     )
-    return {
-        "fv": fv.vector,
-        "layer_average": acts.resid,
-        "mean_difference": acts.resid - zero.mean(0),
-    }
+    return {"layer_average": acts.resid, "mean_difference": acts.resid - zero.mean(0)}
 
 
 def _test_modes(
