@@ -110,3 +110,63 @@ def test_what_cannot_share_runs_alone(case: str) -> None:
         return
     for a, b in zip(alone, shared, strict=True):
         _same(a, b)
+
+
+# ---- at one layer each (run_methods_on) ------------------------------------------------------
+def _same_mode(a: Any, b: Any) -> None:
+    assert a.mode == b.mode
+    assert a.predictions == b.predictions
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("method", ["auto", "batched"])
+def test_methods_at_their_layers_equal_one_at_a_time(kind: str, method: str) -> None:
+    from tvlens.evaluation.sweep import run_method_on, run_methods_on
+
+    model = tiny_of_kind(kind)
+    runner = Runner(model, RunConfig(method=method, batch_size=3))  # type: ignore[arg-type]
+    examples = get_task("antonyms").sample(7, n_demos=2, seed=7)
+    d, n = model.cfg.d_model, model.cfg.n_layers
+    vecs = _methods(d, n)
+    fv_shuffled = Method.add(vecs[0].vector, "fv_shuffled", prompt="shuffled_icl", seed=3)  # type: ignore[arg-type]
+    groups: list[list[tuple[Any, int | None]]] = [
+        [(Method.shuffled(3), None), (fv_shuffled, n - 1)],
+        [(Method.baseline(), None), (vecs[2], 0), (vecs[0], n - 1), (vecs[1], 1 % n)],
+    ]
+    scorer = NextToken(first_token=True)
+    for runs in groups:
+        alone = [run_method_on(runner, m, examples, scorer, layer=la) for m, la in runs]
+        shared = run_methods_on(runner, runs, examples, scorer)
+        for a, b in zip(alone, shared, strict=True):
+            _same_mode(a, b)
+        patched = [a for (m, _), a in zip(runs, alone, strict=True) if m.patch != "none"]
+        clean = next(a for (m, _), a in zip(runs, alone, strict=True) if m.patch == "none")
+        assert any(
+            [p.predicted_token_id for p in a.predictions]
+            != [p.predicted_token_id for p in clean.predictions]
+            for a in patched
+        )  # the vectors changed some prediction, so a shared row that lost its patch shows
+    assert count_fwd_hooks(model) == 0
+
+
+def test_methods_that_cannot_share_run_one_at_a_time() -> None:
+    from tvlens.evaluation.sweep import run_method_on, run_methods_on
+
+    model = tiny_of_kind("bridge")
+    runner = Runner(model)
+    examples = get_task("antonyms").sample(4, n_demos=2, seed=8)
+    vec = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(2))
+    scorer = NextToken(first_token=True)
+    for runs in (
+        [(Method.baseline(), None), (Method.hypothesis(), 1)],  # θ replaces
+        [(Method.add(vec, "a", mode="replace"), 1), (Method.baseline(), None)],  # replaces
+        [(Method.baseline(), None), (Method.regular(), None)],  # no patch, other prompts
+        [(Method.add(vec, "a"), 1), (Method.add(vec, "b", prompt="icl"), 1)],  # other prompts
+    ):
+        alone = [run_method_on(runner, m, examples, scorer, layer=la) for m, la in runs]
+        for a, b in zip(alone, run_methods_on(runner, runs, examples, scorer), strict=True):
+            _same_mode(a, b)
+    with pytest.raises(ValueError, match="patches a layer"):
+        run_methods_on(
+            runner, [(Method.add(vec, "a"), None), (Method.baseline(), None)], examples, scorer
+        )

@@ -22,12 +22,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from tvlens._example import ICLExample
-from tvlens.engine.patches import Patches
+from tvlens.engine.patches import Patches, Predictions
 from tvlens.engine.runner import RunArg, Runner
 from tvlens.evaluation.methods import Method, MethodLike
 from tvlens.evaluation.results import LayerSweepResult
 from tvlens.evaluation.scorers import NextToken, Rows, Scorer
-from tvlens.evaluation.scoring import check_example_list
+from tvlens.evaluation.scoring import answer_ids, check_example_list, mode_result
 from tvlens.hooks import check_layer
 from tvlens.prompts import PromptFormat
 from tvlens.protocol import HookedModel
@@ -89,6 +89,75 @@ def run_method_on(
     at = (layer if patches is not None else None,)
     rows = Rows(method.name, shown, method.prompts(shown, fmt), patches, at)
     return scorer.score(runner, rows)
+
+
+def run_methods_on(
+    runner: Runner,
+    runs: Sequence[tuple[MethodLike, int | None]],
+    examples: Sequence[ICLExample],
+    scorer: Scorer[One, Many],
+) -> list[One]:
+    """:func:`run_method_on` of each ``(method, layer)``, sharing passes where they can.
+
+    Methods that add a vector to the same prompts, or leave them unpatched (shuffled-label
+    ICL with and without the function vector; the zero-shot vectors), run together under
+    :class:`NextToken`: each example's prompt is one group of rows, one per method, so its
+    prefix runs once for all of them where the Runner packs (an unpatched row gets a zero
+    vector added, which changes no number). Any other mix runs one method at a time.
+    """
+    shared = _shared_rows(runner, runs, examples, scorer)
+    if shared is None:
+        return [run_method_on(runner, m, examples, scorer, layer=la) for m, la in runs]
+    shown, texts, patches = shared
+    m = len(runs)
+    size = 2 * runner.config.batch_size * m
+    predicted = runner.predict(texts, patches=patches, group_size=m, rows_per_pass=size)
+    first = isinstance(scorer, NextToken) and scorer.first_token
+    answers = answer_ids(runner.model, shown, runner.fmt, first_token=first)
+    values = predicted.values.reshape(len(shown), m)
+    out: list[Any] = []
+    for j, (method, layer) in enumerate(runs):
+        own = Predictions(values[:, j], predicted.input_ids[j::m])
+        at = None if isinstance(method, Method) and method.patch == "none" else layer
+        out.append(mode_result(runner, method.name, shown, own, answers, at))
+    return out
+
+
+def _shared_rows(
+    runner: Runner,
+    runs: Sequence[tuple[MethodLike, int | None]],
+    examples: Sequence[ICLExample],
+    scorer: Scorer[Any, Any],
+) -> tuple[Sequence[ICLExample], list[str], Patches] | None:
+    """The rows of ``runs`` run together (example-major, then method), or ``None``."""
+    methods = [m for m, _ in runs]
+    if len(runs) < 2 or type(scorer) is not NextToken:
+        return None
+    if not all(isinstance(m, Method) and m.patch in ("vector", "none") for m in methods):
+        return None
+    built = [cast(Method, m) for m in methods]
+    if any(m.patch == "vector" and m.mode != "add" for m in built):
+        return None
+    if all(m.patch == "none" for m in built):
+        return None
+    check_example_list(examples)
+    shown = [_shown(m, examples) for m in built]
+    prompts = [m.prompts(s, runner.fmt) for m, s in zip(built, shown, strict=True)]
+    if any(p != prompts[0] for p in prompts):
+        return None
+    scorer.check(runner, examples)
+    n, d = len(examples), runner.d_model
+    vectors, layers = torch.zeros(n, len(runs), d), torch.zeros(n, len(runs), dtype=torch.long)
+    for j, (method, (_, layer)) in enumerate(zip(built, runs, strict=True)):
+        if method.patch == "none":
+            continue  # a zero vector added at layer 0: the row as it was
+        if layer is None:
+            raise ValueError(f"method {method.name!r} patches a layer: pass layer=")
+        at = [check_layer(layer, runner.n_layers)]
+        part = cast(Patches, method.patches(runner, shown[0], at))
+        vectors[:, j], layers[:, j] = part.vectors.float(), part.layers
+    patches = Patches(vectors.flatten(0, 1), layers.flatten(), "add")
+    return shown[0], [t for t in prompts[0] for _ in runs], patches
 
 
 def sweep(

@@ -38,7 +38,14 @@ from tvlens.evaluation.methods import Method, Vector
 from tvlens.evaluation.results import LayerSweepResult, ModeResult
 from tvlens.evaluation.scorers import Generation, NextToken
 from tvlens.evaluation.scoring import check_example_list
-from tvlens.evaluation.sweep import run_method, run_method_on, sweep, sweep_on, sweeps_on
+from tvlens.evaluation.sweep import (
+    run_method,
+    run_method_on,
+    run_methods_on,
+    sweep,
+    sweep_on,
+    sweeps_on,
+)
 from tvlens.fv.comparison import COMPARED_MODES, MethodComparison, Scored, comparison_table
 from tvlens.fv.heads import HeadActivations, HeadOutput, mean_head_activations, shuffle_labels
 from tvlens.fv.indirect_effect import AIEMethod, IndirectEffects, indirect_effects
@@ -57,6 +64,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+BASELINE = Method.baseline()
 
 
 def additive_sweep(
@@ -128,6 +136,14 @@ class _Context:
     def dev_sweep(self, method: Method, dev: Sequence[ICLExample]) -> LayerSweepResult:
         """``method``'s dev accuracy per layer (timed as ``sweeps``)."""
         return self.timed("sweeps", lambda: sweep_on(self.runner, method, dev, self.dev_scorer))
+
+    def test_many(
+        self, runs: Sequence[tuple[Method, int | None]], examples: Sequence[ICLExample]
+    ) -> list[Scored]:
+        """Each ``(method, layer)`` on the test examples, sharing passes where they can."""
+        if isinstance(self.scorer, Generation):
+            return [self.test(m, examples, layer) for m, layer in runs]
+        return list(run_methods_on(self.runner, runs, examples, self.scorer))
 
     def test(self, method: Method, examples: Sequence[ICLExample], layer: int | None) -> Scored:
         """``method`` on the test examples at ``layer``, under the scorer."""
@@ -315,14 +331,19 @@ def _test_modes(
     """Every mode of :data:`COMPARED_MODES`, in order, on the test examples (shuffled
     labels: seed + 1)."""
     modes: dict[str, Scored] = {}
-    modes["baseline"] = given.get("baseline") or ctx.test(Method.baseline(), test, None)
-    modes["shuffled"] = ctx.test(Method.shuffled(seed + 1), test, None)
     fv_shuffled = Method.add(vectors["fv"], "fv_shuffled", prompt="shuffled_icl", seed=seed + 1)
-    modes["fv_shuffled"] = ctx.test(fv_shuffled, test, layers["fv_shuffled"])
-    for name in ("layer_average", "mean_difference"):
-        modes[name] = ctx.test(Method.add(vectors[name], name), test, layers[name])
-    fv_zero = Method.add(vectors["fv"], "fv_zero_shot")
-    modes["fv_zero_shot"] = ctx.test(fv_zero, test, layers["fv_zero_shot"])
+    shuffled = ctx.test_many(
+        [(Method.shuffled(seed + 1), None), (fv_shuffled, layers["fv_shuffled"])], test
+    )
+    zero: list[tuple[Method, int | None]] = (
+        [] if "baseline" in given else [(Method.baseline(), None)]
+    )
+    zero += [(Method.add(vectors[k], k), layers[k]) for k in ("layer_average", "mean_difference")]
+    zero.append((Method.add(vectors["fv"], "fv_zero_shot"), layers["fv_zero_shot"]))
+    zero_shot = ctx.test_many(zero, test)
+    modes["baseline"] = given["baseline"] if "baseline" in given else zero_shot.pop(0)
+    modes["shuffled"], modes["fv_shuffled"] = shuffled
+    modes["layer_average"], modes["mean_difference"], modes["fv_zero_shot"] = zero_shot
     hyp = given.get("hypothesis") or ctx.test(Method.hypothesis(), test, layers["hypothesis"])
     modes["hypothesis"] = replace(hyp, mode="hypothesis")
     modes["regular"] = given.get("regular") or ctx.test(Method.regular(), test, None)
