@@ -16,7 +16,7 @@ import torch
 
 from tests.conftest import ALL_KINDS, count_fwd_hooks, tiny_of_kind
 from tvlens import RunConfig
-from tvlens.engine.greedy import MAX_CANDIDATES, Unembedding, verified_argmax
+from tvlens.engine.greedy import MAX_CANDIDATES, TOP, Unembedding, verified_argmax
 from tvlens.engine.runner import Runner
 from tvlens.prompts import DEFAULT_FORMAT, icl_prompts, zero_shot_prompts
 from tvlens.tasks import get_task
@@ -38,6 +38,28 @@ def test_verified_argmax_is_the_fp32_argmax(seed: int) -> None:
     x[3] = w[:, 5] * 10  # a row whose best tokens are the tied ones
     got = verified_argmax(x, Unembedding.of(w, b), chunk=16)
     assert torch.equal(got, _oracle(x, w, b))
+
+
+@pytest.mark.parametrize("n_near", [TOP - 1, TOP, TOP + 1, 3 * TOP])
+def test_rows_with_more_near_tokens_than_the_top_read_first(n_near: int) -> None:
+    """Candidates are read off each row's top TOP bf16 logits only where the last of them is
+    below the bound; rows with more near-best tokens (a tie at that edge, a near-flat top)
+    are compared whole, and every row still gets the fp32 argmax."""
+    gen = torch.Generator().manual_seed(n_near)
+    d, v = 32, 9 * TOP + 100
+    w = torch.randn(d, v, generator=gen)
+    x = torch.randn(6, d, generator=gen)
+    base = w[:, 7].clone()
+    for j in range(n_near):  # near copies of token 7: all within the bound of row 0's best
+        w[:, 40 + 3 * j] = base * (1 + 1e-5 * (j % 3))
+    w[:, 41] = base  # an exact tie with the lowest of them
+    x[0] = base * 5
+    x[1] = base * 5 + 1e-3 * x[1]
+    un = Unembedding.of(w, None)
+    assert torch.equal(verified_argmax(x, un), _oracle(x, w, None))
+    wb = w.clone()
+    wb[:, :TOP] = wb[:, 7:8]  # the whole top at one value: the edge itself is tied
+    assert torch.equal(verified_argmax(x, Unembedding.of(wb, None)), _oracle(x, wb, None))
 
 
 def test_rows_with_too_many_candidates_are_unembedded_whole() -> None:

@@ -41,6 +41,9 @@ MAX_CANDIDATES = 1024
 """A row with more tokens than this within its bound is unembedded whole in fp32."""
 CHUNK = 128
 """Rows per bf16 matmul (bounds its ``[rows, d_vocab]`` logits: 64 MiB on Gemma 3)."""
+TOP = 64
+"""Each row's best bf16 logits read first: where the last is below the row's bound, the
+candidates are among them and the row is not compared whole (one pass instead of three)."""
 
 _LOW: dict[int, tuple[weakref.ref[Tensor], tuple[Any, ...], Tensor, float]] = {}
 """The bf16 copy of each weight and its largest column norm, by ``id`` (tensors cannot be
@@ -133,14 +136,15 @@ def verified_argmax(
 
 def _chunk_argmax(x: Tensor, un: Unembedding) -> Tensor:
     approx = un.approx(x)
-    best = approx.max(dim=-1).values.float()
+    top, top_ids = approx.topk(min(TOP, approx.shape[-1]), dim=-1)  # sorted, best first
+    best = top[:, 0].float()
     bound = un.bound(x)
     floor = best - 2 * bound
     # Compared in approx's dtype: lowered by 2**-7 of itself first, so that rounding it to
     # bf16 cannot raise it (a few more candidates, never one less).
-    near = approx >= (floor - floor.abs() * 2.0**-7).to(approx.dtype)[:, None]
+    floor = (floor - floor.abs() * 2.0**-7).to(approx.dtype)
+    rows, toks = _near(approx, top, top_ids, floor)
     del approx
-    rows, toks = near.nonzero(as_tuple=True)
     counts = torch.bincount(rows, minlength=len(x))
     whole = (counts > MAX_CANDIDATES) | ~torch.isfinite(bound) | ~torch.isfinite(best)
     keep = ~whole[rows]
@@ -148,14 +152,29 @@ def _chunk_argmax(x: Tensor, un: Unembedding) -> Tensor:
     value = (x[rows] * un.w_u[:, toks].T).sum(-1)
     if un.b_u is not None:
         value = value + un.b_u[toks]
-    top = torch.full((len(x),), float("-inf"), device=x.device)
-    top = top.scatter_reduce(0, rows, value, "amax")
-    ties = value == top[rows]
+    row_best = torch.full((len(x),), float("-inf"), device=x.device)
+    row_best = row_best.scatter_reduce(0, rows, value, "amax")
+    ties = value == row_best[rows]
     first = torch.full((len(x),), un.w_u.shape[1], dtype=torch.long, device=x.device)
     out = first.scatter_reduce(0, rows[ties], toks[ties], "amin")
     if bool(whole.any()):
         out[whole] = un.exact(x[whole]).argmax(dim=-1)
     return out
+
+
+def _near(approx: Tensor, top: Tensor, top_ids: Tensor, floor: Tensor) -> tuple[Tensor, Tensor]:
+    """Every ``(row, token)`` whose bf16 logit is at least the row's ``floor``: read off
+    the row's top :data:`TOP` where its last is below the floor (then no other token
+    reaches it), found by comparing the whole row elsewhere (ties, a flat row)."""
+    spill = top[:, -1] >= floor
+    in_top = (top >= floor[:, None]) & ~spill[:, None]
+    rows, at = in_top.nonzero(as_tuple=True)
+    toks = top_ids[rows, at]
+    if bool(spill.any()):
+        where = spill.nonzero(as_tuple=True)[0]
+        r, t = (approx[where] >= floor[where][:, None]).nonzero(as_tuple=True)
+        rows, toks = torch.cat([rows, where[r]]), torch.cat([toks, t])
+    return rows, toks
 
 
 # ---- capturing the final norm's output instead of the logits ------------------------------
