@@ -140,12 +140,10 @@ def _shared_rows(
         return None
     if all(m.patch == "none" for m in built):
         return None
-    check_example_list(examples)
-    shown = [_shown(m, examples) for m in built]
-    prompts = [m.prompts(s, runner.fmt) for m, s in zip(built, shown, strict=True)]
-    if any(p != prompts[0] for p in prompts):
+    same = _same_prompts(runner, built, examples, scorer)
+    if same is None:
         return None
-    scorer.check(runner, examples)
+    shown, prompt_texts = same
     n, d = len(examples), runner.d_model
     vectors, layers = torch.zeros(n, len(runs), d), torch.zeros(n, len(runs), dtype=torch.long)
     for j, (method, (_, layer)) in enumerate(zip(built, runs, strict=True)):
@@ -154,10 +152,10 @@ def _shared_rows(
         if layer is None:
             raise ValueError(f"method {method.name!r} patches a layer: pass layer=")
         at = [check_layer(layer, runner.n_layers)]
-        part = cast(Patches, method.patches(runner, shown[0], at))
+        part = cast(Patches, method.patches(runner, shown, at))
         vectors[:, j], layers[:, j] = part.vectors.float(), part.layers
     patches = Patches(vectors.flatten(0, 1), layers.flatten(), "add")
-    return shown[0], [t for t in prompts[0] for _ in runs], patches
+    return shown, [t for t in prompt_texts for _ in runs], patches
 
 
 def sweep(
@@ -260,14 +258,12 @@ def _shared_patches(
         return None
     if not all(isinstance(m, Method) and m.patch == "vector" for m in methods):
         return None
-    check_example_list(examples)
     swept = swept_layers(runner.n_layers, layers)
-    shown = [_shown(m, examples) for m in methods]
-    prompts = [m.prompts(s, runner.fmt) for m, s in zip(methods, shown, strict=True)]
-    if any(p != prompts[0] for p in prompts):
+    same = _same_prompts(runner, methods, examples, scorer)
+    if same is None:
         return None
-    scorer.check(runner, examples)
-    parts = [m.patches(runner, shown[0], swept) for m in methods]
+    shown, prompt_texts = same
+    parts = [m.patches(runner, shown, swept) for m in methods]
     modes = {(p.mode, p.hook_template) for p in parts if isinstance(p, Patches)}
     if len(modes) != 1 or not all(isinstance(p, Patches) for p in parts):
         return None
@@ -275,8 +271,25 @@ def _shared_patches(
     vectors = torch.stack([cast(Patches, p).vectors.reshape(n, k, -1) for p in parts], 1)
     at = torch.stack([cast(Patches, p).layers.reshape(n, k) for p in parts], 1)
     patches = Patches(vectors.flatten(0, 2), at.flatten(), first.mode, first.hook_template)
-    texts = [t for t in prompts[0] for _ in range(len(methods) * k)]
-    return shown[0], texts, patches, swept
+    texts = [t for t in prompt_texts for _ in range(len(methods) * k)]
+    return shown, texts, patches, swept
+
+
+def _same_prompts(
+    runner: Runner,
+    methods: Sequence[MethodLike],
+    examples: Sequence[ICLExample],
+    scorer: Scorer[Any, Any],
+) -> tuple[Sequence[ICLExample], list[str]] | None:
+    """The examples as every method shows them and their prompts, if all methods show the
+    same prompts (checked as one method's run checks them); ``None`` otherwise."""
+    check_example_list(examples)
+    shown = [_shown(m, examples) for m in methods]
+    prompts = [m.prompts(s, runner.fmt) for m, s in zip(methods, shown, strict=True)]
+    if any(p != prompts[0] for p in prompts):
+        return None
+    scorer.check(runner, examples)
+    return shown[0], prompts[0]
 
 
 def layer_sweep(
