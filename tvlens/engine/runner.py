@@ -148,8 +148,7 @@ class Runner:
         return self._fact("packing", lambda: probe_packing(self))
 
     def check_hooks(self, hooks: Sequence[HookPair]) -> list[HookPair]:
-        """``hooks`` as a list, each name checked to be a hook point of the model
-        (:func:`~tvlens.hook_checks.check_hook_points`)."""
+        """``hooks`` as a list, each name checked to be one of the model's hook points."""
         out = list(hooks)
         check_hook_points(self.model, [name for name, _ in out], self._fact("hook_names", dict))
         return out
