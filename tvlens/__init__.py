@@ -9,6 +9,7 @@ from tvlens._example import ICLExample
 from tvlens._version import __version__
 from tvlens.engine.config import RunConfig
 from tvlens.engine.decoding import Generations
+from tvlens.engine.fused_hooks import fuse_hooks
 from tvlens.engine.patches import ArrowActivations, Patches, PromptPatches, StepPatches
 from tvlens.engine.runner import Runner
 from tvlens.evaluation.answer_scoring import GenerationResult
@@ -91,6 +92,7 @@ __all__ = [
     "evaluate",
     "extract_task_vectors",
     "extract_thetas",
+    "fuse_hooks",
     "generate_baseline",
     "generate_hypothesis",
     "generate_regular",
