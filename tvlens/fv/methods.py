@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-BASELINE = Method.baseline()
 
 
 def additive_sweep(
@@ -295,14 +294,13 @@ def _choose_fv(
     methods = [Method.add(c.vector, "fv_zero_shot") for c in cands]
     methods += [Method.add(vec, key) for key, vec in baselines.items()]
     swept = ctx.timed("sweeps", lambda: sweeps_on(ctx.runner, methods, dev, ctx.dev_scorer))
-    k_dev = {
-        kk: (r.best_layer, r.best_accuracy) for kk, r in zip(kks, swept[: len(kks)], strict=True)
-    }
+    fvs = swept[: len(cands)]
+    k_dev = {kk: (r.best_layer, r.best_accuracy) for kk, r in zip(kks, fvs, strict=True)}
     best = 0
-    for i, res in enumerate(swept[: len(cands)]):
-        if res.best_accuracy > swept[best].best_accuracy:
+    for i, res in enumerate(fvs):
+        if res.best_accuracy > fvs[best].best_accuracy:
             best = i  # ties keep the smaller k
-    sweeps = {"fv": swept[best], **dict(zip(baselines, swept[len(cands) :], strict=True))}
+    sweeps = {"fv": fvs[best], **dict(zip(baselines, swept[len(cands) :], strict=True))}
     return cands[best], sweeps, k_dev
 
 
